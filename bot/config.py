@@ -1,0 +1,79 @@
+"""Configuration: one YAML file, checked at start.
+
+Unknown keys and wrong types are refused with the key's path (``telegram.tokn: extra
+inputs are not permitted``); every secret can also come from the environment, so the
+file can be committed without them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from adapters.matrix.config import MatrixConfig
+from adapters.telegram.config import TelegramConfig
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key."""
+
+
+class DatabaseConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = "sqlite:///communebot.db"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    matrix: MatrixConfig = Field(default_factory=MatrixConfig)
+    #: ``platform:user id`` of the people who run the bot
+    admins: list[str] = Field(default_factory=list)
+
+
+_ENV_SECRETS: dict[tuple[str, str], str] = {
+    ("telegram", "token"): "TELEGRAM_TOKEN",
+    ("matrix", "password"): "MATRIX_PASSWORD",
+    ("matrix", "access_token"): "MATRIX_ACCESS_TOKEN",
+}
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"{path}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def parse_config(data: dict[str, Any] | None, env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ) if env is None else env
+    try:
+        config = Config.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    for (section, key), variable in _ENV_SECRETS.items():
+        if env.get(variable) and getattr(getattr(config, section), key) is None:
+            setattr(getattr(config, section), key, SecretStr(env[variable]))
+    if env.get("COMMUNEBOT_DB"):
+        config.database.url = env["COMMUNEBOT_DB"]
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return parse_config(raw)

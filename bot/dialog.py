@@ -1,0 +1,76 @@
+"""The contract between the engine and the dialogs in ``dialogs/``.
+
+A dialog is a small state machine: ``start`` opens it (from a command or an NLU intent),
+``resume`` receives each later message while it is open. Both return a :class:`Step`: the
+replies and the next state (a JSON-able dict), or ``state=None`` when the dialog is over.
+The engine persists that state in the same transaction as the directory changes the
+dialog made through ``ctx.session``, so a crash never leaves one without the other.
+
+Dialogs are synchronous and pure apart from ``ctx.session``: no platform library, no
+network, no global state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from bot.i18n import Translator
+from bot.messages import Incoming, Outgoing
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from directory.models import Account, Citizen
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class DialogContext:
+    """Everything a dialog may use to answer one message."""
+
+    session: Session
+    citizen: Citizen
+    account: Account
+    incoming: Incoming
+    t: Translator
+    now: datetime
+    #: the commune a group chat / room is bound to, which questions there default to
+    chat_commune: str | None = None
+    #: NLU result for this message when the router computed one (``bot.nlu.Parse``)
+    parse: Any = None
+    #: set by the engine: is this account an admin (config ``admins``)
+    is_admin: bool = False
+    #: anything else the engine wires in (gazetteer, taxonomy, search service)
+    services: Any = None
+
+    @property
+    def lang(self) -> str:
+        return self.t.lang
+
+
+@dataclass
+class Step:
+    replies: list[Outgoing] = field(default_factory=list)
+    #: the state to keep, or None when the dialog is finished
+    state: JSON | None = None
+
+    @classmethod
+    def done(cls, *replies: Outgoing) -> Step:
+        return cls(list(replies), None)
+
+    @classmethod
+    def wait(cls, state: JSON, *replies: Outgoing) -> Step:
+        return cls(list(replies), state)
+
+
+class Dialog(Protocol):
+    """One conversation. ``name`` is stored with the state to find the dialog again."""
+
+    name: ClassVar[str]
+
+    def start(self, ctx: DialogContext, args: JSON) -> Step: ...
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step: ...

@@ -1,0 +1,167 @@
+"""Platform-neutral message types: the only language adapters and the engine share.
+
+An adapter turns a platform event into an :class:`Incoming`, hands it to the engine and
+renders the :class:`Outgoing` items it gets back. Nothing here knows Telegram or Matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, Protocol
+
+Platform = Literal["telegram", "matrix", "console"]
+
+
+class ChatKind(StrEnum):
+    DIRECT = "direct"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One thing a user did: a text, a shared location or a pressed choice."""
+
+    platform: Platform
+    user_id: str
+    chat_id: str
+    text: str = ""
+    display_name: str = ""
+    chat_kind: ChatKind = ChatKind.DIRECT
+    location: Location | None = None
+    choice_id: str | None = None
+    language_hint: str | None = None
+    event_id: str | None = None
+    #: True when, in a group, the message is addressed to the bot (command, mention, reply).
+    addressed: bool = True
+
+
+# --- light semantic markup -------------------------------------------------------------
+# An Outgoing text is a sequence of spans; each adapter escapes and renders them.
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bold:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Italic:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    text: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineBreak:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ListItems:
+    """A bulleted (or numbered) list; each item is itself a sequence of inline spans."""
+
+    items: tuple[tuple[Inline, ...], ...]
+    numbered: bool = False
+
+
+Inline = Text | Bold | Italic | Link | LineBreak
+Span = Inline | ListItems
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button (Telegram), or a numbered option (Matrix, console)."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MapPin:
+    name: str
+    lat: float
+    lon: float
+    address: str = ""
+
+
+class TargetKind(StrEnum):
+    REPLY = "reply"  # the chat the Incoming came from
+    USER = "user"  # a direct message to a platform account
+    COMMUNE_ROOM = "commune_room"  # every chat bound to a commune
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: TargetKind = TargetKind.REPLY
+    platform: Platform | None = None
+    #: platform user id (USER) or INSEE code (COMMUNE_ROOM)
+    ref: str | None = None
+
+
+REPLY = Target()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to show. `spans` carry the markup; `choices` become buttons or numbers.
+
+    `edit_key` lets an adapter edit a previous message instead of sending a new one
+    (pagination): two Outgoing items with the same key in the same chat are the same
+    message on screen.
+    """
+
+    spans: tuple[Span, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    request_location: bool = False
+    pin: MapPin | None = None
+    target: Target = REPLY
+    edit_key: str | None = None
+    #: the language of this message, so adapters can localize their own chrome
+    lang: str = "fr"
+
+    @classmethod
+    def text(cls, *parts: Span | str, **kwargs: object) -> Outgoing:
+        spans = tuple(Text(p) if isinstance(p, str) else p for p in parts)
+        return cls(spans=spans, **kwargs)  # type: ignore[arg-type]
+
+
+def plain_text(spans: Sequence[Span]) -> str:
+    """Render spans as plain text (console, Matrix `body`, logs)."""
+    out: list[str] = []
+    for span in spans:
+        if isinstance(span, LineBreak):
+            out.append("\n")
+        elif isinstance(span, Link):
+            out.append(span.text if span.text == span.url else f"{span.text} ({span.url})")
+        elif isinstance(span, ListItems):
+            if out and not out[-1].endswith("\n"):
+                out.append("\n")
+            for number, item in enumerate(span.items, start=1):
+                bullet = f"{number}. " if span.numbered else "• "
+                out.append(bullet + plain_text(item) + "\n")
+        else:
+            out.append(span.text)
+    return "".join(out).rstrip("\n") if out and isinstance(spans[-1], ListItems) else "".join(out)
+
+
+class MessageHandler(Protocol):
+    """What an adapter needs from the engine."""
+
+    async def handle(self, incoming: Incoming) -> list[Outgoing]: ...

@@ -1,0 +1,118 @@
+"""Database wiring: engines with the right SQLite pragmas, sessions, migrations.
+
+Any SQLAlchemy URL works. SQLite gets WAL (readers never block the writer), foreign keys
+and a busy timeout, because several bot processes may share one file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///communebot.db"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseError(RuntimeError):
+    """A database that cannot be used as it is (bad URL, unreachable, wrong schema)."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    """``--db`` first, then ``COMMUNEBOT_DB``, then the embedded SQLite file."""
+    return url or os.environ.get("COMMUNEBOT_DB") or DEFAULT_URL
+
+
+def normalise_url(url: str) -> str:
+    """Plain ``postgresql://`` means psycopg 3 here (the driver we ship)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = normalise_url(resolve_url(url))
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
+        raise DatabaseError(f"not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: committed when the block ends, rolled back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply pending migrations (``communebot db upgrade``; also done at start)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def pending_revisions(engine: Engine) -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    heads = set(script.get_heads())
+    if current == heads:
+        return []
+    return [rev.revision for rev in script.iterate_revisions(list(heads), list(current) or "base")]
+
+
+def open_store(url: str | None = None, *, migrate: bool = True) -> tuple[Engine, sessionmaker[Session]]:
+    """Engine and sessions for a ready database: migrations applied, or a clear refusal."""
+    engine = make_engine(url)
+    try:
+        if migrate:
+            upgrade(engine)
+        elif pending := pending_revisions(engine):
+            raise DatabaseError(
+                f"the database needs {len(pending)} migration(s): run `communebot db upgrade`"
+            )
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        raise DatabaseError(f"cannot open database {engine.url!r}: {exc}") from exc
+    return engine, session_factory(engine)

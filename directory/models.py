@@ -1,0 +1,299 @@
+"""The directory's tables (SQLAlchemy 2 typed ORM). Every change here needs an Alembic
+migration in ``directory/migrations/versions``.
+
+Entries are one table for the four kinds of the civic network (organization, project,
+event, point of interest): kind-specific columns are nullable. One table keeps search a
+single indexed query whatever the kind.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class EntryKind(StrEnum):
+    ORGANIZATION = "organization"
+    PROJECT = "project"
+    EVENT = "event"
+    POI = "poi"
+
+
+class OrgType(StrEnum):
+    ASSOCIATION = "association"
+    BUSINESS = "business"
+    INFORMAL = "informal"
+    PUBLIC_SERVICE = "public_service"
+
+
+class ProjectStage(StrEnum):
+    IDEA = "idea"
+    CONCEPT = "concept"
+    STARTED = "started"
+    DEVELOPMENT = "development"
+    TESTING = "testing"
+    MATURE = "mature"
+
+
+class ProjectNeed(StrEnum):
+    VOLUNTEERS = "volunteers"
+    MATERIALS = "materials"
+    FUNDING = "funding"
+    SKILLS = "skills"
+
+
+class EntryStatus(StrEnum):
+    ACTIVE = "active"
+    HIDDEN = "hidden"
+    PENDING = "pending"
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+class Citizen(Base):
+    """A person. Their name never leaves the store (exports are public data only)."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    lang: Mapped[str] = mapped_column(String(8), default="fr")
+    home_insee: Mapped[str | None] = mapped_column(String(5), index=True)
+    home_lat: Mapped[float | None] = mapped_column(Float)
+    home_lon: Mapped[float | None] = mapped_column(Float)
+    banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    accounts: Mapped[list[Account]] = relationship(back_populates="citizen")
+
+
+class Account(Base):
+    """A platform identity (``telegram:123``, ``matrix:@a:b``); several may link to one citizen."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_user_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    citizen: Mapped[Citizen] = relationship(back_populates="accounts")
+
+
+# --- the directory -------------------------------------------------------------------------
+
+
+class Entry(Base):
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_entries_source"),
+        Index("ix_entries_category_geo", "category", "lat", "lon"),
+        Index("ix_entries_geo", "lat", "lon"),
+        Index("ix_entries_commune_category", "commune_insee", "category"),
+        Index("ix_entries_commune_created", "commune_insee", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default=EntryKind.ORGANIZATION.value)
+    org_type: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    #: ``directory.text.fold(name)``: what search and duplicate detection compare
+    name_folded: Mapped[str] = mapped_column(String(200), index=True)
+    category: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    commune_insee: Mapped[str] = mapped_column(String(5))
+    address: Mapped[str | None] = mapped_column(String(300))
+    postcode: Mapped[str | None] = mapped_column(String(5))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=EntryStatus.ACTIVE.value)
+    # projects
+    stage: Mapped[str | None] = mapped_column(String(16))
+    needs: Mapped[list[str]] = mapped_column(default=list)
+    # events
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # provenance: a citizen, or an import source and the id it has there
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(String(128))
+    #: denormalised count, kept by the service layer, so ranking needs no join
+    recommendation_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Recommendation(Base):
+    __tablename__ = "recommendations"
+    __table_args__ = (UniqueConstraint("citizen_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Membership(Base):
+    """A citizen belongs to an organization."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("citizen_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Follow(Base):
+    """A citizen follows a project (and hears of its news)."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("citizen_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Subscription(Base):
+    """A citizen receives a commune's digest; ``last_digest_at`` says what is new."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("citizen_id", "commune_insee"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    commune_insee: Mapped[str] = mapped_column(String(5), index=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Ban(Base):
+    __tablename__ = "bans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    commune_insee: Mapped[str | None] = mapped_column(String(5))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- conversation plumbing (the engine's, kept here so one migration chain covers all) ---
+
+
+class DialogState(Base):
+    """The open dialog of one account in one chat. ``version`` guards concurrent writers."""
+
+    __tablename__ = "dialog_states"
+    __table_args__ = (UniqueConstraint("account_id", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    dialog: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class ProcessedEvent(Base):
+    """A platform event already acted on: inserted in the same transaction as its effects."""
+
+    __tablename__ = "processed_events"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChatBinding(Base):
+    """A group chat or room bound to a commune: questions there default to it."""
+
+    __tablename__ = "chat_bindings"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    commune_insee: Mapped[str] = mapped_column(String(5), index=True)
+    bound_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdapterState(Base):
+    """Small key/value facts an adapter must keep across restarts (offsets, sync tokens)."""
+
+    __tablename__ = "adapter_state"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class OutboxMessage(Base):
+    """An Outgoing for another chat (a commune room, followers): delivered by the adapter
+    of its platform, then stamped ``sent_at``. Survives restarts."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "platform", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,73 @@
+"""Shared fixtures: a migrated store on SQLite, and on PostgreSQL when
+``COMMUNEBOT_TEST_PG_URL`` is set (each test session gets its own throw-away database)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from directory.db import normalise_url, open_store
+
+PG_ENV = "COMMUNEBOT_TEST_PG_URL"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    base = normalise_url(base)
+    name = f"communebot_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _wipe_pg(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    return f"sqlite:///{tmp_path / 'communebot.db'}"
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> str:
+    """An empty PostgreSQL database (schema wiped before each test)."""
+    _wipe_pg(pg_server_url)
+    return pg_server_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """Each test using it runs on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'communebot.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[tuple[Engine, sessionmaker[Session]]]:
+    """A migrated store (engine, session factory) on both backends."""
+    engine, factory = open_store(db_url)
+    yield engine, factory
+    engine.dispose()
