@@ -41,6 +41,8 @@ class Incoming:
     event_id: str | None = None
     #: True when, in a group, the message is addressed to the bot (command, mention, reply).
     addressed: bool = True
+    #: the sender moderates this group/room (Telegram chat admin, Matrix power level >= 50)
+    chat_moderator: bool = False
 
 
 # --- light semantic markup -------------------------------------------------------------
