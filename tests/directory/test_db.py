@@ -1,0 +1,50 @@
+"""The store: migrations from the first schema on, SQLite pragmas, refusal of an old schema."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect, text
+
+from bot.cli import main
+from directory.db import DatabaseError, make_engine, open_store, pending_revisions
+
+
+def test_migrations_create_every_table(store) -> None:  # type: ignore[no-untyped-def]
+    engine, _ = store
+    tables = set(inspect(engine).get_table_names())
+    for name in ("citizens", "accounts", "entries", "recommendations", "memberships", "follows",
+                 "subscriptions", "reports", "bans", "dialog_states", "processed_events",
+                 "chat_bindings", "adapter_state", "outbox", "alembic_version"):
+        assert name in tables
+    assert pending_revisions(engine) == []
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url: str) -> None:
+    engine, _ = open_store(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10000
+
+
+def test_unmigrated_database_is_refused_with_a_clear_message(sqlite_url: str) -> None:
+    with pytest.raises(DatabaseError, match="communebot db upgrade"):
+        open_store(sqlite_url, migrate=False)
+
+
+def test_db_upgrade_command_applies_then_reports_head(sqlite_url: str) -> None:
+    runner = CliRunner()
+    first = runner.invoke(main, ["db", "upgrade", "--db", sqlite_url])
+    assert first.exit_code == 0, first.output
+    assert "applied" in first.output
+    second = runner.invoke(main, ["db", "upgrade", "--db", sqlite_url])
+    assert second.exit_code == 0
+    assert "already at head" in second.output
+    assert pending_revisions(make_engine(sqlite_url)) == []
+
+
+def test_bad_url_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["db", "upgrade", "--db", "not a url"])
+    assert result.exit_code != 0
+    assert "not a database URL" in result.output

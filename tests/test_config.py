@@ -1,0 +1,69 @@
+"""Configuration: unknown keys and wrong types are refused with the key's path; secrets
+come from the environment when the file leaves them out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import ConfigError, load_config, parse_config
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    assert config.database.url.startswith("sqlite:///")
+    assert config.admins
+
+
+def test_unknown_key_is_refused_with_its_path() -> None:
+    with pytest.raises(ConfigError, match=r"telegram\.tokn"):
+        parse_config({"telegram": {"tokn": "x"}}, env={})
+
+
+def test_wrong_type_is_refused_with_its_path() -> None:
+    with pytest.raises(ConfigError, match=r"matrix\.enabled"):
+        parse_config({"matrix": {"enabled": "perhaps"}}, env={})
+
+
+def test_unknown_top_level_section_is_refused() -> None:
+    with pytest.raises(ConfigError, match="databse"):
+        parse_config({"databse": {"url": "sqlite://"}}, env={})
+
+
+def test_secrets_come_from_the_environment() -> None:
+    config = parse_config(
+        {"telegram": {"enabled": True}},
+        env={"TELEGRAM_TOKEN": "1:AA", "MATRIX_ACCESS_TOKEN": "syt_x", "COMMUNEBOT_DB": "sqlite://"},
+    )
+    assert config.telegram.token is not None
+    assert config.telegram.token.get_secret_value() == "1:AA"
+    assert config.matrix.access_token is not None
+    assert config.database.url == "sqlite://"
+
+
+def test_file_value_wins_over_environment_for_secrets() -> None:
+    config = parse_config({"telegram": {"token": "from-file"}}, env={"TELEGRAM_TOKEN": "env"})
+    assert config.telegram.token is not None
+    assert config.telegram.token.get_secret_value() == "from-file"
+
+
+def test_secrets_are_not_printed() -> None:
+    config = parse_config({"telegram": {"token": "123:SECRET"}}, env={})
+    assert "SECRET" not in repr(config)
+
+
+def test_missing_file_and_bad_yaml_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("telegram: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text(yaml.safe_dump("just a string"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(scalar)
