@@ -7,7 +7,7 @@ renders the :class:`Outgoing` items it gets back. Nothing here knows Telegram or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
 

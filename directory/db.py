@@ -98,7 +98,8 @@ def pending_revisions(engine: Engine) -> list[str]:
     heads = set(script.get_heads())
     if current == heads:
         return []
-    return [rev.revision for rev in script.iterate_revisions(list(heads), list(current) or "base")]
+    lower = tuple(current) if current else "base"
+    return [rev.revision for rev in script.iterate_revisions(tuple(heads), lower)]
 
 
 def open_store(url: str | None = None, *, migrate: bool = True) -> tuple[Engine, sessionmaker[Session]]:

@@ -1,11 +1,58 @@
-"""`communebot run` (being built)."""
+"""``communebot run -c config.yaml``: the adapters the configuration enables, on one engine."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable
+
 import click
+
+from bot.config import Config, ConfigError, load_config
+from directory.db import DatabaseError
+
+
+async def _serve(config: Config) -> None:
+    from bot.wiring import build_engine
+
+    engine = build_engine(config.database.url, admins=config.admins)
+    tasks: list[Awaitable[None]] = []
+    if config.telegram.enabled:
+        from adapters.telegram.runner import run_telegram
+
+        tasks.append(run_telegram(config.telegram, engine))
+    if config.matrix.enabled:
+        from adapters.matrix.runner import run_matrix
+
+        tasks.append(run_matrix(config.matrix, engine, config.admins))
+    if not tasks:
+        raise click.ClickException(
+            "no adapter is enabled: set telegram.enabled or matrix.enabled in the configuration"
+        )
+    running = [asyncio.ensure_future(task) for task in tasks]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: [task.cancel() for task in running])
+    try:
+        await asyncio.gather(*running)
+    except asyncio.CancelledError:
+        logging.getLogger("communebot").info("stopped")
 
 
 @click.command("run")
-def run() -> None:
-    """Not available yet."""
-    raise click.ClickException("not available yet")
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="YAML configuration (see config.example.yaml).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def run(config_path: str, log_level: str) -> None:
+    """Run the adapters the configuration enables (Telegram, Matrix)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration refused: {exc}") from None
+    try:
+        asyncio.run(_serve(config))
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
