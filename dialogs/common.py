@@ -1,0 +1,492 @@
+"""Shared helpers for every dialog: replies, choices, yes/no, free text, the commune
+question and how an entry looks in a list or on its own card.
+
+Conventions every dialog relies on
+----------------------------------
+* **Choices.** A dialog offers ``Choice(id, label)`` items with *local*, readable ids
+  (``"yes"``, ``"commune:97415"``, ``"hit:42"``, ``"more"``). The engine rewrites them
+  into short opaque ids bound to the dialog's state before they leave, and maps a pressed
+  button, a number ("2") or a label ("Saint-Paul (974)") back to the local id, so in
+  ``resume`` the dialog only ever reads ``ctx.incoming.choice_id`` (or :func:`chosen`)
+  with its own ids. A stale or foreign choice never reaches a dialog. Choices are only
+  valid while the dialog that offered them stays open: return ``Step.wait`` with them.
+* **Text.** :func:`user_text` is the cleaned text (control/zero-width characters gone,
+  whitespace collapsed); :func:`check_text` says whether free text fits a field.
+* **Replies.** :func:`say` builds a localized :class:`Outgoing` from a catalog key;
+  :func:`ask` / :func:`ask_yes_no` / :func:`ask_commune` return a waiting :class:`Step`.
+* **The commune question.** :func:`ask_commune` asks (and requests the location);
+  :func:`resolve_commune_answer` reads the answer: a name, a postcode, an INSEE code, a
+  shared location or a pressed candidate. It returns a :class:`CommuneAnswer`: either
+  ``insee`` is set, or ``step`` is what to send back (candidates, or "not found, again").
+  The state keys it uses start with ``_commune``; leave them alone.
+
+Everything here is pure apart from reading the packaged gazetteer and taxonomy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.dialog import JSON, DialogContext, Step
+from bot.i18n import Translator
+from bot.messages import (
+    Bold,
+    Choice,
+    Inline,
+    LineBreak,
+    Link,
+    MapPin,
+    Outgoing,
+    Span,
+    Text,
+)
+from directory.text import clean, fold
+
+if TYPE_CHECKING:
+    from directory.gazetteer import Commune
+
+# --- choices -------------------------------------------------------------------------------
+
+YES = "yes"
+NO = "no"
+MORE = "more"
+SKIP = "skip"
+COMMUNE_PREFIX = "commune:"
+
+_YES_WORDS = frozenset(
+    {
+        "oui", "ouais", "ouai", "ok", "okay", "oki", "d accord", "dac", "daccord", "bien sur",
+        "volontiers", "carrement", "exact", "exactement", "c est ca", "voila", "confirme",
+        "je confirme", "valider", "valide", "go", "yes", "yep", "yeah", "yup", "y", "o",
+        "sure", "of course", "right", "correct", "confirm", "sounds good", "oui merci",
+        "yes please", "ok merci", "parfait", "super", "👍",
+    }
+)
+_NO_WORDS = frozenset(
+    {
+        "non", "nan", "nope", "no", "n", "pas du tout", "jamais", "non merci", "no thanks",
+        "not really", "pas vraiment", "negatif", "nah", "👎",
+    }
+)
+
+
+def choice(choice_id: str, label: str) -> Choice:
+    """One option; ``choice_id`` is local to the dialog (the engine makes it opaque)."""
+    return Choice(id=choice_id, label=label)
+
+
+def choices(items: Iterable[tuple[str, str]]) -> tuple[Choice, ...]:
+    """``[(id, label), ...]`` -> choices, in order (numbered 1.. on text platforms)."""
+    return tuple(Choice(id=i, label=label) for i, label in items)
+
+
+def yes_no_choices(t: Translator) -> tuple[Choice, ...]:
+    return (Choice(YES, t("common.yes")), Choice(NO, t("common.no")))
+
+
+def chosen(ctx: DialogContext) -> str | None:
+    """The local id of the choice this message picked (button, number or label), if any."""
+    return ctx.incoming.choice_id
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """"oui", "ouais", "ok", "yes", "yep" -> True; "non", "no", "nope" -> False; else None.
+
+    Tolerates case, accents, punctuation and a trailing "merci"/"thanks".
+    """
+    raw = clean(text).strip()
+    if raw in _YES_WORDS:
+        return True
+    if raw in _NO_WORDS:
+        return False
+    folded = fold(raw)
+    if not folded:
+        return None
+    for suffix in (" merci", " thanks", " thank you", " svp", " please", " stp"):
+        if folded.endswith(suffix) and folded != suffix.strip():
+            folded = folded[: -len(suffix)].strip()
+    if folded in _YES_WORDS:
+        return True
+    if folded in _NO_WORDS:
+        return False
+    return None
+
+
+def answer_yes_no(ctx: DialogContext) -> bool | None:
+    """The yes/no of this message: a pressed yes/no choice, else the typed text."""
+    picked = chosen(ctx)
+    if picked == YES:
+        return True
+    if picked == NO:
+        return False
+    return parse_yes_no(ctx.incoming.text)
+
+
+# --- text ----------------------------------------------------------------------------------
+
+#: longest free text a dialog field accepts by default (names, titles)
+NAME_MAX = 200
+DESCRIPTION_MAX = 2000
+
+
+def user_text(ctx: DialogContext) -> str:
+    """The message text, cleaned: no control or zero-width characters, single spaces."""
+    return clean(ctx.incoming.text)
+
+
+def check_text(text: str, *, max_length: int = NAME_MAX, min_length: int = 1) -> str | None:
+    """None when ``text`` (already cleaned) fits, else the catalog key of the problem.
+
+    Keys: ``common.text.empty``, ``common.text.too_long`` (placeholder ``{max}``),
+    ``common.text.no_letters`` (only emojis or punctuation).
+    """
+    if len(text) < min_length or not text:
+        return "common.text.empty"
+    if len(text) > max_length:
+        return "common.text.too_long"
+    if not any(ch.isalnum() for ch in text):
+        return "common.text.no_letters"
+    return None
+
+
+def text_problem(ctx: DialogContext, key: str, *, max_length: int = NAME_MAX) -> Outgoing:
+    """The localized reply for a :func:`check_text` key."""
+    return say(ctx, key, max=ctx.t.number(max_length))
+
+
+# --- replies and steps -------------------------------------------------------------------
+
+
+def say(
+    ctx: DialogContext,
+    key: str,
+    *,
+    choices: Sequence[Choice] = (),
+    request_location: bool = False,
+    pin: MapPin | None = None,
+    edit_key: str | None = None,
+    **values: Any,
+) -> Outgoing:
+    """A reply from a catalog key, in the user's language."""
+    return Outgoing(
+        spans=(Text(ctx.t(key, **values)),),
+        choices=tuple(choices),
+        request_location=request_location,
+        pin=pin,
+        edit_key=edit_key,
+        lang=ctx.lang,
+    )
+
+
+def say_spans(
+    ctx: DialogContext,
+    spans: Sequence[Span],
+    *,
+    choices: Sequence[Choice] = (),
+    pin: MapPin | None = None,
+    edit_key: str | None = None,
+) -> Outgoing:
+    """A reply built from spans (bold names, lists, links)."""
+    return Outgoing(
+        spans=tuple(spans), choices=tuple(choices), pin=pin, edit_key=edit_key, lang=ctx.lang
+    )
+
+
+def ask(
+    ctx: DialogContext,
+    state: JSON,
+    key: str,
+    *,
+    choices: Sequence[Choice] = (),
+    request_location: bool = False,
+    before: Sequence[Outgoing] = (),
+    **values: Any,
+) -> Step:
+    """Wait for an answer: ``before`` replies, then the question ``key`` (with choices)."""
+    question = say(ctx, key, choices=choices, request_location=request_location, **values)
+    return Step.wait(state, *before, question)
+
+
+def ask_yes_no(
+    ctx: DialogContext, state: JSON, key: str, *, before: Sequence[Outgoing] = (), **values: Any
+) -> Step:
+    """A yes/no question; answer it with :func:`answer_yes_no`."""
+    return ask(ctx, state, key, choices=yes_no_choices(ctx.t), before=before, **values)
+
+
+def retry(ctx: DialogContext, state: JSON, problem: Outgoing, key: str, **values: Any) -> Step:
+    """Say what was wrong and ask the same question again; the state is kept as is."""
+    return ask(ctx, state, key, before=(problem,), **values)
+
+
+# --- communes ------------------------------------------------------------------------------
+
+#: a candidate this good is taken as the answer when no other is as good
+STRONG_MATCH = 90.0
+#: below this, a candidate is not even offered
+WEAK_MATCH = 60.0
+#: how many candidates to offer when the answer is ambiguous
+MAX_CANDIDATES = 5
+
+
+@dataclass(frozen=True)
+class CommuneAnswer:
+    """What :func:`resolve_commune_answer` understood.
+
+    Exactly one of ``insee`` (resolved; ``point`` is set when a location was shared) and
+    ``step`` (send it back and keep waiting) is set.
+    """
+
+    insee: str | None = None
+    point: tuple[float, float] | None = None
+    step: Step | None = None
+
+
+def _gazetteer() -> Any:
+    from directory.gazetteer import get_gazetteer
+
+    return get_gazetteer()
+
+
+def commune(insee: str | None) -> Commune | None:
+    """The commune of an INSEE code (None when unknown)."""
+    if not insee:
+        return None
+    found: Commune | None = _gazetteer().get(insee)
+    return found
+
+
+def commune_label(insee: str | None) -> str:
+    """``Saint-Paul (974)``, or the code itself when unknown."""
+    found = commune(insee)
+    if found is None:
+        return insee or ""
+    label: str = found.label
+    return label
+
+
+def commune_choices(insees: Sequence[str]) -> tuple[Choice, ...]:
+    return tuple(Choice(COMMUNE_PREFIX + code, commune_label(code)) for code in insees)
+
+
+def ask_commune(
+    ctx: DialogContext,
+    state: JSON,
+    key: str = "common.commune.ask",
+    *,
+    before: Sequence[Outgoing] = (),
+    **values: Any,
+) -> Step:
+    """Ask for a commune (name, postcode, or the shared location) and wait.
+
+    ``key`` is the question; it is remembered in the state so that a retry asks the same.
+    """
+    state = {k: v for k, v in state.items() if not k.startswith("_commune")}
+    state["_commune_key"] = key
+    state["_commune_values"] = {k: str(v) for k, v in values.items()}
+    return ask(ctx, state, key, request_location=True, before=before, **values)
+
+
+def _reference(ctx: DialogContext, near: str | tuple[float, float] | None) -> Any:
+    if near is not None:
+        return near
+    if ctx.citizen.home_lat is not None and ctx.citizen.home_lon is not None:
+        return (ctx.citizen.home_lat, ctx.citizen.home_lon)
+    return ctx.citizen.home_insee or ctx.chat_commune
+
+
+def rank_communes(
+    matches: Sequence[Any], distance_km: Any = None, near_commune: Any = None
+) -> tuple[str | None, list[str]]:
+    """Decide from ranked ``CommuneMatch`` items: (resolved INSEE, or None; candidates).
+
+    Pure: an INSEE code match, or a single strong candidate, is the answer; several strong
+    candidates (same name, shared postcode) are offered unless one is near the reference
+    commune and the others far away; weak candidates are offered as "did you mean".
+    """
+    if not matches:
+        return None, []
+    top = matches[0]
+    if top.matched == "insee":
+        return top.commune.insee, []
+    strong = [m for m in matches if m.score >= STRONG_MATCH]
+    if len(strong) == 1:
+        return strong[0].commune.insee, []
+    if len(strong) > 1:
+        if distance_km is not None and near_commune is not None and top.matched != "postcode":
+            first = distance_km(near_commune, strong[0].commune)
+            second = distance_km(near_commune, strong[1].commune)
+            if first is not None and second is not None and first < 100 <= second / 3:
+                return strong[0].commune.insee, []
+        return None, _unique(m.commune.insee for m in strong)[:MAX_CANDIDATES]
+    weak = [m for m in matches if m.score >= WEAK_MATCH]
+    return None, _unique(m.commune.insee for m in weak)[:MAX_CANDIDATES]
+
+
+def _unique(codes: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for code in codes:
+        seen.setdefault(code, None)
+    return list(seen)
+
+
+def resolve_commune_answer(
+    ctx: DialogContext,
+    state: JSON,
+    *,
+    near: str | tuple[float, float] | None = None,
+) -> CommuneAnswer:
+    """Read the answer to :func:`ask_commune`.
+
+    A pressed/numbered candidate, a shared location (nearest commune), an INSEE code, a
+    postcode or a name (typos, no accents, "St"). Ambiguous -> candidates offered as
+    choices, not found -> a short message and the question again. ``near`` defaults to
+    the citizen's home point or commune, then the chat's commune, to rank same-name
+    communes.
+    """
+    key = str(state.get("_commune_key", "common.commune.ask"))
+    values = dict(state.get("_commune_values") or {})
+    picked = chosen(ctx)
+    if picked and picked.startswith(COMMUNE_PREFIX):
+        code = picked[len(COMMUNE_PREFIX) :]
+        if commune(code) is not None:
+            return CommuneAnswer(insee=code)
+    gazetteer = _gazetteer()
+    location = ctx.incoming.location
+    if location is not None:
+        found = gazetteer.nearest(location.lat, location.lon)
+        if found is None:
+            problem = say(ctx, "common.commune.location_unknown")
+            return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
+        return CommuneAnswer(insee=found.insee, point=(location.lat, location.lon))
+    text = user_text(ctx)
+    problem_key = check_text(text, max_length=120)
+    if problem_key is not None:
+        problem = text_problem(ctx, "common.commune.not_understood")
+        return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
+    reference = _reference(ctx, near)
+    matches = gazetteer.resolve(text, near=reference, limit=MAX_CANDIDATES + 3)
+    near_commune = (
+        gazetteer.current(reference) if isinstance(reference, str) and reference else None
+    )
+    insee, candidates = rank_communes(matches, gazetteer.distance_km, near_commune)
+    if insee is not None:
+        return CommuneAnswer(insee=insee)
+    if candidates:
+        new_state = dict(state)
+        new_state["_commune_candidates"] = candidates
+        question = say(ctx, "common.commune.which", choices=commune_choices(candidates), text=text)
+        return CommuneAnswer(step=Step.wait(new_state, question))
+    problem = say(ctx, "common.commune.not_found", text=text)
+    return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
+
+
+def clear_commune_keys(state: JSON) -> JSON:
+    """The state without the commune question's bookkeeping (once answered)."""
+    return {k: v for k, v in state.items() if not k.startswith("_commune")}
+
+
+# --- categories and entries ---------------------------------------------------------------
+
+
+def category_name(slug: str | None, lang: str) -> str:
+    """The category's name in ``lang`` ("Crèche" / "Daycare"), or the slug when unknown."""
+    if not slug:
+        return ""
+    try:
+        from directory.categories import get_taxonomy
+
+        category = get_taxonomy().get(slug)
+    except ImportError:
+        category = None
+    if category is None:
+        return slug
+    name: str = category.name(lang)
+    return name
+
+
+def recommendations_text(t: Translator, count: int) -> str:
+    """"1 recommandation" / "3 recommandations" / "no recommendation yet"."""
+    if count <= 0:
+        return t("common.recommendations.none")
+    return t.plural("common.recommendations", count)
+
+
+class HitLike(Protocol):
+    """What a result line needs (``directory.search.SearchHit`` has it)."""
+
+    name: str
+    category: str
+    commune_insee: str
+    distance_km: float | None
+    recommendations: int
+
+
+def result_line(t: Translator, hit: HitLike) -> tuple[Inline, ...]:
+    """One line of a result list: **name** — category · commune · 1,2 km · 3 recommandations."""
+    parts = [category_name(hit.category, t.lang), commune_label(hit.commune_insee)]
+    if hit.distance_km is not None:
+        parts.append(t.distance(hit.distance_km))
+    parts.append(recommendations_text(t, hit.recommendations))
+    return (Bold(hit.name), Text(" — " + " · ".join(p for p in parts if p)))
+
+
+def result_list(t: Translator, hits: Sequence[HitLike], *, start: int = 1) -> Span:
+    """Results as a numbered list (numbers match the choices offered beside it)."""
+    from bot.messages import ListItems
+
+    del start  # numbering always restarts with the choices of the same message
+    return ListItems(items=tuple(result_line(t, h) for h in hits), numbered=True)
+
+
+class EntryLike(Protocol):
+    """What a card needs (``directory.models.Entry`` has it)."""
+
+    name: str
+    category: str
+    commune_insee: str
+    description: str
+    address: str | None
+    postcode: str | None
+    phone: str | None
+    website: str | None
+    email: str | None
+    lat: float | None
+    lon: float | None
+    recommendation_count: int
+
+
+def entry_card(
+    t: Translator, entry: EntryLike, *, distance_km: float | None = None
+) -> tuple[Span, ...]:
+    """An entry on its own: name, category, commune, distance, address, contact, description,
+    recommendations. Only fields that are set are shown."""
+    spans: list[Span] = [Bold(entry.name), LineBreak()]
+    meta = [category_name(entry.category, t.lang), commune_label(entry.commune_insee)]
+    if distance_km is not None:
+        meta.append(t.distance(distance_km))
+    spans += [Text(" · ".join(m for m in meta if m)), LineBreak()]
+    address = ", ".join(p for p in (entry.address, entry.postcode) if p)
+    if address:
+        spans += [Text(t("common.card.address", address=address)), LineBreak()]
+    if entry.phone:
+        spans += [Text(t("common.card.phone", phone=entry.phone)), LineBreak()]
+    if entry.email:
+        spans += [Text(t("common.card.email", email=entry.email)), LineBreak()]
+    if entry.website:
+        url = entry.website if "://" in entry.website else "https://" + entry.website
+        spans += [Link(entry.website, url), LineBreak()]
+    if entry.description:
+        spans += [Text(entry.description), LineBreak()]
+    spans.append(Text(recommendations_text(t, entry.recommendation_count)))
+    return tuple(spans)
+
+
+def entry_pin(entry: EntryLike) -> MapPin | None:
+    """A map pin for an entry with a point (Telegram venue, Matrix m.location)."""
+    if entry.lat is None or entry.lon is None:
+        return None
+    address = ", ".join(p for p in (entry.address, entry.postcode) if p)
+    return MapPin(name=entry.name, lat=entry.lat, lon=entry.lon, address=address)
