@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class MatrixConfig(BaseModel):
@@ -17,3 +17,26 @@ class MatrixConfig(BaseModel):
     access_token: SecretStr | None = None
     #: device id, sync token, encryption keys
     store_path: str = "./matrix-store"
+    #: the device id to use with an access token, or the first password login
+    device_id: str | None = None
+    #: the name other users see for the bot's session
+    device_name: str = "communebot"
+    #: read and answer in end-to-end encrypted rooms (matrix-nio e2e, vodozemac)
+    encryption: bool = True
+    #: user ids whose invitations are accepted (besides the admins)
+    allowed_inviters: list[str] = Field(default_factory=list)
+    #: homeservers whose users' invitations are accepted; "*" accepts every server.
+    #: When both lists are empty, invitations from the bot's own homeserver are accepted.
+    allowed_servers: list[str] = Field(default_factory=list)
+    #: the long-poll of /sync, in milliseconds
+    sync_timeout_ms: int = Field(default=30_000, ge=0)
+    #: the longest pause between two attempts when the homeserver cannot be reached
+    max_backoff_s: float = Field(default=60.0, gt=0)
+    #: how often pending outbox items (announcements, digests) are looked for
+    outbox_interval_s: float = Field(default=5.0, gt=0)
+    #: the most outbox items sent per round (sending is paced under the server's limits)
+    outbox_batch: int = Field(default=20, ge=1)
+    #: the language of the adapter's own notices (room created, encryption trouble)
+    language: str = Field(default="fr", pattern="^(fr|en)$")
+    #: create direct rooms opened by the bot (to reach a user) with encryption on
+    encrypt_direct_rooms: bool = False
