@@ -33,22 +33,98 @@ ORG_TYPES = ("association", "business", "public_service", "informal")
 # school:FR=college, childcare=childminder) refines it and weighs more when several
 # categories share a primary tag.
 _PRIMARY_OSM_KEYS = frozenset(
-    {"amenity", "shop", "craft", "leisure", "office", "tourism", "healthcare", "natural",
-     "highway", "route", "club", "public_transport"}
+    {
+        "amenity",
+        "shop",
+        "craft",
+        "leisure",
+        "office",
+        "tourism",
+        "healthcare",
+        "natural",
+        "highway",
+        "route",
+        "club",
+        "public_transport",
+    }
 )
 _WORD = re.compile(r"[0-9a-z]+")
 _MAX_TERM_WORDS = 6
 _FUZZY_MIN_LEN = 5
 # Ordinary words close to a term by one or two letters; never read as a category.
 _FUZZY_STOP = frozenset(
-    {"cherche", "recherche", "chercher", "marcher", "parce", "toute", "toutes", "comment",
-     "quelle", "quelles", "quelqu", "merci", "bonjour", "besoin", "bonne", "jardin", "ecrire",
-     "pourquoi", "encore", "autre", "autres", "there", "where", "which", "looking", "please",
-     "thanks", "hello", "would", "could", "their", "about", "garde", "garder", "poser",
-     "poster", "barre", "porte", "parle", "parler", "route", "match", "place", "home",
-     "house", "maison", "ville", "village", "commune", "quartier", "centre", "center",
-     "moins", "rayon", "environ", "around", "within", "miles", "metres", "bons", "bonnes",
-     "coller", "college", "colle", "colis", "fleur", "ecolo", "chez", "salle", "depuis"}
+    {
+        "cherche",
+        "recherche",
+        "chercher",
+        "marcher",
+        "parce",
+        "toute",
+        "toutes",
+        "comment",
+        "quelle",
+        "quelles",
+        "quelqu",
+        "merci",
+        "bonjour",
+        "besoin",
+        "bonne",
+        "jardin",
+        "ecrire",
+        "pourquoi",
+        "encore",
+        "autre",
+        "autres",
+        "there",
+        "where",
+        "which",
+        "looking",
+        "please",
+        "thanks",
+        "hello",
+        "would",
+        "could",
+        "their",
+        "about",
+        "garde",
+        "garder",
+        "poser",
+        "poster",
+        "barre",
+        "porte",
+        "parle",
+        "parler",
+        "route",
+        "match",
+        "place",
+        "home",
+        "house",
+        "maison",
+        "ville",
+        "village",
+        "commune",
+        "quartier",
+        "centre",
+        "center",
+        "moins",
+        "rayon",
+        "environ",
+        "around",
+        "within",
+        "miles",
+        "metres",
+        "bons",
+        "bonnes",
+        "coller",
+        "college",
+        "colle",
+        "colis",
+        "fleur",
+        "ecolo",
+        "chez",
+        "salle",
+        "depuis",
+    }
 )
 
 
@@ -163,9 +239,7 @@ class Taxonomy:
         term = self._exact.get(_key(fold(text)))
         return term.category if term else None
 
-    def match(
-        self, text: str, lang: str | None = None, limit: int = 3
-    ) -> list[tuple[Category, float]]:
+    def match(self, text: str, lang: str | None = None, limit: int = 3) -> list[tuple[Category, float]]:
         """Categories whose names or synonyms look like ``text``, best first, score 0..100.
 
         An exact (folded) term scores 100; otherwise rapidfuzz's WRatio over every term,

@@ -8,7 +8,28 @@ from directory.categories import Category, Taxonomy, get_taxonomy, load_taxonomy
 from directory.models import EntryKind, OrgType
 from directory.text import fold
 
-REQUIRED = ["creche", "assistante-maternelle", "ecole", "garage", "ecole-musique", "theatre", "jardin-partage", "medecin", "pharmacie", "boulangerie", "bibliotheque", "club-sportif", "veterinaire", "plombier", "electricien", "epicerie", "marche", "restaurant", "coiffeur", "mairie"]
+REQUIRED = [
+    "creche",
+    "assistante-maternelle",
+    "ecole",
+    "garage",
+    "ecole-musique",
+    "theatre",
+    "jardin-partage",
+    "medecin",
+    "pharmacie",
+    "boulangerie",
+    "bibliotheque",
+    "club-sportif",
+    "veterinaire",
+    "plombier",
+    "electricien",
+    "epicerie",
+    "marche",
+    "restaurant",
+    "coiffeur",
+    "mairie",
+]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +90,11 @@ def test_conflicting_taxonomy_is_reported() -> None:
         ("- {slug: a, fr: A, en: A, kind: shop, osm: [x=y]}", "unknown kind"),
         ("- {slug: a, fr: A, en: A, kind: poi, org_type: club, osm: [x=y]}", "unknown org_type"),
         ("{slug: a}", "YAML list"),
-        ("- {slug: a, fr: A, en: A, kind: poi, osm: [x=y]}\n- {slug: a, fr: B, en: B, kind: poi, osm: [x=z]}",
-         "duplicate"),
+        (
+            "- {slug: a, fr: A, en: A, kind: poi, osm: [x=y]}\n"
+            "- {slug: a, fr: B, en: B, kind: poi, osm: [x=z]}",
+            "duplicate",
+        ),
     ],
 )
 def test_bad_taxonomy_is_refused(source: str, message: str) -> None:
