@@ -8,6 +8,17 @@ dialog made through ``ctx.session``, so a crash never leaves one without the oth
 
 Dialogs are synchronous and pure apart from ``ctx.session``: no platform library, no
 network, no global state.
+
+Choices: offer ``Choice`` items with your own readable ids (``"yes"``, ``"hit:42"``); the
+engine makes them opaque and bound to this state before they leave, and maps a pressed
+button, a typed number or a typed label back to your id in ``ctx.incoming.choice_id``.
+Prefer ``Step.wait`` when offering choices. If a dialog finishes (``state=None``) with
+choices in its replies, they stay valid for the user's next message only: picking one
+resumes the dialog with an empty state ``{}`` and the choice id; anything else is routed
+as a new message.
+
+``Step.handoff()``: the message is not an answer to this dialog (the user asked something
+else): the engine closes the dialog and routes the message as if none were open.
 """
 
 from __future__ import annotations
@@ -56,6 +67,8 @@ class Step:
     replies: list[Outgoing] = field(default_factory=list)
     #: the state to keep, or None when the dialog is finished
     state: JSON | None = None
+    #: True: not an answer for this dialog; close it and route the message afresh
+    handoff: bool = False
 
     @classmethod
     def done(cls, *replies: Outgoing) -> Step:
@@ -64,6 +77,11 @@ class Step:
     @classmethod
     def wait(cls, state: JSON, *replies: Outgoing) -> Step:
         return cls(list(replies), state)
+
+    @classmethod
+    def pass_on(cls) -> Step:
+        """Close this dialog and let the engine route the message as a new one."""
+        return cls([], None, handoff=True)
 
 
 class Dialog(Protocol):

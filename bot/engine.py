@@ -1,0 +1,461 @@
+"""The conversation engine: one :class:`Incoming` in, the replies for that chat out.
+
+For each message, in ONE database transaction:
+
+1. the platform event is recorded in ``processed_events`` (a redelivered event id is
+   answered with ``[]`` and changes nothing: its first handling already replied);
+2. the user is found or created (Citizen + Account; language from the platform hint on
+   first contact, from the citizen's settings after);
+3. the message is routed: the open dialog of this user in this chat gets it first
+   (``/cancel``, "annuler", "cancel", "stop" leave it; another slash command abandons it;
+   a dialog may hand a message it does not understand back with ``Step.pass_on()``);
+   else a command; else the NLU intent; else a short help;
+4. the dialog's next state is written with optimistic concurrency (``UPDATE ... WHERE
+   version = :old``), beside any directory change the dialog made through ``ctx.session``
+   and the outbox rows of its non-reply messages.
+
+A version conflict (another process answered the same user in the same chat meanwhile)
+rolls everything back and the whole message is handled again once; a second conflict
+gets a localized "busy, try again" and nothing is written. A dialog that crashes gets a
+localized apology, its transaction rolled back and its state reset (no retry loop on a
+state that always fails). On SQLite the transaction starts with ``BEGIN IMMEDIATE`` so
+writers queue on the busy timeout instead of failing on a stale snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import outbox
+from bot.dialog import JSON, DialogContext, Step
+from bot.i18n import Translator, pick_language, translator
+from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Text
+from bot.router import (
+    COMMAND_DIALOGS,
+    COMMAND_INTENTS,
+    INTENT_DIALOGS,
+    Command,
+    is_cancel,
+    parse_command,
+    parse_location_command,
+)
+from bot.state import Offer, bind_choices, match_text, new_nonce, resolve_choice_id
+from dialogs import get_dialog
+from directory.models import Account, ChatBinding, Citizen, DialogState, ProcessedEvent
+from directory.text import clean
+
+log = logging.getLogger(__name__)
+
+#: longer messages are refused with a short answer (Telegram's own limit is 4096)
+MAX_TEXT = 4096
+
+ParseFn = Callable[..., Any]
+
+
+class Conflict(Exception):
+    """Another writer changed this dialog (or created this user) meanwhile: retry."""
+
+
+def _default_parse() -> ParseFn | None:
+    try:
+        nlu = importlib.import_module("bot.nlu")
+    except Exception:  # the NLU is optional: without it free text gets the short help
+        log.warning("bot.nlu cannot be imported: free text will get the short help")
+        return None
+    parse: ParseFn = nlu.parse
+    return parse
+
+
+def _reply(t: Translator, key: str, **values: Any) -> Outgoing:
+    return Outgoing(spans=(Text(t(key, **values)),), lang=t.lang)
+
+
+class Engine:
+    """Routes messages to dialogs; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        admins: Iterable[str] = (),
+        parse: ParseFn | None = None,
+        retries: int = 1,
+        clock: Callable[[], datetime] | None = None,
+        services: Any = None,
+    ) -> None:
+        self._factory = session_factory
+        self.admins = frozenset(admins)
+        self._parse = parse
+        self._parse_loaded = parse is not None
+        self.retries = retries
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.services = services
+
+    # --- public API ------------------------------------------------------------------------
+
+    async def handle(self, incoming: Incoming) -> list[Outgoing]:
+        """The replies for ``incoming``'s chat; database work runs in a worker thread."""
+        return await asyncio.to_thread(self.handle_sync, incoming)
+
+    def handle_sync(self, incoming: Incoming) -> list[Outgoing]:
+        if incoming.chat_kind == ChatKind.GROUP and not incoming.addressed:
+            return []
+        for _attempt in range(self.retries + 1):
+            try:
+                return self._handle_once(incoming)
+            except Conflict:
+                continue
+            except IntegrityError:
+                continue  # a concurrent insert (same new user, same event id): look again
+            except OperationalError as exc:
+                if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                    return self._failed(incoming, exc)
+                continue
+            except Exception as exc:
+                return self._failed(incoming, exc)
+        return [_reply(self._language_of(incoming), "engine.busy")]
+
+    def parse(self, text: str, *, lang: str, home: str | None) -> Any:
+        """The NLU parse of ``text`` (None when the NLU is unavailable or fails)."""
+        if not self._parse_loaded:
+            self._parse = _default_parse()
+            self._parse_loaded = True
+        if self._parse is None or not text:
+            return None
+        try:
+            return self._parse(text, lang=lang, home=home)
+        except Exception:
+            log.exception("NLU failed on %r", text[:200])
+            return None
+
+    # --- one attempt -----------------------------------------------------------------------
+
+    def _handle_once(self, incoming: Incoming) -> list[Outgoing]:
+        with self._factory() as session, session.begin():
+            if session.get_bind().dialect.name == "sqlite":
+                session.execute(text("BEGIN IMMEDIATE"))
+            if incoming.event_id:
+                key = (incoming.platform, incoming.event_id[:255])
+                if session.get(ProcessedEvent, key) is not None:
+                    return []
+                session.add(ProcessedEvent(platform=key[0], event_id=key[1]))
+                session.flush()
+            if len(incoming.text) > MAX_TEXT:
+                # refused before anything else: no user is created for it
+                t = self._language_in(session, incoming)
+                return [_reply(t, "engine.too_long", max=t.number(MAX_TEXT))]
+            account, citizen, is_new = self._user(session, incoming)
+            if citizen.banned:
+                return []
+            return _Turn(self, session, incoming, account, citizen, is_new).run()
+
+    def _user(self, session: Session, incoming: Incoming) -> tuple[Account, Citizen, bool]:
+        account = session.scalar(
+            select(Account).where(
+                Account.platform == incoming.platform,
+                Account.platform_user_id == incoming.user_id,
+            )
+        )
+        if account is not None:
+            return account, account.citizen, False
+        name = clean(incoming.display_name, 200)
+        citizen = Citizen(display_name=name, lang=pick_language(incoming.language_hint))
+        session.add(citizen)
+        session.flush()
+        account = Account(
+            citizen_id=citizen.id,
+            platform=incoming.platform,
+            platform_user_id=incoming.user_id,
+            display_name=name,
+        )
+        session.add(account)
+        session.flush()  # IntegrityError when another process created it: retried
+        return account, citizen, True
+
+    def _language_in(self, session: Session, incoming: Incoming) -> Translator:
+        lang = session.scalar(
+            select(Citizen.lang)
+            .join(Account, Account.citizen_id == Citizen.id)
+            .where(
+                Account.platform == incoming.platform,
+                Account.platform_user_id == incoming.user_id,
+            )
+        )
+        return translator(lang or pick_language(incoming.language_hint))
+
+    def _language_of(self, incoming: Incoming) -> Translator:
+        try:
+            with self._factory() as session:
+                return self._language_in(session, incoming)
+        except Exception:
+            return translator(pick_language(incoming.language_hint))
+
+    def _failed(self, incoming: Incoming, exc: Exception) -> list[Outgoing]:
+        """A bug or an unusable state: apologise, and reset this chat's dialog."""
+        log.error("message from %s:%s failed", incoming.platform, incoming.user_id,
+                  exc_info=exc)
+        try:
+            with self._factory() as session, session.begin():
+                account_id = session.scalar(
+                    select(Account.id).where(
+                        Account.platform == incoming.platform,
+                        Account.platform_user_id == incoming.user_id,
+                    )
+                )
+                if account_id is not None:
+                    session.execute(
+                        delete(DialogState).where(
+                            DialogState.account_id == account_id,
+                            DialogState.chat_id == incoming.chat_id,
+                        )
+                    )
+        except Exception:
+            log.exception("could not reset the dialog state after a failure")
+        return [_reply(self._language_of(incoming), "engine.error")]
+
+
+class _Turn:
+    """Routing one message inside the transaction (a small object, not shared state)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        session: Session,
+        incoming: Incoming,
+        account: Account,
+        citizen: Citizen,
+        is_new: bool,
+    ) -> None:
+        self.engine = engine
+        self.session = session
+        self.account = account
+        self.citizen = citizen
+        self.is_new = is_new
+        self.t = translator(citizen.lang)
+        location = incoming.location
+        raw = clean(incoming.text)
+        point = parse_location_command(raw)
+        if point is not None:
+            location, raw = Location(*point), ""
+        self.incoming = dataclasses.replace(incoming, text=raw, location=location)
+        self.location_command_invalid = point is None and parse_command(raw) is not None and (
+            parse_command(raw).name in {"location", "position"}  # type: ignore[union-attr]
+        )
+        binding = session.get(ChatBinding, (incoming.platform, incoming.chat_id))
+        self.chat_commune = binding.commune_insee if binding is not None else None
+        self.row = session.scalar(
+            select(DialogState).where(
+                DialogState.account_id == account.id, DialogState.chat_id == incoming.chat_id
+            )
+        )
+        stored = self.row.state if self.row is not None else {}
+        stored = stored if isinstance(stored, dict) else {}
+        data = stored.get("data")
+        self.data: JSON = data if isinstance(data, dict) else {}
+        self.offer = Offer.from_json(stored.get("offer"))
+        self.closed = bool(stored.get("closed"))
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def ctx(self, choice_id: str | None = None, parse: Any = None) -> DialogContext:
+        return DialogContext(
+            session=self.session,
+            citizen=self.citizen,
+            account=self.account,
+            incoming=dataclasses.replace(self.incoming, choice_id=choice_id),
+            t=self.t,
+            now=self.engine._clock(),
+            chat_commune=self.chat_commune,
+            parse=parse,
+            is_admin=f"{self.incoming.platform}:{self.incoming.user_id}" in self.engine.admins,
+            services=self.engine.services,
+        )
+
+    def say(self, key: str, **values: Any) -> Outgoing:
+        return _reply(self.t, key, **values)
+
+    def home(self) -> str | None:
+        return self.citizen.home_insee or self.chat_commune
+
+    # --- routing ---------------------------------------------------------------------------
+
+    def run(self) -> list[Outgoing]:
+        text_ = self.incoming.text
+        if self.row is not None:
+            if is_cancel(text_):
+                self._drop_state()
+                return [self.say("engine.cancelled")]
+            if self.incoming.choice_id is not None:
+                local = resolve_choice_id(self.offer, self.incoming.choice_id)
+                if local is None:
+                    return [self.say("engine.stale_choice")]
+                return self._resume(local) or self._fresh()
+            if parse_command(text_) is None:
+                kind, local = match_text(self.offer, text_)
+                if kind == "out_of_range":
+                    assert self.offer is not None
+                    return [
+                        Outgoing(
+                            spans=(Text(self.t.plural("engine.choice_out_of_range",
+                                                      len(self.offer.last))),),
+                            choices=self.offer.last_choices(),
+                            lang=self.t.lang,
+                        )
+                    ]
+                if not (self.closed and kind == "none"):
+                    return self._resume(local) or self._fresh()
+            # a command (or free text after lingering choices): the old dialog is left
+            self._drop_state()
+            self.row = None
+        elif self.incoming.choice_id is not None:
+            return [self.say("engine.stale_choice")]
+        return self._fresh()
+
+    def _fresh(self) -> list[Outgoing]:
+        """Route with no dialog open: command, first contact, NLU intent, short help."""
+        text_ = self.incoming.text
+        if is_cancel(text_):
+            return [self.say("engine.nothing_to_cancel")]
+        if self.location_command_invalid:
+            return [self.say("engine.bad_location")]
+        command = parse_command(text_)
+        if command is not None:
+            return self._command(command)
+        if self.incoming.location is not None:
+            dialog = "register" if self.citizen.home_insee is None else "settings"
+            return self._open(dialog, {"location": True})
+        if not text_:
+            return [self.say("engine.empty")]
+        if not any(ch.isalnum() for ch in text_):
+            return [self.say("engine.no_letters")]
+        parse = self.engine.parse(text_, lang=self.citizen.lang, home=self.home())
+        intent = getattr(parse, "intent", "unknown") if parse is not None else "unknown"
+        args = self._args(parse, text_)
+        if self.is_new and self.incoming.chat_kind == ChatKind.DIRECT:
+            return self._open("register", {**args, "first": True}, parse)
+        if intent in INTENT_DIALOGS:
+            return self._open(INTENT_DIALOGS[intent], args, parse)
+        if intent == "greeting":
+            return [self.say("engine.greeting", name=self.citizen.display_name or ""),
+                    self.say("engine.short_help")]
+        if intent == "thanks":
+            return [self.say("engine.thanks")]
+        if intent == "cancel":
+            return [self.say("engine.nothing_to_cancel")]
+        return [self.say("engine.not_understood"), self.say("engine.short_help")]
+
+    def _args(self, parse: Any, text_: str, intent: str | None = None) -> JSON:
+        args: JSON = {}
+        if parse is not None:
+            if hasattr(parse, "to_json"):
+                args.update(parse.to_json())
+            elif dataclasses.is_dataclass(parse):
+                args.update(dataclasses.asdict(parse))  # type: ignore[arg-type]
+        args["text"] = text_
+        if intent is not None:
+            args["intent"] = intent
+        return args
+
+    def _command(self, command: Command) -> list[Outgoing]:
+        name = command.name
+        if name in {"cancel", "annuler", "stop"}:
+            return [self.say("engine.nothing_to_cancel")]
+        dialog = COMMAND_DIALOGS.get(name)
+        if dialog is None:
+            return [self.say("engine.unknown_command", command="/" + name),
+                    self.say("engine.short_help")]
+        if dialog == "register":
+            return self._open("register", {"payload": command.args, "first": self.is_new,
+                                           "command": True, "text": command.args})
+        if dialog in COMMAND_INTENTS:
+            intent = COMMAND_INTENTS[dialog]
+            parse = self.engine.parse(command.args, lang=self.citizen.lang, home=self.home())
+            if parse is not None and dataclasses.is_dataclass(parse):
+                with contextlib.suppress(TypeError, ValueError):
+                    parse = dataclasses.replace(parse, intent=intent)  # type: ignore[type-var]
+            return self._open(dialog, self._args(parse, command.args, intent), parse)
+        return self._open(dialog, {"text": command.args, "command": True})
+
+    # --- dialogs ---------------------------------------------------------------------------
+
+    def _open(self, name: str, args: JSON, parse: Any = None) -> list[Outgoing]:
+        dialog = get_dialog(name)
+        if dialog is None:
+            return [self.say("engine.unavailable")]
+        step = dialog.start(self.ctx(parse=parse), args)
+        if step.handoff:  # a dialog that declines to start: nothing more to do
+            return [self.say("engine.not_understood"), self.say("engine.short_help")]
+        return self._apply(name, step)
+
+    def _resume(self, choice_id: str | None) -> list[Outgoing] | None:
+        """Give the message to the open dialog; None when it hands the message back."""
+        assert self.row is not None
+        dialog = get_dialog(self.row.dialog)
+        if dialog is None:
+            self._drop_state()
+            self.row = None
+            return [self.say("engine.unavailable")]
+        data = {} if self.closed else self.data
+        step = dialog.resume(self.ctx(choice_id=choice_id), data)
+        if step.handoff:
+            self._drop_state()
+            self.row = None
+            return None
+        return self._apply(self.row.dialog, step)
+
+    def _apply(self, name: str, step: Step) -> list[Outgoing]:
+        """Persist the step's state and outbox rows; return the replies for this chat."""
+        bound, offer = bind_choices(list(step.replies), new_nonce())
+        replies: list[Outgoing] = []
+        for item in bound:
+            if item.target.kind == TargetKind.REPLY:
+                replies.append(item)
+            else:
+                outbox.enqueue(self.session, item)
+        if step.state is not None:
+            self._save(name, {"data": step.state, "offer": offer.to_json() if offer else None})
+        elif offer is not None:
+            self._save(name, {"data": {}, "offer": offer.to_json(), "closed": True})
+        else:
+            self._drop_state()
+        return replies
+
+    def _save(self, name: str, stored: JSON) -> None:
+        now = self.engine._clock()
+        if self.row is None:
+            self.session.add(
+                DialogState(account_id=self.account.id, chat_id=self.incoming.chat_id,
+                            dialog=name, state=stored, version=1, updated_at=now)
+            )
+            self.session.flush()  # IntegrityError if another process opened one: retried
+            return
+        result = self.session.execute(
+            update(DialogState)
+            .where(DialogState.id == self.row.id, DialogState.version == self.row.version)
+            .values(dialog=name, state=stored, version=self.row.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"dialog state {self.row.id} changed meanwhile")
+
+    def _drop_state(self) -> None:
+        if self.row is None:
+            return
+        result = self.session.execute(
+            delete(DialogState)
+            .where(DialogState.id == self.row.id, DialogState.version == self.row.version)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"dialog state {self.row.id} changed meanwhile")
