@@ -1,0 +1,64 @@
+"""Direct chats against a real Synapse: plain and encrypted, markup, pins, choices."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.messages import ChatKind
+
+pytestmark = pytest.mark.synapse
+
+
+def from_bot(bot_id: str, room_id: str):  # type: ignore[no-untyped-def]
+    return lambda r, s: r == room_id and s.get("sender") == bot_id
+
+
+async def test_direct_chat_answers_everything_as_notice(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+    bot = await bot_factory(fake_engine)
+    alice = await people("alice", display_name="Alice <script>")
+    room = await alice.dm(bot.identity.user_id)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await alice.say(room, "bonjour <b>&</b>")
+    answer = await alice.wait_for(from_bot(bot.identity.user_id, room))
+    content = answer["content"]
+    assert content["msgtype"] == "m.notice"
+    assert content["body"] == "echo: bonjour <b>&</b> from Alice <script>"
+    assert content["format"] == "org.matrix.custom.html"
+    assert content["formatted_body"] == (
+        "echo: <b>bonjour &lt;b&gt;&amp;&lt;/b&gt;</b> from Alice &lt;script&gt;"
+    )
+    assert "m.relates_to" not in content  # direct chats are not threaded with replies
+    incoming = fake_engine.seen[-1]
+    assert incoming.chat_kind == ChatKind.DIRECT and incoming.addressed
+    assert incoming.user_id == alice.user_id and incoming.chat_id == room
+
+
+async def test_pin_and_choices(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+    bot = await bot_factory(fake_engine)
+    alice = await people("alice")
+    room = await alice.dm(bot.identity.user_id)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await alice.say(room, "show a pin")
+    location = await alice.wait_for(
+        lambda r, s: r == room and s["content"].get("msgtype") == "m.location"
+    )
+    assert location["content"]["geo_uri"] == "geo:-21.010000,55.270000"
+    assert "Crèche <Les Lutins>" in location["content"]["body"]
+    await alice.say(room, "choices please")
+    numbered = await alice.wait_for(lambda r, s: "Alpha" in s["content"].get("body", ""))
+    assert "1. Alpha" in numbered["content"]["body"] and "2. Beta" in numbered["content"]["body"]
+    assert "<ol><li>Alpha</li><li>Beta</li></ol>" in numbered["content"]["formatted_body"]
+
+
+async def test_encrypted_direct_chat(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+    bot = await bot_factory(fake_engine)
+    alice = await people("alice", encryption=True)
+    room = await alice.dm(bot.identity.user_id, encrypted=True)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await alice.say(room, "secret question")
+    answer = await alice.wait_for(from_bot(bot.identity.user_id, room), timeout=20)
+    assert answer["content"]["body"].startswith("echo: secret question")
+    assert fake_engine.seen[-1].text == "secret question"
+    assert bot.client is not None and bot.client.rooms[room].encrypted
+    assert answer["event_id"] in alice.decrypted  # the answer travelled encrypted
+    assert not alice.undecryptable
