@@ -1,0 +1,161 @@
+"""Pacing and retries for every Bot API call, as a python-telegram-bot rate limiter.
+
+PTB's own ``AIORateLimiter`` limits 30/s overall and 20/min per group but not 1/s per
+private chat, and retries nothing by default. This one paces messages under all three of
+Telegram's limits, waits out a 429's ``retry_after`` (for every chat: a flood wait is a
+bot-wide signal), and retries 5xx and network errors with exponential back-off. Requests
+that are not messages (getMe, answerCallbackQuery...) are retried but not paced.
+``getUpdates`` never comes here (PTB calls it directly); the polling loop has its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+#: the methods that put a message in a chat (or change one) and count against its limits
+PACED_METHODS = frozenset({
+    "sendMessage", "editMessageText", "sendVenue", "sendLocation", "sendPhoto",
+    "sendDocument", "editMessageReplyMarkup", "copyMessage", "forwardMessage",
+})
+
+
+class Window:
+    """At most ``count`` events in any ``period`` seconds (a sliding window)."""
+
+    def __init__(self, count: int, period: float) -> None:
+        self.count = count
+        self.period = period
+        self.stamps: deque[float] = deque()
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before one more event is allowed."""
+        while self.stamps and self.stamps[0] <= now - self.period:
+            self.stamps.popleft()
+        if len(self.stamps) < self.count:
+            return 0.0
+        return self.stamps[0] + self.period - now
+
+    def record(self, now: float) -> None:
+        self.stamps.append(now)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    value: int | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """5xx, timeouts and connection errors; never a 400 (retrying cannot fix the request)."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+class Pacer(BaseRateLimiter[None]):
+    def __init__(
+        self,
+        overall_per_second: float = 30.0,
+        chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        max_retries: int = 5,
+        backoff: float = 1.0,
+        backoff_max: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.overall = Window(max(1, round(overall_per_second)), 1.0)
+        self.chat_interval = chat_interval
+        self.group_per_minute = group_per_minute
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.clock = clock
+        self.sleep = sleep
+        self.blocked_until = 0.0
+        self._chat_windows: dict[str, list[Window]] = {}
+        self._chat_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._global = asyncio.Lock()
+        #: what happened, for logs and tests: ("429"|"retry", endpoint, seconds)
+        self.events: list[tuple[str, str, float]] = []
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    def _windows(self, chat: str) -> list[Window]:
+        if chat not in self._chat_windows:
+            windows = []
+            if self.chat_interval > 0:
+                windows.append(Window(1, self.chat_interval))
+            if chat.startswith("-") or chat.startswith("@"):  # groups, supergroups, channels
+                windows.append(Window(self.group_per_minute, 60.0))
+            self._chat_windows[chat] = windows
+        return self._chat_windows[chat]
+
+    async def _turn(self, chat: str | None) -> None:
+        """Wait until this chat, the whole bot and any flood wait allow one more message."""
+        lock = self._chat_locks[chat] if chat is not None else asyncio.Lock()
+        async with lock:
+            windows = self._windows(chat) if chat is not None else []
+            while True:
+                now = self.clock()
+                delay = max([self.blocked_until - now] + [w.delay(now) for w in windows])
+                if delay <= 0:
+                    async with self._global:
+                        now = self.clock()
+                        delay = self.overall.delay(now)
+                        if delay <= 0:
+                            self.overall.record(now)
+                            for window in windows:
+                                window.record(now)
+                            return
+                await self.sleep(delay)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat = data.get("chat_id")
+        paced = endpoint in PACED_METHODS and chat is not None
+        attempt = 0
+        while True:
+            if paced:
+                await self._turn(str(chat))
+            else:
+                wait = self.blocked_until - self.clock()
+                if wait > 0:
+                    await self.sleep(wait)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt >= self.max_retries:
+                    raise
+                seconds = retry_seconds(exc)
+                self.blocked_until = max(self.blocked_until, self.clock() + seconds)
+                self.events.append(("429", endpoint, seconds))
+                log.warning("Telegram flood wait on %s: retrying in %.1f s", endpoint, seconds)
+            except Exception as exc:
+                if not is_retryable(exc) or attempt >= self.max_retries:
+                    raise
+                delay = min(self.backoff * 2**attempt, self.backoff_max)
+                self.events.append(("retry", endpoint, delay))
+                log.warning("Telegram %s failed (%s): retry %d in %.1f s",
+                            endpoint, exc, attempt + 1, delay)
+                await self.sleep(delay)
+            attempt += 1

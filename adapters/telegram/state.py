@@ -1,0 +1,87 @@
+"""What the Telegram adapter keeps across restarts, in the ``adapter_state`` table.
+
+- ``offset``: the last update handled to the end (polling resumes just after it);
+- ``inbox:<update_id>``: a webhook update acknowledged but not yet handled (replayed at start);
+- ``edit:<chat>:<edit key>``: the message that shows a paginated view, so a later page edits it;
+- ``cb:<digest>``: a choice id too long for callback data, under the digest sent instead.
+
+Keys are prefixed with ``telegram:<bot id>:`` so two bots can share one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from directory.models import AdapterState, ChatBinding
+
+
+class TelegramState:
+    def __init__(self, sessions: sessionmaker[Session], bot_id: int) -> None:
+        self.sessions = sessions
+        self.prefix = f"telegram:{bot_id}:"
+
+    # --- synchronous core (run in a thread) ---------------------------------------------
+    def _get(self, key: str) -> str | None:
+        with self.sessions() as session:
+            row = session.get(AdapterState, self.prefix + key)
+            return row.value if row else None
+
+    def _set(self, key: str, value: str) -> None:
+        with self.sessions() as session, session.begin():
+            row = session.get(AdapterState, self.prefix + key)
+            if row is None:
+                session.add(AdapterState(key=self.prefix + key, value=value))
+            else:
+                row.value = value
+
+    def _delete(self, key: str) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(delete(AdapterState).where(AdapterState.key == self.prefix + key))
+
+    def _items(self, prefix: str) -> list[tuple[str, str]]:
+        full = self.prefix + prefix
+        with self.sessions() as session:
+            rows = session.scalars(select(AdapterState).where(AdapterState.key.startswith(full)))
+            return [(row.key[len(self.prefix):], row.value) for row in rows]
+
+    def _bound_chats(self, insee: str) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(
+                select(ChatBinding.chat_id).where(
+                    ChatBinding.platform == "telegram", ChatBinding.commune_insee == insee)
+            ))
+
+    # --- async API --------------------------------------------------------------------
+    async def get(self, key: str) -> str | None:
+        return await asyncio.to_thread(self._get, key)
+
+    async def set(self, key: str, value: str) -> None:
+        await asyncio.to_thread(self._set, key, value)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._delete, key)
+
+    async def offset(self) -> int | None:
+        value = await self.get("offset")
+        return int(value) if value else None
+
+    async def save_offset(self, update_id: int) -> None:
+        await self.set("offset", str(update_id))
+
+    async def inbox_put(self, update_id: int, data: dict[str, Any]) -> None:
+        await self.set(f"inbox:{update_id:020d}", json.dumps(data))
+
+    async def inbox_done(self, update_id: int) -> None:
+        await self.delete(f"inbox:{update_id:020d}")
+
+    async def inbox(self) -> list[dict[str, Any]]:
+        items = await asyncio.to_thread(self._items, "inbox:")
+        return [json.loads(value) for _key, value in sorted(items)]
+
+    async def bound_chats(self, insee: str) -> list[str]:
+        return await asyncio.to_thread(self._bound_chats, insee)
