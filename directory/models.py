@@ -297,3 +297,36 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- search index (migration 0002; maintained by directory.search_index) -------------------
+
+
+class EntryTerm(Base):
+    """One searchable term of an entry, with the entry's point, so one index range scan
+    (term, lat, lon) yields the candidates of a neighbourhood. Terms are folded name tokens,
+    ``@c:<category>`` and ``@k:<kind>``; lat/lon fall back to the commune's centre."""
+
+    __tablename__ = "entry_terms"
+    __table_args__ = (Index("ix_entry_terms_term_geo", "term", "lat", "lon", "entry_id"),)
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+
+
+class SearchVocab(Base):
+    """Distinct name terms: fuzzy expansion of a query word scans this small table by
+    prefix instead of the entries."""
+
+    __tablename__ = "search_vocab"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: first two characters: equality on it is portable (no collation-dependent ranges)
+    prefix: Mapped[str] = mapped_column(String(2), index=True)
+
+
+from directory import search_index as _search_index  # noqa: E402, F401  (keeps the index in sync)

@@ -1,0 +1,582 @@
+"""Bulk import of directory entries from CSV and GeoJSON (OpenStreetMap exports included).
+
+CSV format (UTF-8, comma-separated, one header line; column order free; unknown columns
+are refused so that a typo in a header is never silently ignored):
+
+=============  ========  =====================================================================
+column         required  meaning
+=============  ========  =====================================================================
+id             no        the entry's id in the source; re-importing the same source and id
+                         updates the entry (without it: folded name + commune + category)
+name           yes       display name (max 200 characters)
+category       yes       a taxonomy slug (``creche``, ``garage``…) or a name/synonym of one
+kind           no        organization (default: the category's) | project | event | poi
+org_type       no        association | business | informal | public_service
+commune        yes*      INSEE code (``97415``); *may be empty when lat/lon are given: the
+                         commune is then the one nearest to the point
+address        no        street address
+postcode       no        5-digit postcode
+lat, lon       no        WGS84 decimal degrees (both or neither)
+phone          no        phone number
+website        no        http(s) URL (a bare domain gets ``https://``)
+email          no        e-mail address
+description    no        free text (max 5,000 characters)
+tags           no        ``;``-separated
+stage          no        projects: idea | concept | started | development | testing | mature
+needs          no        projects: ``;``-separated volunteers | materials | funding | skills
+starts_at      no        events: ISO 8601 date-time (``2026-12-20T18:00+04:00``; naive = UTC)
+ends_at        no        events: ISO 8601 date-time
+status         no        active (default) | hidden | pending
+=============  ========  =====================================================================
+
+GeoJSON: a FeatureCollection whose features carry the same names as properties, or
+OpenStreetMap tags as produced by ``osmtogeojson`` from Overpass JSON (``@id``/``id`` like
+``node/123``, ``name``, ``amenity=…``, ``addr:*``, ``contact:*``): tags map to a category
+through the taxonomy, the point comes from the geometry (centroid of the vertices for
+ways and areas), the commune from ``ref:INSEE`` or else the nearest commune point.
+
+Rows are written in batches, each in its own transaction (bulk ``executemany``, not one ORM
+object per row): an interrupted import keeps whole batches only. A bad row is reported
+with its line (CSV) or feature number (GeoJSON) and reason, skipped and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from directory.models import Entry, EntryKind
+from directory.search_index import IndexSource, index_entries
+from directory.services import InvalidEntry, NewEntry, validate_entry
+from directory.text import clean, fold
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "id", "name", "category", "kind", "org_type", "commune", "address", "postcode", "lat",
+    "lon", "phone", "website", "email", "description", "tags", "stage", "needs", "starts_at",
+    "ends_at", "status",
+)
+REQUIRED_COLUMNS = ("name", "category")
+BATCH_SIZE = 2000
+MAX_REPORTED_ERRORS = 1000
+MAX_SOURCE_ID = 128
+OSM_ID_PREFIXES = ("node/", "way/", "relation/")
+
+
+class ImportFailed(Exception):
+    """The file as a whole cannot be imported (nothing was written). ``reason`` is a code:
+    ``not_found``, ``binary``, ``not_utf8``, ``empty``, ``missing_columns``,
+    ``unknown_columns``, ``bad_json``, ``not_geojson``, ``unknown_format``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class RowError:
+    number: int  # CSV line (header = 1) or GeoJSON feature (first = 1)
+    field: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    source: str
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def error(self, number: int, field_: str, reason: str) -> None:
+        self.skipped += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(number, field_, reason))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One raw row or feature, before validation."""
+
+    number: int
+    values: Mapping[str, Any]
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """File contents as text, refusing binary files and anything that is not UTF-8."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFailed("not_found", str(path)) from None
+    except IsADirectoryError:
+        raise ImportFailed("not_found", str(path)) from None
+    if b"\x00" in raw[:65536]:
+        raise ImportFailed("binary", str(path))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFailed("not_utf8", f"byte {exc.start}") from None
+
+
+def csv_records(text: str) -> Iterator[Record]:
+    """Rows of a CSV text; header problems raise :class:`ImportFailed` before any row."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFailed("empty") from None
+    names = [clean(h).lower() for h in header]
+    if not any(names):
+        raise ImportFailed("empty")
+    unknown = [n for n in names if n not in CSV_COLUMNS]
+    if unknown:
+        raise ImportFailed("unknown_columns", ", ".join(unknown))
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if "commune" not in names and not {"lat", "lon"} <= set(names):
+        missing.append("commune")
+    if missing:
+        raise ImportFailed("missing_columns", ", ".join(missing))
+    return _csv_rows(reader, names)
+
+
+def _csv_rows(reader: Any, names: list[str]) -> Iterator[Record]:
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        number = reader.line_num
+        if len(row) > len(names):
+            yield Record(number, {"__error__": "too_many_cells"})
+            continue
+        yield Record(number, dict(zip(names, row, strict=False)))
+
+
+def geojson_records(text: str) -> Iterator[Record]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFailed("bad_json", f"line {exc.lineno}") from None
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(
+        data.get("features"), list
+    ):
+        raise ImportFailed("not_geojson")
+    for number, feature in enumerate(data["features"], start=1):
+        if not isinstance(feature, dict):
+            yield Record(number, {"__error__": "not_a_feature"})
+            continue
+        yield Record(number, _feature_values(feature))
+
+
+def _centroid(geometry: Any) -> tuple[float, float] | None:
+    """(lat, lon) of a point, or the mean of a shape's vertices (good enough for a pin)."""
+    if not isinstance(geometry, dict):
+        return None
+    coords = geometry.get("coordinates")
+    kind = geometry.get("type")
+    if kind == "Point" and isinstance(coords, list | tuple) and len(coords) >= 2:
+        return _lat_lon(coords)
+    points: list[tuple[float, float]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list | tuple) and node and all(
+            isinstance(v, int | float) for v in node[:2]
+        ) and len(node) >= 2:
+            point = _lat_lon(node)
+            if point:
+                points.append(point)
+        elif isinstance(node, list | tuple):
+            for child in node:
+                walk(child)
+
+    if kind in {"LineString", "Polygon", "MultiPolygon", "MultiLineString", "MultiPoint"}:
+        walk(coords)
+    if not points:
+        return None
+    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
+
+
+def _lat_lon(coords: Any) -> tuple[float, float] | None:
+    try:
+        lon, lat = float(coords[0]), float(coords[1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return lat, lon
+
+
+def _first(props: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = props.get(key)
+        if value not in (None, ""):
+            return str(value).split(";")[0].strip() if key not in {"description", "name"} else str(value)
+    return None
+
+
+def _feature_values(feature: Mapping[str, Any]) -> dict[str, Any]:
+    """Our column names from a feature: our own properties first, then OSM tags."""
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        return {"__error__": "bad_properties"}
+    raw_tags = props.get("tags")
+    tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else props
+    values: dict[str, Any] = {k: props[k] for k in CSV_COLUMNS if k in props and k != "tags"}
+    if isinstance(raw_tags, list | str):
+        values["tags"] = raw_tags
+    osm_id = props.get("@id") or (props.get("id") if isinstance(props.get("id"), str) else None)
+    osm_id = osm_id or feature.get("id")
+    if osm_id is not None:
+        values["id"] = str(osm_id)
+    values.setdefault("name", _first(tags, "name", "name:fr", "official_name", "brand"))
+    values.setdefault("commune", _first(tags, "ref:INSEE", "commune_insee"))
+    if "address" not in values:
+        street = " ".join(
+            p for p in (_first(tags, "addr:housenumber"), _first(tags, "addr:street")) if p
+        )
+        values["address"] = street or None
+    values.setdefault("postcode", _first(tags, "addr:postcode"))
+    values.setdefault("phone", _first(tags, "phone", "contact:phone"))
+    values.setdefault("website", _first(tags, "website", "contact:website", "url"))
+    values.setdefault("email", _first(tags, "email", "contact:email"))
+    values.setdefault("description", _first(tags, "description"))
+    point = _centroid(feature.get("geometry"))
+    if point is not None and "lat" not in values:
+        values["lat"], values["lon"] = point
+    if "category" not in values:
+        values["__osm_tags__"] = {str(k): v for k, v in tags.items() if isinstance(v, str)}
+    return values
+
+
+# --- converting -----------------------------------------------------------------------------
+
+
+class _Context:
+    """Gazetteer and taxonomy look-ups, cached per import (the hot path)."""
+
+    def __init__(self) -> None:
+        from directory.categories import get_taxonomy
+        from directory.gazetteer import get_gazetteer
+
+        self.gazetteer = get_gazetteer()
+        self.taxonomy = get_taxonomy()
+        self._communes: dict[str, Any] = {}
+        self._categories: dict[str, Any] = {}
+
+    def commune(self, insee: str) -> Any:
+        if insee not in self._communes:
+            self._communes[insee] = self.gazetteer.current(insee)
+        return self._communes[insee]
+
+    def category(self, text: str) -> Any:
+        if text not in self._categories:
+            found = self.taxonomy.get(text)
+            if found is None:
+                found = self.taxonomy.lookup(text)
+            self._categories[text] = found
+        return self._categories[text]
+
+
+def _str(values: Mapping[str, Any], key: str) -> str | None:
+    value = values.get(key)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    text = text.strip()
+    return text or None
+
+
+def _float(values: Mapping[str, Any], key: str, reason: str) -> float | None:
+    value = values.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise InvalidEntry(key, reason) from None
+    if not math.isfinite(number):
+        raise InvalidEntry(key, reason)
+    return number
+
+
+def _list(values: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = values.get(key)
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(";")
+    return tuple(s for s in (str(i).strip() for i in items) if s)
+
+
+def _datetime(values: Mapping[str, Any], key: str) -> datetime | None:
+    text = _str(values, key)
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidEntry(key, "bad_datetime") from None
+
+
+def to_entry(values: Mapping[str, Any], ctx: _Context) -> tuple[NewEntry, str | None]:
+    """A validated :class:`NewEntry` and its source id, or :class:`InvalidEntry`."""
+    if "__error__" in values:
+        raise InvalidEntry("row", str(values["__error__"]))
+    lat = _float(values, "lat", "bad_latitude")
+    lon = _float(values, "lon", "bad_longitude")
+    category_text = _str(values, "category")
+    if category_text is None and "__osm_tags__" in values:
+        category = ctx.taxonomy.from_osm_tags(values["__osm_tags__"])
+        if category is None:
+            raise InvalidEntry("category", "no_category_for_tags")
+    elif category_text is None:
+        raise InvalidEntry("category", "empty")
+    else:
+        category = ctx.category(category_text)
+        if category is None:
+            raise InvalidEntry("category", "unknown_category")
+    insee = _str(values, "commune")
+    if insee is None:
+        if lat is None or lon is None:
+            raise InvalidEntry("commune", "empty")
+        if not (-90 <= lat <= 90):
+            raise InvalidEntry("lat", "bad_latitude")
+        if not (-180 <= lon <= 180):
+            raise InvalidEntry("lon", "bad_longitude")
+        nearest = ctx.gazetteer.nearest(lat, lon)
+        if nearest is None:
+            raise InvalidEntry("commune", "unknown_commune")
+        insee = nearest.insee
+    data = NewEntry(
+        name=_str(values, "name") or "",
+        category=category.slug,
+        commune_insee=insee,
+        kind=_str(values, "kind") or category.kind or EntryKind.ORGANIZATION.value,
+        org_type=_str(values, "org_type") or (
+            category.org_type if (_str(values, "kind") or category.kind) == "organization" else None
+        ),
+        description=_str(values, "description") or "",
+        tags=_list(values, "tags"),
+        address=_str(values, "address"),
+        postcode=_str(values, "postcode"),
+        lat=lat,
+        lon=lon,
+        phone=_str(values, "phone"),
+        website=_str(values, "website"),
+        email=_str(values, "email"),
+        stage=_str(values, "stage"),
+        needs=_list(values, "needs"),
+        starts_at=_datetime(values, "starts_at"),
+        ends_at=_datetime(values, "ends_at"),
+        status=_str(values, "status") or "active",
+    )
+    clean_data = validate_entry(data, commune_of=ctx.commune, category_of=ctx.category)
+    source_id = _str(values, "id")
+    if source_id is not None:
+        source_id = clean(source_id)
+        if len(source_id) > MAX_SOURCE_ID:
+            raise InvalidEntry("id", "too_long")
+    return clean_data, source_id
+
+
+def natural_key(data: NewEntry) -> str:
+    """Source id of a row without one: stable across re-imports of the same file."""
+    return f"{fold(data.name)}|{data.commune_insee}|{data.category}"[:MAX_SOURCE_ID]
+
+
+def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
+    return {
+        "kind": data.kind,
+        "org_type": data.org_type,
+        "name": data.name,
+        "name_folded": fold(data.name)[:200],
+        "category": data.category,
+        "tags": list(data.tags),
+        "description": data.description,
+        "commune_insee": data.commune_insee,
+        "address": data.address,
+        "postcode": data.postcode,
+        "lat": data.lat,
+        "lon": data.lon,
+        "phone": data.phone,
+        "website": data.website,
+        "email": data.email,
+        "status": data.status,
+        "stage": data.stage,
+        "needs": list(data.needs),
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+        "source": source,
+        "source_id": source_id,
+    }
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def write_batch(
+    session: Session, rows: list[dict[str, Any]], report: ImportReport
+) -> None:
+    """Insert new rows and update known ones (same source and source id), then index them.
+
+    Runs inside the caller's transaction; one SELECT, one executemany per table.
+    """
+    if not rows:
+        return
+    source = rows[0]["source"]
+    known: dict[str | None, int] = {}
+    ids = [r["source_id"] for r in rows]
+    for start in range(0, len(ids), 500):
+        known.update(
+            session.execute(
+                select(Entry.source_id, Entry.id).where(
+                    Entry.source == source, Entry.source_id.in_(ids[start : start + 500])
+                )
+            ).tuples()
+        )
+    fresh = [r for r in rows if r["source_id"] not in known]
+    stale = [dict(r, b_id=known[r["source_id"]]) for r in rows if r["source_id"] in known]
+    conn = session.connection()
+    sources: list[IndexSource] = []
+    now = datetime.now(UTC)
+    if fresh:
+        for r in fresh:
+            r["created_at"] = now
+            r["updated_at"] = now
+            r["recommendation_count"] = 0
+        result = conn.execute(
+            insert(Entry).returning(Entry.id, sort_by_parameter_order=True), fresh
+        )
+        new_ids = [row[0] for row in result]
+        sources.extend(_index_source(new_id, r) for new_id, r in zip(new_ids, fresh, strict=True))
+        index_entries(conn, sources, replace=False)
+        report.created += len(fresh)
+    if stale:
+        table = Entry.__table__
+        assert isinstance(table, Table)
+        for r in stale:  # the SET clause is every column present in the parameters
+            r.pop("source")
+            r.pop("source_id")
+            r["updated_at"] = now
+        conn.execute(update(table).where(table.c.id == bindparam("b_id")), stale)
+        index_entries(conn, [_index_source(r["b_id"], r) for r in stale], replace=True)
+        report.updated += len(stale)
+
+
+def _index_source(entry_id: int, row: Mapping[str, Any]) -> IndexSource:
+    return IndexSource(
+        entry_id, row["name"], row["category"], row["kind"], row["commune_insee"], row["lat"],
+        row["lon"],
+    )
+
+
+def convert(
+    records: Iterable[Record], source: str, report: ImportReport, ctx: _Context | None = None
+) -> Iterator[dict[str, Any]]:
+    """Validated rows ready for :func:`write_batch`; bad records go to the report."""
+    ctx = ctx or _Context()
+    seen: set[str] = set()
+    for record in records:
+        try:
+            data, source_id = to_entry(record.values, ctx)
+        except InvalidEntry as exc:
+            report.error(record.number, exc.field, exc.reason)
+            continue
+        key = source_id or natural_key(data)
+        if key in seen:
+            report.error(record.number, "id", "duplicate_in_file")
+            continue
+        seen.add(key)
+        yield _row(data, source, key)
+
+
+def import_records(
+    factory: sessionmaker[Session],
+    records: Iterable[Record],
+    source: str,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Convert and write, one transaction per batch (an interruption keeps whole batches)."""
+    report = ImportReport(source)
+    batch: list[dict[str, Any]] = []
+    done = 0
+
+    def flush() -> None:
+        with factory() as session, session.begin():
+            write_batch(session, batch, report)
+        batch.clear()
+
+    for row in convert(records, source, report):
+        batch.append(row)
+        if len(batch) >= batch_size:
+            flush()
+        done += 1
+        if progress is not None and done % 500 == 0:
+            progress(done)
+    if batch:
+        flush()
+    if progress is not None:
+        progress(done)
+    return report
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in {"csv", "geojson"}:
+            raise ImportFailed("unknown_format", fmt)
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in {".geojson", ".json"}:
+        return "geojson"
+    if suffix in {".csv", ".txt", ""}:
+        return "csv"
+    raise ImportFailed("unknown_format", suffix)
+
+
+def records_of(path: Path, fmt: str) -> tuple[list[Record] | Iterator[Record], str]:
+    """Records and the default source name (``osm`` for OpenStreetMap exports, so any two
+    OSM extracts update the same entries)."""
+    text = read_text(path)
+    if fmt == "csv":
+        return csv_records(text), f"csv:{path.stem}"[:64]
+    records = list(geojson_records(text))
+    ids = [str(r.values.get("id", "")) for r in records[:50]]
+    if ids and all(i.startswith(OSM_ID_PREFIXES) for i in ids):
+        return records, "osm"
+    return records, f"geojson:{path.stem}"[:64]
+
+
+def import_file(
+    factory: sessionmaker[Session],
+    path: Path,
+    *,
+    fmt: str | None = None,
+    source: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import one file; file-level problems raise :class:`ImportFailed` before any write."""
+    kind = detect_format(path, fmt)
+    records, default_source = records_of(path, kind)
+    return import_records(
+        factory, records, (source or default_source)[:64], batch_size=batch_size, progress=progress
+    )
+
+
+def count_records(path: Path) -> int | None:
+    """Rough number of rows, for a progress bar's total (None when unknown)."""
+    try:
+        with path.open("rb") as fh:
+            return max(0, sum(1 for _ in fh) - 1)
+    except OSError:
+        return None

@@ -1,0 +1,140 @@
+"""The search index: folded name terms, category and kind of each entry, with its point.
+
+Why a table of our own rather than FTS5 or pg_trgm: the same SQL must run on SQLite and
+PostgreSQL, and search must narrow by place *and* word in one index range scan
+(``term = ? AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?`` on ``(term, lat, lon,
+entry_id)``), so its cost follows the neighbourhood, not France. Typos are handled by
+expanding a query word against ``search_vocab`` (distinct terms, scanned by prefix).
+
+ORM writes of an :class:`Entry` keep the index in sync through mapper events; bulk
+writers (the importer) call :func:`index_entries` themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, delete, event, insert, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from directory.models import Entry, EntryTerm, SearchVocab
+from directory.text import fold
+
+#: words too common to narrow anything (French and English articles, prepositions)
+STOPWORDS: frozenset[str] = frozenset(
+    {
+        "a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "un",
+        "une", "sur", "pour", "par", "the", "of", "and", "an", "in", "at", "to",
+    }
+)
+MAX_TERM = 64
+CATEGORY_PREFIX = "@c:"
+KIND_PREFIX = "@k:"
+
+
+def name_terms(text: str) -> list[str]:
+    """Distinct folded words of a name worth indexing (>= 2 characters, no stopwords)."""
+    seen: dict[str, None] = {}
+    for word in fold(text).split():
+        if len(word) >= 2 and word not in STOPWORDS:
+            seen.setdefault(word[:MAX_TERM], None)
+    return list(seen)
+
+
+def category_term(slug: str) -> str:
+    return f"{CATEGORY_PREFIX}{slug}"[:MAX_TERM]
+
+
+def kind_term(kind: str) -> str:
+    return f"{KIND_PREFIX}{kind}"[:MAX_TERM]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSource:
+    """What the index needs of one entry."""
+
+    entry_id: int
+    name: str
+    category: str
+    kind: str
+    commune_insee: str
+    lat: float | None
+    lon: float | None
+
+
+@lru_cache(maxsize=4096)
+def _commune_centre(insee: str) -> tuple[float | None, float | None]:
+    from directory.gazetteer import get_gazetteer
+
+    commune = get_gazetteer().get(insee)
+    if commune is None:
+        return None, None
+    return commune.lat, commune.lon
+
+
+def term_rows(source: IndexSource) -> list[dict[str, Any]]:
+    """Index rows of one entry; an entry without a point is placed at its commune's centre."""
+    lat, lon = source.lat, source.lon
+    if lat is None or lon is None:
+        lat, lon = _commune_centre(source.commune_insee)
+    terms = [*name_terms(source.name), category_term(source.category), kind_term(source.kind)]
+    return [{"entry_id": source.entry_id, "term": t, "lat": lat, "lon": lon} for t in terms]
+
+
+def add_vocabulary(conn: Connection, terms: Iterable[str]) -> None:
+    """Insert new name terms, ignoring those already known (portable upsert)."""
+    values = [{"term": t, "prefix": t[:2]} for t in sorted(set(terms)) if not t.startswith("@")]
+    if not values:
+        return
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.execute(sqlite.insert(SearchVocab).on_conflict_do_nothing(), values)
+    elif dialect == "postgresql":
+        conn.execute(postgresql.insert(SearchVocab).on_conflict_do_nothing(), values)
+    else:  # pragma: no cover - other backends: read then insert the missing ones
+        known = set(conn.scalars(select(SearchVocab.term).where(
+            SearchVocab.term.in_([v["term"] for v in values]))))
+        missing = [v for v in values if v["term"] not in known]
+        if missing:
+            conn.execute(insert(SearchVocab), missing)
+
+
+def index_entries(conn: Connection, sources: Sequence[IndexSource], *, replace: bool) -> int:
+    """Write the index rows of ``sources`` (dropping their old rows first when ``replace``).
+
+    One executemany per table: the bulk importer calls this once per batch.
+    """
+    if not sources:
+        return 0
+    if replace:
+        ids = [s.entry_id for s in sources]
+        for start in range(0, len(ids), 500):
+            conn.execute(delete(EntryTerm).where(EntryTerm.entry_id.in_(ids[start : start + 500])))
+    rows = [row for source in sources for row in term_rows(source)]
+    conn.execute(insert(EntryTerm), rows)
+    add_vocabulary(conn, (r["term"] for r in rows))
+    return len(rows)
+
+
+def source_of(entry: Entry) -> IndexSource:
+    return IndexSource(
+        entry.id, entry.name, entry.category, entry.kind, entry.commune_insee, entry.lat, entry.lon
+    )
+
+
+_INDEXED = ("name", "category", "kind", "commune_insee", "lat", "lon")
+
+
+@event.listens_for(Entry, "after_insert")
+def _after_insert(_mapper: Any, conn: Connection, target: Entry) -> None:
+    index_entries(conn, [source_of(target)], replace=False)
+
+
+@event.listens_for(Entry, "after_update")
+def _after_update(_mapper: Any, conn: Connection, target: Entry) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in _INDEXED):
+        index_entries(conn, [source_of(target)], replace=True)
