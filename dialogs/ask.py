@@ -1,0 +1,485 @@
+"""The ask dialog: "quelle crèche près de chez moi ?", "garagiste au Port", ``/search crèche``.
+
+Steps (``state["step"]``):
+
+``what``     nothing to look for yet: ask what (a category or a name).
+``where``    no place known (no shared location, no home, no commune said, no bound chat):
+             ask a commune or a shared location.
+``results``  a page of results; choices open one, "more" pages (the reply keeps
+             ``edit_key="results"`` so Telegram edits the list in place). Typing something
+             else starts a new search.
+``entry``    one entry's card, pin and actions (recommend, I belong here, follow, back).
+``offer``    nothing found even after widening the radius once: offer to add one, which
+             hands the conversation to the recommend dialog.
+
+Where to search, in order: a location shared with the message, a commune named in the
+question, "near me" (the citizen's shared point, else their home commune), the commune the
+chat is bound to, the citizen's point, their home commune. Nothing is written here except
+through the join/follow buttons and the recommend dialog it hands over to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from bot.dialog import JSON, DialogContext, Step
+from bot.messages import Choice, Outgoing, Span, Text
+from dialogs import common
+from dialogs.entry_view import (
+    ACTION_BACK,
+    ACTION_DONE,
+    ACTION_RECOMMEND,
+    DELEGATE,
+    Bad,
+    act_on_entry,
+    delegate,
+    entry_message,
+    load_entry,
+    read_text,
+    resume_delegate,
+)
+
+if TYPE_CHECKING:
+    from directory.search import SearchHit, SearchPage
+
+#: results per page (a Telegram message with this many buttons stays readable)
+PAGE_SIZE = 5
+#: first radius around the point when the question gives none
+DEFAULT_RADIUS_KM = 10.0
+#: the radius is widened once, by this factor, capped
+WIDEN_FACTOR = 3.0
+MAX_RADIUS_KM = 100.0
+QUERY_MAX = 200
+
+HIT = "hit:"
+ADD = "add"
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What the question asks for; the NLU's ``Parse`` fields this dialog uses."""
+
+    category: str | None = None
+    commune: str | None = None
+    near_me: bool = False
+    radius_km: float | None = None
+    name: str | None = None
+    text: str | None = None
+
+    @property
+    def has_subject(self) -> bool:
+        return bool(self.category or self.name or self.text)
+
+
+def _field(source: Any, name: str) -> Any:
+    if isinstance(source, dict):
+        return source.get(name)
+    return getattr(source, name, None)
+
+
+def slots_from(args: JSON | None, parse: Any = None) -> Slots:
+    """Read the slots from ``start`` args (the engine's ``Parse``, as a dict or object),
+    falling back to ``ctx.parse``. A bare ``text`` (``/search crèche``) is kept for
+    :func:`understand`."""
+    sources = [s for s in (args or {}, parse) if s is not None]
+
+    def pick(name: str) -> Any:
+        for source in sources:
+            value = _field(source, name)
+            if value not in (None, ""):
+                return value
+        return None
+
+    radius = pick("radius_km")
+    try:
+        radius_km = float(radius) if radius is not None else None
+    except (TypeError, ValueError):
+        radius_km = None
+    if radius_km is not None and not 0 < radius_km <= MAX_RADIUS_KM * 5:
+        radius_km = None
+    text = pick("text") or pick("query")
+    return Slots(
+        category=pick("category"),
+        commune=pick("commune"),
+        near_me=bool(pick("near_me")),
+        radius_km=radius_km,
+        name=pick("name"),
+        text=str(text) if text else None,
+    )
+
+
+def understand(ctx: DialogContext, text: str) -> Slots:
+    """Slots from free text typed during the dialog ("une crèche", "garagiste au Port").
+
+    Uses the NLU when it is available; otherwise the taxonomy alone, and the text itself
+    as a name to look for.
+    """
+    try:
+        from bot.nlu import parse
+    except ImportError:  # pragma: no cover - the NLU ships with the bot
+        parse = None
+    if parse is not None:
+        result = parse(text, lang=ctx.lang, home=ctx.citizen.home_insee)
+        slots = slots_from({}, result)
+        if slots.category or slots.name:
+            return slots
+        return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=text)
+    from directory.categories import get_taxonomy
+
+    found = get_taxonomy().find_in_text(text)
+    if found is not None and found[1] >= 85:
+        return Slots(category=found[0].slug)
+    return Slots(text=text)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where to search: a point or a commune, and how to say it."""
+
+    point: tuple[float, float] | None
+    commune: str | None
+    #: "you" (the user's own point) or "commune"
+    how: str
+
+
+def choose_place(ctx: DialogContext, slots: Slots) -> Place | None:
+    """Where to search (see the module docstring for the order); None: ask the user."""
+    citizen = ctx.citizen
+    own_point = (
+        (citizen.home_lat, citizen.home_lon)
+        if citizen.home_lat is not None and citizen.home_lon is not None
+        else None
+    )
+    location = ctx.incoming.location
+    if location is not None:
+        return Place((location.lat, location.lon), None, "you")
+    if slots.commune:
+        return Place(None, slots.commune, "commune")
+    if slots.near_me:
+        if own_point is not None:
+            return Place(own_point, None, "you")
+        if citizen.home_insee:
+            return Place(None, citizen.home_insee, "commune")
+        return None
+    if ctx.chat_commune:
+        return Place(None, ctx.chat_commune, "commune")
+    if own_point is not None:
+        return Place(own_point, None, "you")
+    if citizen.home_insee:
+        return Place(None, citizen.home_insee, "commune")
+    return None
+
+
+def query_state(slots: Slots, place: Place) -> JSON:
+    """The search as JSON, kept in the dialog state for paging and "back"."""
+    text = slots.name or (slots.text if not slots.category else None)
+    return {
+        "text": text or "",
+        "category": slots.category,
+        "point": list(place.point) if place.point else None,
+        "commune": place.commune,
+        "how": place.how,
+        "radius": slots.radius_km or DEFAULT_RADIUS_KM,
+    }
+
+
+def run_search(ctx: DialogContext, query: JSON, cursor: str | None = None) -> SearchPage:
+    from directory.search import SearchQuery, search
+
+    point = query.get("point")
+    return search(
+        ctx.session,
+        SearchQuery(
+            text=query.get("text") or "",
+            category=query.get("category"),
+            point=(float(point[0]), float(point[1])) if point else None,
+            commune=query.get("commune"),
+            radius_km=float(query["radius"]),
+            limit=PAGE_SIZE,
+            cursor=cursor,
+        ),
+    )
+
+
+def subject(ctx: DialogContext, query: JSON) -> str:
+    """What is searched, as the user would say it: the category's name or the typed text."""
+    if query.get("category"):
+        name = common.category_name(query["category"], ctx.lang)
+        if query.get("text"):
+            return f"{name} « {query['text']} »" if ctx.lang == "fr" else f"{name} “{query['text']}”"
+        return name
+    return f"« {query['text']} »" if ctx.lang == "fr" else f"“{query['text']}”"
+
+
+def header(ctx: DialogContext, query: JSON) -> str:
+    radius = ctx.t.distance(float(query["radius"]))
+    if query.get("how") == "you" or not query.get("commune"):
+        return ctx.t("ask.results.near_you", what=subject(ctx, query), radius=radius)
+    return ctx.t(
+        "ask.results.around",
+        what=subject(ctx, query),
+        radius=radius,
+        commune=common.commune_label(query["commune"]),
+    )
+
+
+def results_reply(
+    ctx: DialogContext, query: JSON, hits: list[SearchHit], *, more: bool, page: int, note: str = ""
+) -> Outgoing:
+    """The list, one choice per hit and "more" when there is a next page."""
+    spans: list[Span] = []
+    if note:
+        spans.append(Text(note + "\n"))
+    title = header(ctx, query)
+    if page > 1:
+        title += " " + ctx.t("ask.results.page", page=ctx.t.number(page))
+    spans.append(Text(title))
+    spans.append(common.result_list(ctx.t, cast("list[common.HitLike]", hits)))
+    options = [Choice(f"{HIT}{hit.entry_id}", _button(hit.name)) for hit in hits]
+    if more:
+        options.append(Choice(common.MORE, ctx.t("ask.more")))
+    return common.say_spans(ctx, spans, choices=options, edit_key="results")
+
+
+def _button(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+class AskDialog:
+    """Search the directory by chatting; see the module docstring."""
+
+    name: ClassVar[str] = "ask"
+
+    def start(self, ctx: DialogContext, args: JSON) -> Step:
+        slots = slots_from(args, ctx.parse)
+        if not slots.category and not slots.name and slots.text:
+            typed = read_text(slots.text, max_len=QUERY_MAX)
+            if isinstance(typed, Bad):
+                return common.ask(ctx, {"step": "what"}, "ask.what", before=(typed.reply(ctx),))
+            understood = understand(ctx, typed)
+            slots = Slots(
+                category=understood.category,
+                commune=slots.commune or understood.commune,
+                near_me=slots.near_me or understood.near_me,
+                radius_km=slots.radius_km or understood.radius_km,
+                name=understood.name,
+                text=understood.text,
+            )
+        return self._search_or_ask(ctx, slots)
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        if DELEGATE in state:
+            return resume_delegate(ctx, state, {"recommend": _recommend})
+        step = state.get("step")
+        if step == "what":
+            return self._on_what(ctx, state)
+        if step == "where":
+            return self._on_where(ctx, state)
+        if step == "results":
+            return self._on_results(ctx, state)
+        if step == "entry":
+            return self._on_entry(ctx, state)
+        if step == "offer":
+            return self._on_offer(ctx, state)
+        return Step.done(common.say(ctx, "ask.lost"))
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def _search_or_ask(self, ctx: DialogContext, slots: Slots) -> Step:
+        if not slots.has_subject:
+            carried = {"commune": slots.commune, "near_me": slots.near_me, "radius_km": slots.radius_km}
+            return common.ask(ctx, {"step": "what", "slots": carried}, "ask.what")
+        place = choose_place(ctx, slots)
+        if place is None:
+            state = {"step": "where", "slots": _slots_json(slots)}
+            return common.ask_commune(ctx, state, "ask.where")
+        return self._first_page(ctx, query_state(slots, place))
+
+    def _on_what(self, ctx: DialogContext, state: JSON) -> Step:
+        typed = read_text(ctx.incoming.text, max_len=QUERY_MAX)
+        if isinstance(typed, Bad):
+            return common.retry(ctx, state, typed.reply(ctx), "ask.what")
+        understood = understand(ctx, typed)
+        carried = state.get("slots") or {}
+        slots = Slots(
+            category=understood.category,
+            commune=understood.commune or carried.get("commune"),
+            near_me=understood.near_me or bool(carried.get("near_me")),
+            radius_km=understood.radius_km or carried.get("radius_km"),
+            name=understood.name,
+            text=understood.text,
+        )
+        return self._search_or_ask(ctx, slots)
+
+    def _on_where(self, ctx: DialogContext, state: JSON) -> Step:
+        answer = common.resolve_commune_answer(ctx, state)
+        if answer.step is not None:
+            return answer.step
+        slots = Slots(**state["slots"])
+        if answer.point is not None:
+            place = Place(answer.point, None, "you")
+        else:
+            place = Place(None, answer.insee, "commune")
+        return self._first_page(ctx, query_state(slots, place))
+
+    def _first_page(self, ctx: DialogContext, query: JSON) -> Step:
+        page = run_search(ctx, query)
+        note = ""
+        if not page.hits:
+            radius = float(query["radius"])
+            wider = min(radius * WIDEN_FACTOR, MAX_RADIUS_KM)
+            if wider <= radius:
+                return self._offer(ctx, query, ctx.t("ask.none", radius=ctx.t.distance(radius)))
+            query = {**query, "radius": wider}
+            page = run_search(ctx, query)
+            if not page.hits:
+                return self._offer(
+                    ctx,
+                    query,
+                    ctx.t("ask.none_widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider)),
+                )
+            note = ctx.t("ask.widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider))
+        return self._show_page(ctx, query, page, cursor=None, page_number=1, note=note)
+
+    def _show_page(
+        self,
+        ctx: DialogContext,
+        query: JSON,
+        page: SearchPage,
+        *,
+        cursor: str | None,
+        page_number: int,
+        note: str = "",
+    ) -> Step:
+        state = {
+            "step": "results",
+            "query": query,
+            "cursor": cursor,
+            "next": page.next_cursor,
+            "page": page_number,
+            "hits": [hit.entry_id for hit in page.hits],
+        }
+        reply = results_reply(
+            ctx, query, page.hits, more=page.next_cursor is not None, page=page_number, note=note
+        )
+        return Step.wait(state, reply)
+
+    def _offer(self, ctx: DialogContext, query: JSON, message: str) -> Step:
+        state = {"step": "offer", "query": query}
+        options = (Choice(ADD, ctx.t("ask.offer.add")), Choice(common.NO, ctx.t("ask.offer.no")))
+        return Step.wait(
+            state,
+            common.say_spans(ctx, [Text(message)]),
+            common.say(ctx, "ask.offer", choices=options),
+        )
+
+    def _on_results(self, ctx: DialogContext, state: JSON) -> Step:
+        picked = common.chosen(ctx)
+        query = state["query"]
+        if picked == common.MORE:
+            if not state.get("next"):
+                return Step.wait(state, common.say(ctx, "ask.no_more"))
+            page = run_search(ctx, query, state["next"])
+            if not page.hits:
+                return Step.wait({**state, "next": None}, common.say(ctx, "ask.no_more"))
+            return self._show_page(
+                ctx, query, page, cursor=state["next"], page_number=int(state.get("page", 1)) + 1
+            )
+        if picked and picked.startswith(HIT):
+            entry = load_entry(ctx, picked[len(HIT) :])
+            if entry is None:
+                return Step.wait(state, common.say(ctx, "ask.gone"))
+            return Step.wait(
+                {**state, "step": "entry", "entry": entry.id}, *entry_message(ctx, entry, back=True)
+            )
+        return self._new_question(ctx, state, "results")
+
+    def _on_entry(self, ctx: DialogContext, state: JSON) -> Step:
+        picked = common.chosen(ctx)
+        entry = load_entry(ctx, state.get("entry"))
+        if picked == ACTION_BACK:
+            page = run_search(ctx, state["query"], state.get("cursor"))
+            return self._show_page(
+                ctx, state["query"], page, cursor=state.get("cursor"), page_number=int(state.get("page", 1))
+            )
+        if picked == ACTION_DONE:
+            return Step.done(common.say(ctx, "ask.bye"))
+        if picked is not None and entry is None:
+            return Step.done(common.say(ctx, "ask.gone"))
+        if entry is not None and picked == ACTION_RECOMMEND:
+            return delegate("recommend", _recommend().start(ctx, {"entry_id": entry.id}))
+        if entry is not None and picked is not None:
+            acted = act_on_entry(ctx, entry, picked)
+            if acted is not None:
+                return acted
+        return self._new_question(ctx, state, "entry")
+
+    def _on_offer(self, ctx: DialogContext, state: JSON) -> Step:
+        picked = common.chosen(ctx)
+        yes_no = common.answer_yes_no(ctx)
+        query = state["query"]
+        if picked == ADD or yes_no is True:
+            args = {
+                "category": query.get("category"),
+                "commune": query.get("commune") or _commune_of(query),
+                "name": query.get("text") or None,
+            }
+            return delegate("recommend", _recommend().start(ctx, args))
+        if picked == common.NO or yes_no is False:
+            return Step.done(common.say(ctx, "ask.bye"))
+        return self._new_question(ctx, state, "offer")
+
+    def _new_question(self, ctx: DialogContext, state: JSON, step: str) -> Step:
+        """Free text where a choice was expected: a new search, or a hint to pick."""
+        typed = read_text(ctx.incoming.text, max_len=QUERY_MAX)
+        if isinstance(typed, Bad):
+            return Step.wait(state, typed.reply(ctx), common.say(ctx, f"ask.hint.{step}"))
+        slots = understand(ctx, typed)
+        if not slots.has_subject:
+            return Step.wait(state, common.say(ctx, f"ask.hint.{step}"))
+        previous = state.get("query") or {}
+        if (
+            not slots.commune
+            and not slots.near_me
+            and previous.get("commune")
+            and previous.get("how") != "you"
+        ):
+            slots = Slots(
+                category=slots.category,
+                commune=previous["commune"],
+                radius_km=slots.radius_km,
+                name=slots.name,
+                text=slots.text,
+            )
+        return self._search_or_ask(ctx, slots)
+
+
+def _slots_json(slots: Slots) -> JSON:
+    return {
+        "category": slots.category,
+        "commune": slots.commune,
+        "near_me": slots.near_me,
+        "radius_km": slots.radius_km,
+        "name": slots.name,
+        "text": slots.text,
+    }
+
+
+def _commune_of(query: JSON) -> str | None:
+    point = query.get("point")
+    if not point:
+        return None
+    from directory.gazetteer import get_gazetteer
+
+    found = get_gazetteer().nearest(float(point[0]), float(point[1]))
+    return found.insee if found else None
+
+
+def _recommend() -> Any:
+    from dialogs.recommend import DIALOG
+
+    return DIALOG
+
+
+DIALOG = AskDialog()

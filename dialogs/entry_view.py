@@ -1,0 +1,280 @@
+"""What the ask, recommend, join and announce dialogs share: reading typed answers,
+matching a category, parsing a contact, showing an entry with its actions, and handing a
+conversation over to another dialog.
+
+Everything here is pure except the few functions taking a ``DialogContext`` that read the
+store through ``ctx.session``; none of them writes. Writes happen in the dialogs' final
+steps, so an abandoned conversation leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.dialog import JSON, DialogContext, Step
+from bot.messages import Bold, Choice, Inline, Italic, LineBreak, MapPin, Outgoing, Span, Text
+from dialogs import common
+from directory.text import clean, fold
+
+if TYPE_CHECKING:
+    from directory.models import Entry
+
+# --- reading typed answers ------------------------------------------------------------------
+
+#: an HTML/XML tag (or comment): users paste these, we store plain text only
+_MARKUP = re.compile(r"<\s*(?:/?\s*[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?|!--.*?--)\s*/?\s*>", re.S)
+#: Markdown emphasis wrapped around the whole answer (``**Crèche**``): dropped, not refused
+_MD_WRAP = re.compile(r"^([*_`~]{1,3})(.+?)\1$", re.S)
+
+NAME_MAX = 120
+TEXT_MAX = 1000
+ADDRESS_MAX = 200
+COMMENT_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Bad:
+    """A refused answer: the message key and its placeholders."""
+
+    key: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def reply(self, ctx: DialogContext) -> Outgoing:
+        values: dict[str, Any] = {k: ctx.t.number(v) if isinstance(v, int) else v for k, v in self.values}
+        return Outgoing(spans=(Text(ctx.t(self.key, **values)),), lang=ctx.lang)
+
+
+def read_text(raw: str | None, *, max_len: int, need_word: bool = True) -> str | Bad:
+    """Clean a typed answer, or say why it cannot be used.
+
+    Invisible characters go (``directory.text.clean``); an answer that was only invisible
+    characters is empty; markup is refused rather than silently stored; ``need_word``
+    refuses answers with no letter or digit at all (only emojis or punctuation).
+    """
+    text = clean(raw or "")
+    wrapped = _MD_WRAP.match(text)
+    if wrapped:
+        text = wrapped.group(2).strip()
+    if not text:
+        return Bad("common.text.empty")
+    if len(text) > max_len:
+        return Bad("common.text.too_long", (("max", max_len),))
+    if _MARKUP.search(text):
+        return Bad("entry.input.markup")
+    if need_word and not fold(text):
+        return Bad("common.text.no_letters")
+    return text
+
+
+# --- contact ----------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_URL = re.compile(
+    r"(?:https?://[^\s,;<>]+|www\.[^\s,;<>]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:fr|re|com|org|net|eu|nc|yt|"
+    r"gp|mq|pf|info|io|asso\.fr)\b(?:/[^\s,;<>]*)?)",
+    re.I,
+)
+_PHONE = re.compile(r"\+?\d[\d .\-()]{4,22}\d")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    phone: str | None = None
+    website: str | None = None
+    email: str | None = None
+
+    def as_json(self) -> JSON:
+        return {"phone": self.phone, "website": self.website, "email": self.email}
+
+    @classmethod
+    def from_json(cls, data: JSON | None) -> Contact:
+        data = data or {}
+        return cls(data.get("phone"), data.get("website"), data.get("email"))
+
+    def is_empty(self) -> bool:
+        return not (self.phone or self.website or self.email)
+
+
+def parse_contact(raw: str) -> Contact | Bad:
+    """Find a phone number, a website and an e-mail in one free answer.
+
+    ``"0262 12 34 56, www.tibouts.re"`` gives a phone and a website. Anything left over
+    that is none of the three makes the answer refused, so a typo is not stored as data.
+    """
+    text = read_text(raw, max_len=ADDRESS_MAX, need_word=True)
+    if isinstance(text, Bad):
+        return text
+    rest = text
+    email = _EMAIL.search(rest)
+    if email:
+        rest = rest.replace(email.group(0), " ")
+    url = _URL.search(rest)
+    if url:
+        rest = rest.replace(url.group(0), " ")
+    phone = _PHONE.search(rest)
+    phone_text = None
+    if phone:
+        digits = re.sub(r"\D", "", phone.group(0))
+        if 6 <= len(digits) <= 15:
+            phone_text = " ".join(phone.group(0).split())
+            rest = rest.replace(phone.group(0), " ")
+    if fold(rest) or not (email or url or phone_text):
+        return Bad("entry.contact.invalid")
+    website = url.group(0).rstrip(".") if url else None
+    if website and not website.lower().startswith(("http://", "https://")):
+        website = "https://" + website
+    return Contact(phone=phone_text, website=website, email=email.group(0) if email else None)
+
+
+# --- categories --------------------------------------------------------------------------------
+
+
+def match_category(text: str, lang: str) -> tuple[str | None, list[str]]:
+    """``(slug, [])`` when the answer names one category clearly, else ``(None, candidates)``.
+
+    A clear answer scores high and well ahead of the runner-up; otherwise the plausible
+    candidates are offered as choices, so a user who typed "école" picks between the
+    school and the music school instead of getting one at random.
+    """
+    from directory.categories import get_taxonomy
+
+    matches = get_taxonomy().match(text, lang=lang, limit=4)
+    if not matches:
+        return None, []
+    best, best_score = matches[0]
+    runner_up = matches[1][1] if len(matches) > 1 else 0.0
+    if best_score >= 85 and best_score - runner_up >= 8:
+        return best.slug, []
+    return None, [category.slug for category, score in matches if score >= 55]
+
+
+# --- entries -----------------------------------------------------------------------------------
+
+ACTION_RECOMMEND = "act:rec"
+ACTION_JOIN = "act:join"
+ACTION_FOLLOW = "act:follow"
+ACTION_BACK = "act:back"
+ACTION_DONE = "act:done"
+
+
+def load_entry(ctx: DialogContext, entry_id: Any) -> Entry | None:
+    """An entry the user may see and act on: an active one (hidden/pending ones are not shown)."""
+    from directory.models import Entry, EntryStatus
+
+    try:
+        key = int(entry_id)
+    except (TypeError, ValueError):
+        return None
+    entry = ctx.session.get(Entry, key)
+    if entry is None:
+        return None
+    return entry if entry.status == EntryStatus.ACTIVE.value else None
+
+
+def entry_summary_line(ctx: DialogContext, entry: Entry) -> tuple[Inline, ...]:
+    """One line of a candidate list: **name** — category · commune · recommendations."""
+    parts = [
+        common.category_name(entry.category, ctx.lang),
+        common.commune_label(entry.commune_insee),
+        common.recommendations_text(ctx.t, entry.recommendation_count),
+    ]
+    return (Bold(entry.name), Text(" — " + " · ".join(p for p in parts if p)))
+
+
+def entry_card(ctx: DialogContext, entry: Entry) -> list[Span]:
+    """The details of one entry (``dialogs.common.entry_card``) plus what only a project
+    has (stage, needs) and the latest recommendation comments."""
+    spans: list[Span] = list(common.entry_card(ctx.t, entry))
+    extra: list[Span] = []
+    if entry.kind == "project":
+        if entry.stage:
+            extra += [Text(ctx.t("entry.card.stage", stage=ctx.t(f"entry.stage.{entry.stage}"))), LineBreak()]
+        if entry.needs:
+            needs = ", ".join(ctx.t(f"entry.need.{need}") for need in entry.needs)
+            extra += [Text(ctx.t("entry.card.needs", needs=needs)), LineBreak()]
+    # the recommendation count closes the card: put the project lines just before it
+    spans[-1:-1] = extra
+    for comment in _latest_comments(ctx, entry):
+        spans += [LineBreak(), Italic(ctx.t("entry.card.comment", comment=comment))]
+    return spans
+
+
+def _latest_comments(ctx: DialogContext, entry: Entry, limit: int = 2) -> list[str]:
+    from sqlalchemy import select
+
+    from directory.models import Recommendation
+
+    rows = ctx.session.scalars(
+        select(Recommendation.comment)
+        .where(Recommendation.entry_id == entry.id, Recommendation.comment.is_not(None))
+        .order_by(Recommendation.created_at.desc(), Recommendation.id.desc())
+        .limit(limit)
+    ).all()
+    return [clean(row, COMMENT_MAX) for row in rows if row and clean(row)]
+
+
+def entry_actions(ctx: DialogContext, entry: Entry, *, back: bool) -> tuple[Choice, ...]:
+    """Recommend, I belong here (organizations), follow (projects), back to the list."""
+    choices = [Choice(ACTION_RECOMMEND, ctx.t("entry.action.recommend"))]
+    if entry.kind == "organization":
+        choices.append(Choice(ACTION_JOIN, ctx.t("entry.action.join")))
+    if entry.kind == "project":
+        choices.append(Choice(ACTION_FOLLOW, ctx.t("entry.action.follow")))
+    if back:
+        choices.append(Choice(ACTION_BACK, ctx.t("entry.action.back")))
+    choices.append(Choice(ACTION_DONE, ctx.t("entry.action.done")))
+    return tuple(choices)
+
+
+def entry_message(ctx: DialogContext, entry: Entry, *, back: bool) -> list[Outgoing]:
+    """The entry's card with its actions, then its map pin when it has a point."""
+    out = [common.say_spans(ctx, entry_card(ctx, entry), choices=entry_actions(ctx, entry, back=back))]
+    pin = common.entry_pin(entry)
+    if pin is not None:
+        if not pin.address:
+            pin = MapPin(pin.name, pin.lat, pin.lon, common.commune_label(entry.commune_insee))
+        out.append(Outgoing(pin=pin, lang=ctx.lang))
+    return out
+
+
+def act_on_entry(ctx: DialogContext, entry: Entry, action: str) -> Step | None:
+    """Join or follow right away (the user pressed the button: that is the confirmation).
+
+    Returns None for actions the calling dialog handles itself (recommend, back, done).
+    """
+    from directory import services
+
+    if action == ACTION_JOIN and entry.kind == "organization":
+        created = services.join(ctx.session, ctx.citizen, entry)
+        key = "entry.joined" if created else "entry.already_member"
+        return Step.done(common.say(ctx, key, name=entry.name))
+    if action == ACTION_FOLLOW and entry.kind == "project":
+        created = services.follow(ctx.session, ctx.citizen, entry)
+        key = "entry.followed" if created else "entry.already_following"
+        return Step.done(common.say(ctx, key, name=entry.name))
+    return None
+
+
+# --- handing over to another dialog ---------------------------------------------------------------
+
+DELEGATE = "_delegate"
+
+
+def delegate(name: str, step: Step, outer: JSON | None = None) -> Step:
+    """Wrap another dialog's step so its later messages reach it through this one.
+
+    The engine stores one dialog name per chat; ``ask`` offering "recommend it" keeps its
+    own name and forwards each message to ``recommend`` until that one finishes.
+    """
+    if step.state is None:
+        return step
+    return Step(step.replies, {DELEGATE: name, "inner": step.state, "outer": outer})
+
+
+def resume_delegate(ctx: DialogContext, state: JSON, dialogs: dict[str, Callable[[], Any]]) -> Step:
+    name = state[DELEGATE]
+    dialog = dialogs[name]()
+    return delegate(name, dialog.resume(ctx, state["inner"]), state.get("outer"))

@@ -1,0 +1,491 @@
+"""The recommend dialog: "je recommande la crèche Ti Bouts", ``/recommend``, or the
+"recommend" button under an entry.
+
+It first looks for the entry (fuzzy name, in and around the commune) and shows what it
+found; when the user says it is not there, it creates it in a few short steps: category,
+commune, optional address or shared point, optional contact. Before creating, duplicate
+detection proposes an existing entry. Then an optional comment, and one write at the end:
+the entry (if new) and the recommendation, in the engine's transaction. Recommending twice
+is harmless: the second time updates the comment and says so.
+
+``FindOrCreate`` holds the steps shared with the join dialog (name, commune, candidates,
+category, duplicates); each subclass says which steps creation needs and what the final
+write is.
+
+Steps (``state["step"]``): ``name``, ``commune``, ``pick``, ``category``, ``address``,
+``contact``, ``dup``, ``comment`` (recommend) / ``confirm`` (join).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rapidfuzz import fuzz
+
+from bot.dialog import JSON, DialogContext, Step
+from bot.messages import Choice, ListItems, Outgoing, Span, Text
+from dialogs import common
+from dialogs.entry_view import (
+    ADDRESS_MAX,
+    COMMENT_MAX,
+    NAME_MAX,
+    Bad,
+    Contact,
+    entry_summary_line,
+    load_entry,
+    match_category,
+    parse_contact,
+    read_text,
+)
+
+if TYPE_CHECKING:
+    from directory.models import Entry
+
+ENTRY = "entry:"
+CATEGORY = "cat:"
+NEW = "new"
+#: how far around the commune candidates are looked for (a place is often named by the
+#: neighbouring town)
+FIND_RADIUS_KM = 15.0
+#: a search hit whose name is at least this close to the typed name is a candidate
+NAME_SIMILARITY = 72.0
+MAX_CANDIDATES = 5
+
+
+def name_similarity(a: str, b: str) -> float:
+    """How alike two entry names are (0..100), accents, case and word order ignored."""
+    from directory.text import fold
+
+    fa, fb = fold(a), fold(b)
+    if not fa or not fb:
+        return 0.0
+    return float(max(fuzz.token_set_ratio(fa, fb), fuzz.WRatio(fa, fb)))
+
+
+def args_field(args: JSON | None, parse: Any, name: str) -> Any:
+    """A slot from the start args, else from the NLU result."""
+    for source in (args or {}, parse):
+        if source is None:
+            continue
+        value = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+class FindOrCreate:
+    """Steps shared by recommend and join: find an entry by name, or describe a new one."""
+
+    name: ClassVar[str] = ""
+    #: entry kinds the candidates may have (() = any)
+    kinds: ClassVar[tuple[str, ...]] = ()
+    #: creation steps after the category and commune, in order
+    creation_steps: ClassVar[tuple[str, ...]] = ()
+
+    # --- start ---------------------------------------------------------------------------
+
+    def start(self, ctx: DialogContext, args: JSON) -> Step:
+        entry_id = (args or {}).get("entry_id")
+        if entry_id is not None:
+            entry = load_entry(ctx, entry_id)
+            if entry is None:
+                return Step.done(common.say(ctx, "recommend.gone"))
+            return self.after_entry(ctx, {"entry": entry.id, "name": entry.name}, entry)
+        state: JSON = {"step": "name"}
+        name = args_field(args, ctx.parse, "name")
+        text = args_field(args, None, "text")
+        category = args_field(args, ctx.parse, "category")
+        commune_code = args_field(args, ctx.parse, "commune")
+        if not name and text:
+            name, category, commune_code = self._from_text(ctx, str(text), category, commune_code)
+        if category and common.category_name(category, ctx.lang) != category:
+            state["category"] = category
+        if commune_code and common.commune(commune_code) is not None:
+            state["commune"] = commune_code
+            state["commune_said"] = True
+        if name:
+            cleaned = read_text(str(name), max_len=NAME_MAX)
+            if not isinstance(cleaned, Bad):
+                state["name"] = cleaned
+        return self.next(ctx, state)
+
+    def _from_text(
+        self, ctx: DialogContext, text: str, category: Any, commune_code: Any
+    ) -> tuple[str | None, Any, Any]:
+        """``/recommend crèche Ti Bouts au Port``: the NLU's slots, else the text as a name."""
+        from dialogs.ask import understand
+
+        typed = read_text(text, max_len=NAME_MAX)
+        if isinstance(typed, Bad):
+            return None, category, commune_code
+        slots = understand(ctx, typed)
+        name = slots.name or (typed if not slots.category else None)
+        return name, category or slots.category, commune_code or slots.commune
+
+    # --- what to ask next ------------------------------------------------------------------
+
+    def next(self, ctx: DialogContext, state: JSON, *, before: tuple[Outgoing, ...] = ()) -> Step:
+        """Ask the first thing still missing; the order is the dialog's whole logic."""
+        if not state.get("name"):
+            return self.ask_name(ctx, {**state, "step": "name"}, before)
+        if not state.get("commune"):
+            default = ctx.chat_commune or ctx.citizen.home_insee
+            if default and not state.get("creating"):
+                state = {**state, "commune": default}
+            else:
+                return self.ask_commune(ctx, {**state, "step": "commune"}, before)
+        if not state.get("creating") and not state.get("searched"):
+            return self.find(ctx, {**state, "searched": True}, before)
+        if not state.get("category"):
+            return self.ask_category(ctx, {**state, "step": "category"}, before)
+        if not state.get("commune_said"):
+            return self.ask_commune(ctx, {**state, "step": "commune"}, before)
+        if not state.get("dup_checked"):
+            state = {**state, "dup_checked": True}
+            duplicates = self.duplicates(ctx, state)
+            if duplicates:
+                return self.offer(ctx, {**state, "step": "dup"}, duplicates, "recommend.dup", before)
+        for step in self.creation_steps:
+            if step not in state.get("answered", []):
+                return self.ask_step(ctx, {**state, "step": step}, step, before)
+        return self.finish(ctx, state, before)
+
+    def ask_name(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
+        return common.ask(ctx, state, f"{self.name}.ask_name", before=before)
+
+    def ask_commune(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
+        step = common.ask_commune(ctx, state, "recommend.ask_commune", before=before, name=state["name"])
+        default = state.get("commune") or ctx.chat_commune or ctx.citizen.home_insee
+        if default and step.replies:
+            question = step.replies[-1]
+            step.replies[-1] = replace(question, choices=common.commune_choices([default]))
+        return step
+
+    def ask_category(
+        self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...], candidates: Sequence[str] = ()
+    ) -> Step:
+        options = tuple(Choice(CATEGORY + slug, common.category_name(slug, ctx.lang)) for slug in candidates)
+        return common.ask(
+            ctx, state, "recommend.ask_category", choices=options, before=before, name=state["name"]
+        )
+
+    def ask_step(self, ctx: DialogContext, state: JSON, step: str, before: tuple[Outgoing, ...]) -> Step:
+        raise NotImplementedError(step)
+
+    # --- finding ----------------------------------------------------------------------------
+
+    def candidates(self, ctx: DialogContext, state: JSON) -> list[Entry]:
+        """Entries whose name is close to the typed one, in or around the commune."""
+        from directory.models import Entry
+        from directory.search import InvalidQuery, SearchQuery, search
+
+        try:
+            page = search(
+                ctx.session,
+                SearchQuery(
+                    text=state["name"],
+                    commune=state["commune"],
+                    radius_km=FIND_RADIUS_KM,
+                    kinds=self.kinds,
+                    limit=MAX_CANDIDATES * 3,
+                ),
+            )
+        except InvalidQuery:
+            return []
+        found: list[tuple[float, int]] = []
+        for hit in page.hits:
+            similarity = name_similarity(state["name"], hit.name)
+            if similarity >= NAME_SIMILARITY:
+                found.append((similarity + hit.score / 100, hit.entry_id))
+        found.sort(reverse=True)
+        entries = [ctx.session.get(Entry, entry_id) for _, entry_id in found[:MAX_CANDIDATES]]
+        return [entry for entry in entries if entry is not None]
+
+    def duplicates(self, ctx: DialogContext, state: JSON) -> list[Entry]:
+        """What the directory's duplicate detection says about the entry about to be created,
+        minus what the user already said it is not."""
+        from directory import services
+
+        rejected = set(state.get("rejected", []))
+        found = services.find_duplicates(ctx.session, state["name"], state["commune"], state.get("category"))
+        return [e for e in found if e.id not in rejected and (not self.kinds or e.kind in self.kinds)]
+
+    def find(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
+        found = self.candidates(ctx, state)
+        if not found:
+            note = common.say(
+                ctx,
+                f"{self.name}.not_found",
+                name=state["name"],
+                commune=common.commune_label(state["commune"]),
+            )
+            return self.next(ctx, {**state, "creating": True}, before=(*before, note))
+        return self.offer(ctx, {**state, "step": "pick"}, found, f"{self.name}.pick", before)
+
+    def offer(
+        self, ctx: DialogContext, state: JSON, entries: list[Entry], key: str, before: tuple[Outgoing, ...]
+    ) -> Step:
+        """Candidates as a numbered list, one choice each, and "none of these"."""
+        state = {**state, "offered": [e.id for e in entries]}
+        spans: list[Span] = [
+            Text(ctx.t(key, name=state["name"])),
+            ListItems(tuple(entry_summary_line(ctx, e) for e in entries), numbered=True),
+        ]
+        options = [Choice(f"{ENTRY}{e.id}", _button(e.name)) for e in entries]
+        options.append(Choice(NEW, ctx.t(f"{self.name}.none_of_these")))
+        return Step.wait(state, *before, common.say_spans(ctx, spans, choices=options))
+
+    # --- resume -----------------------------------------------------------------------------
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        handler = getattr(self, f"on_{state.get('step')}", None)
+        if handler is None:
+            return Step.done(common.say(ctx, "recommend.lost"))
+        step: Step = handler(ctx, state)
+        return step
+
+    def on_name(self, ctx: DialogContext, state: JSON) -> Step:
+        typed = read_text(ctx.incoming.text, max_len=NAME_MAX)
+        if isinstance(typed, Bad):
+            return self.ask_name(ctx, state, (typed.reply(ctx),))
+        return self.next(ctx, {**state, "name": typed})
+
+    def on_commune(self, ctx: DialogContext, state: JSON) -> Step:
+        answer = common.resolve_commune_answer(ctx, state)
+        if answer.step is not None:
+            return answer.step
+        state = common.clear_commune_keys(state)
+        state.update(commune=answer.insee, commune_said=True)
+        if answer.point is not None and not state.get("point"):
+            state["point"] = list(answer.point)
+        return self.next(ctx, state)
+
+    def on_pick(self, ctx: DialogContext, state: JSON) -> Step:
+        return self._on_offered(ctx, state, creating=True)
+
+    def on_dup(self, ctx: DialogContext, state: JSON) -> Step:
+        return self._on_offered(ctx, state, creating=True, force=True)
+
+    def _on_offered(self, ctx: DialogContext, state: JSON, *, creating: bool, force: bool = False) -> Step:
+        picked = common.chosen(ctx)
+        if picked == NEW or common.parse_yes_no(ctx.incoming.text) is False:
+            rejected = sorted({*state.get("rejected", []), *state.get("offered", [])})
+            new_state = {**state, "creating": creating, "rejected": rejected}
+            if force:
+                new_state["force"] = True
+            return self.next(ctx, new_state)
+        if picked and picked.startswith(ENTRY):
+            entry = load_entry(ctx, picked[len(ENTRY) :])
+            if entry is None:
+                return Step.wait(state, common.say(ctx, "recommend.gone"))
+            kept: JSON = {k: state[k] for k in ("comment", "role") if k in state}
+            return self.after_entry(ctx, {**kept, "entry": entry.id, "name": entry.name}, entry)
+        return Step.wait(state, common.say(ctx, "recommend.pick_hint"))
+
+    def on_category(self, ctx: DialogContext, state: JSON) -> Step:
+        picked = common.chosen(ctx)
+        if picked and picked.startswith(CATEGORY):
+            slug = picked[len(CATEGORY) :]
+            if common.category_name(slug, ctx.lang) != slug:
+                return self.next(ctx, {**state, "category": slug})
+        typed = read_text(ctx.incoming.text, max_len=80)
+        if isinstance(typed, Bad):
+            return self.ask_category(ctx, state, (typed.reply(ctx),))
+        slug_found, candidates = match_category(typed, ctx.lang)
+        if slug_found:
+            return self.next(ctx, {**state, "category": slug_found})
+        if candidates:
+            return self.ask_category(ctx, state, (common.say(ctx, "recommend.category_which"),), candidates)
+        return self.ask_category(ctx, state, (common.say(ctx, "recommend.category_unknown", text=typed),))
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def after_entry(self, ctx: DialogContext, state: JSON, entry: Entry) -> Step:
+        """The entry is known (found or picked): what the dialog does with it."""
+        raise NotImplementedError
+
+    def finish(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
+        raise NotImplementedError
+
+    def new_entry(self, ctx: DialogContext, state: JSON) -> Any:
+        """The ``NewEntry`` the collected answers describe (kind and org type from the taxonomy)."""
+        from directory.categories import get_taxonomy
+        from directory.services import NewEntry
+
+        category = get_taxonomy().get(state["category"])
+        contact = Contact.from_json(state.get("contact"))
+        point = state.get("point")
+        return NewEntry(
+            name=state["name"],
+            category=state["category"],
+            commune_insee=state["commune"],
+            kind=category.kind if category else "organization",
+            org_type=category.org_type if category else None,
+            address=state.get("address"),
+            lat=float(point[0]) if point else None,
+            lon=float(point[1]) if point else None,
+            phone=contact.phone,
+            website=contact.website,
+            email=contact.email,
+        )
+
+    def create(self, ctx: DialogContext, state: JSON, data: Any) -> Entry | Step:
+        """Add the entry (a savepoint, so a refusal leaves the transaction clean), or the
+        step that tells why not: an invalid field asked again, or a duplicate proposed."""
+        from directory import services
+
+        try:
+            with ctx.session.begin_nested():
+                entry: Entry = services.add_entry(
+                    ctx.session, data, by=ctx.citizen, force=bool(state.get("force"))
+                )
+        except services.DuplicateFound as found:
+            state = {**state, "dup_checked": True}
+            return self.offer(ctx, {**state, "step": "dup"}, list(found.candidates), "recommend.dup", ())
+        except services.InvalidEntry as invalid:
+            problem = common.say(ctx, f"recommend.invalid.{_field_group(invalid.field)}")
+            retry = _retry_state(state, invalid.field)
+            return self.next(ctx, retry, before=(problem,))
+        return entry
+
+
+def _field_group(field: str) -> str:
+    if field in ("phone", "website", "email"):
+        return "contact"
+    if field in ("lat", "lon", "address", "postcode"):
+        return "address"
+    if field in ("commune_insee", "commune"):
+        return "commune"
+    if field == "category":
+        return "category"
+    return "name"
+
+
+def _retry_state(state: JSON, field: str) -> JSON:
+    """Forget the answer the store refused so that ``next`` asks it again."""
+    group = _field_group(field)
+    state = dict(state)
+    if group == "name":
+        state.pop("name", None)
+    elif group == "commune":
+        state.pop("commune_said", None)
+    elif group == "category":
+        state.pop("category", None)
+    else:
+        state["answered"] = [s for s in state.get("answered", []) if s != group]
+        state.pop(group, None)
+        if group == "address":
+            state.pop("point", None)
+    return state
+
+
+def _button(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+class RecommendDialog(FindOrCreate):
+    """Recommend an entry, creating it first when it is not in the directory."""
+
+    name: ClassVar[str] = "recommend"
+    creation_steps: ClassVar[tuple[str, ...]] = ("address", "contact")
+
+    def ask_step(self, ctx: DialogContext, state: JSON, step: str, before: tuple[Outgoing, ...]) -> Step:
+        skip = (Choice(common.SKIP, ctx.t("recommend.skip")),)
+        if step == "address":
+            return common.ask(
+                ctx,
+                state,
+                "recommend.ask_address",
+                choices=skip,
+                request_location=True,
+                before=before,
+                name=state["name"],
+            )
+        return common.ask(
+            ctx, state, "recommend.ask_contact", choices=skip, before=before, name=state["name"]
+        )
+
+    def _answered(self, state: JSON, step: str, **values: Any) -> JSON:
+        return {**state, **values, "answered": [*state.get("answered", []), step]}
+
+    def on_address(self, ctx: DialogContext, state: JSON) -> Step:
+        if common.chosen(ctx) == common.SKIP:
+            return self.next(ctx, self._answered(state, "address"))
+        location = ctx.incoming.location
+        if location is not None:
+            from directory.gazetteer import get_gazetteer
+
+            if get_gazetteer().nearest(location.lat, location.lon) is None:
+                return self.ask_step(ctx, state, "address", (common.say(ctx, "recommend.bad_location"),))
+            return self.next(ctx, self._answered(state, "address", point=[location.lat, location.lon]))
+        typed = read_text(ctx.incoming.text, max_len=ADDRESS_MAX)
+        if isinstance(typed, Bad):
+            return self.ask_step(ctx, state, "address", (typed.reply(ctx),))
+        return self.next(ctx, self._answered(state, "address", address=typed))
+
+    def on_contact(self, ctx: DialogContext, state: JSON) -> Step:
+        if common.chosen(ctx) == common.SKIP:
+            return self.next(ctx, self._answered(state, "contact"))
+        contact = parse_contact(ctx.incoming.text)
+        if isinstance(contact, Bad):
+            return self.ask_step(ctx, state, "contact", (contact.reply(ctx),))
+        return self.next(ctx, self._answered(state, "contact", contact=contact.as_json()))
+
+    # --- comment and the final write -----------------------------------------------------------
+
+    def after_entry(self, ctx: DialogContext, state: JSON, entry: Entry) -> Step:
+        if "comment" in state:  # a duplicate picked after the comment was given
+            return self.write(ctx, {**state, "entry": entry.id}, ())
+        return self.ask_comment(ctx, {**state, "step": "comment", "entry": entry.id}, ())
+
+    def finish(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
+        if "comment" in state:  # the store proposed a duplicate after the comment; user said "new"
+            return self.write(ctx, state, before)
+        return self.ask_comment(ctx, {**state, "step": "comment"}, before)
+
+    def ask_comment(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
+        skip = (Choice(common.SKIP, ctx.t("recommend.skip")),)
+        return common.ask(
+            ctx, state, "recommend.ask_comment", choices=skip, before=before, name=state["name"]
+        )
+
+    def on_comment(self, ctx: DialogContext, state: JSON) -> Step:
+        if common.chosen(ctx) == common.SKIP or common.parse_yes_no(ctx.incoming.text) is False:
+            return self.write(ctx, {**state, "comment": None}, ())
+        typed = read_text(ctx.incoming.text, max_len=COMMENT_MAX)
+        if isinstance(typed, Bad):
+            return self.ask_comment(ctx, state, (typed.reply(ctx),))
+        return self.write(ctx, {**state, "comment": typed}, ())
+
+    def write(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
+        """The only write: the entry when new, then the recommendation (idempotent)."""
+        from directory import services
+
+        added: list[Outgoing] = []
+        if state.get("entry") is not None:
+            entry = load_entry(ctx, state["entry"])
+            if entry is None:
+                return Step.done(common.say(ctx, "recommend.gone"))
+        else:
+            created = self.create(ctx, state, self.new_entry(ctx, state))
+            if isinstance(created, Step):
+                return created
+            entry = created
+            added.append(
+                common.say(
+                    ctx, "recommend.added", name=entry.name, commune=common.commune_label(entry.commune_insee)
+                )
+            )
+        _, is_new = services.recommend(ctx.session, ctx.citizen, entry, state.get("comment"))
+        ctx.session.flush()
+        count = entry.recommendation_count
+        if is_new:
+            thanks = ctx.t.plural("recommend.done", count, name=entry.name)
+        else:
+            thanks = ctx.t.plural("recommend.again", count, name=entry.name)
+        return Step.done(*before, *added, common.say_spans(ctx, [Text(thanks)]))
+
+
+DIALOG = RecommendDialog()
