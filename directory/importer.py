@@ -435,13 +435,12 @@ def write_batch(
     known: dict[str | None, int] = {}
     ids = [r["source_id"] for r in rows]
     for start in range(0, len(ids), 500):
-        known.update(
-            session.execute(
-                select(Entry.source_id, Entry.id).where(
-                    Entry.source == source, Entry.source_id.in_(ids[start : start + 500])
-                )
-            ).tuples()
+        found = session.execute(
+            select(Entry.source_id, Entry.id).where(
+                Entry.source == source, Entry.source_id.in_(ids[start : start + 500])
+            )
         )
+        known.update((source_id, entry_id) for source_id, entry_id in found)
     fresh = [r for r in rows if r["source_id"] not in known]
     stale = [dict(r, b_id=known[r["source_id"]]) for r in rows if r["source_id"] in known]
     conn = session.connection()

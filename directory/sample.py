@@ -1,0 +1,183 @@
+"""The demo's sample directory: plainly fictional entries over the 24 communes of La
+Réunion, plus a few in Paris, Lille and Nouméa.
+
+The data file ``directory/data/sample_directory.csv`` is generated once by
+``python -m directory.sample`` (deterministic: same seed, same file) and shipped, so the
+demo never depends on randomness. Every name ends in "(fictive)"; websites use the
+reserved ``example.org`` domain; points are offset from the commune's point by less than
+3 km. ``load_sample`` goes through the importer, so it is validated like any import and
+idempotent (source ``sample``: a second load updates, never duplicates).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from directory.importer import CSV_COLUMNS, ImportReport, convert, csv_records, write_batch
+
+SAMPLE_SOURCE = "sample"
+SAMPLE_FILE = "sample_directory.csv"
+REUNION = tuple(f"974{n:02d}" for n in range(1, 25))
+ELSEWHERE = {"75056": 8, "59350": 5, "98818": 6}  # Paris, Lille, Nouméa: a few each
+PER_REUNION_COMMUNE = 12
+MAX_OFFSET_KM = 2.8
+
+_WORDS = (
+    "Ti Bouts", "Zembrocal", "Papangue", "Tec-Tec", "Lontan", "Vanille", "Létchi", "Goyavier",
+    "Filaos", "Tamarin", "Bichique", "Payanke", "Zoizo", "Marmay", "Kabar", "Maloya", "Séga",
+    "Samoussa", "Ti Kaz", "Kari Poulé", "Rougail", "Bonbon Piment", "Vacoa", "Songe",
+    "Fanjan", "Combava", "Pitaya", "Caméléon", "Tangue", "Cari Zourit", "Bois de Couleurs",
+    "Ravine", "Piton", "Lagon", "Alizé", "Calumet", "Bourbon", "Kayanm", "Roulèr", "Ti Pié",
+)
+_STREETS = (
+    "rue des Filaos", "chemin des Letchis", "allée des Tamariniers", "rue du Lagon",
+    "impasse des Vacoas", "rue de la Ravine", "chemin du Piton", "rue des Alizés",
+)
+#: (category slug, kind, name pattern) for organizations and places; the sample cycles them
+_ORGS = (
+    ("creche", "organization", "Crèche {w}"),
+    ("assistante-maternelle", "organization", "Nounou {w}"),
+    ("ecole", "organization", "École {w}"),
+    ("garage", "organization", "Garage {w}"),
+    ("ecole-musique", "organization", "École de musique {w}"),
+    ("theatre", "organization", "Théâtre {w}"),
+    ("medecin", "organization", "Cabinet médical {w}"),
+    ("pharmacie", "organization", "Pharmacie {w}"),
+    ("boulangerie", "organization", "Boulangerie {w}"),
+    ("bibliotheque", "organization", "Médiathèque {w}"),
+    ("club-sportif", "organization", "Club sportif {w}"),
+    ("veterinaire", "organization", "Clinique vétérinaire {w}"),
+    ("plombier", "organization", "Plomberie {w}"),
+    ("electricien", "organization", "Électricité {w}"),
+    ("epicerie", "organization", "Épicerie {w}"),
+    ("marche", "organization", "Marché forain {w}"),
+    ("restaurant", "organization", "Restaurant {w}"),
+    ("coiffeur", "organization", "Salon de coiffure {w}"),
+    ("association", "organization", "Association {w}"),
+    ("repair-cafe", "organization", "Repair café {w}"),
+    ("snack", "organization", "Snack {w}"),
+    ("danse", "organization", "École de danse {w}"),
+    ("plage", "poi", "Plage {w}"),
+    ("parc", "poi", "Jardin public {w}"),
+    ("aire-jeux", "poi", "Aire de jeux {w}"),
+    ("randonnee", "poi", "Sentier {w}"),
+)
+_PROJECTS = (
+    ("jardin-partage", "Jardin partagé {w}"),
+    ("repair-cafe", "Atelier vélo solidaire {w}"),
+    ("tiers-lieu", "Tiers-lieu {w}"),
+    ("aide-alimentaire", "Épicerie solidaire {w}"),
+)
+_EVENTS = (
+    ("association", "Fête de quartier {w}"),
+    ("theatre", "Soirée contes {w}"),
+    ("marche", "Marché de Noël {w}"),
+    ("club-sportif", "Tournoi {w}"),
+)
+_STAGES = ("idea", "concept", "started", "development", "testing", "mature")
+_NEEDS = ("volunteers", "materials", "funding", "skills")
+
+
+def offset_point(lat: float, lon: float, rng: random.Random) -> tuple[float, float]:
+    """A point 0.2–2.8 km from (lat, lon) in a random direction."""
+    distance = rng.uniform(0.2, MAX_OFFSET_KM)
+    bearing = rng.uniform(0, 2 * math.pi)
+    dlat = distance * math.cos(bearing) / 111.195
+    dlon = distance * math.sin(bearing) / (111.195 * math.cos(math.radians(lat)))
+    return round(lat + dlat, 6), round(lon + dlon, 6)
+
+
+def generate_rows(seed: int = 974) -> list[dict[str, Any]]:
+    """The sample's CSV rows (deterministic for a seed)."""
+    from directory.gazetteer import get_gazetteer
+
+    gazetteer = get_gazetteer()
+    rng = random.Random(seed)
+    plan = [(insee, PER_REUNION_COMMUNE) for insee in REUNION] + list(ELSEWHERE.items())
+    base = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
+    rows: list[dict[str, Any]] = []
+    used: set[tuple[str, str]] = set()
+    for insee, count in plan:
+        commune = gazetteer.current(insee)
+        assert commune is not None and commune.lat is not None and commune.lon is not None
+        for n in range(count):
+            word = rng.choice(_WORDS)
+            row: dict[str, Any] = dict.fromkeys(CSV_COLUMNS, "")
+            roll = n % 12
+            if roll == 10:
+                category, pattern = rng.choice(_PROJECTS)
+                row.update(kind="project", stage=rng.choice(_STAGES),
+                           needs=";".join(sorted(rng.sample(_NEEDS, rng.randint(1, 3)))),
+                           org_type="")
+            elif roll == 11:
+                category, pattern = rng.choice(_EVENTS)
+                start = base + timedelta(days=rng.randint(0, 120), hours=rng.randint(0, 4))
+                row.update(kind="event", starts_at=start.isoformat(),
+                           ends_at=(start + timedelta(hours=rng.choice((2, 3, 5)))).isoformat())
+            else:
+                category, kind, pattern = _ORGS[(len(rows) * 7 + n) % len(_ORGS)]
+                row["kind"] = kind
+            name = f"{pattern.format(w=word)} (fictive)"
+            if (insee, name) in used:
+                name = f"{pattern.format(w=word)} {commune.name} (fictive)"
+            if (insee, name) in used:
+                continue
+            used.add((insee, name))
+            lat, lon = offset_point(commune.lat, commune.lon, rng)
+            row.update(
+                id=f"{insee}-{n:02d}",
+                name=name,
+                category=category,
+                commune=insee,
+                address=f"{rng.randint(1, 120)} {rng.choice(_STREETS)}",
+                postcode=commune.postcodes[0] if commune.postcodes else "",
+                lat=f"{lat:.6f}",
+                lon=f"{lon:.6f}",
+                website=f"https://example.org/{insee}/{n:02d}" if rng.random() < 0.3 else "",
+                description="Entrée fictive de démonstration / fictional demo entry.",
+                tags="démo;fictif",
+                status="active",
+            )
+            rows.append(row)
+    return rows
+
+
+def sample_path() -> Path:
+    return Path(str(resources.files("directory").joinpath("data", SAMPLE_FILE)))
+
+
+def write_sample(path: Path | None = None, seed: int = 974) -> int:
+    import csv
+
+    rows = generate_rows(seed)
+    target = path or sample_path()
+    with target.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def load_sample(session: Session) -> int:
+    """Load (or refresh) the sample directory in the caller's transaction; returns the
+    number of sample entries written. Idempotent: entries are keyed by their sample id."""
+    text = sample_path().read_text(encoding="utf-8")
+    report = ImportReport(SAMPLE_SOURCE)
+    rows = list(convert(csv_records(text), SAMPLE_SOURCE, report))
+    if report.errors:  # the shipped file is generated and tested: this is a packaging bug
+        raise RuntimeError(f"sample directory has bad rows: {report.errors[:3]}")
+    for start in range(0, len(rows), 1000):
+        write_batch(session, rows[start : start + 1000], report)
+    return report.created + report.updated
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates the shipped file
+    print(f"{write_sample(Path(sys.argv[1]) if len(sys.argv) > 1 else None)} rows written")
