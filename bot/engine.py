@@ -347,7 +347,10 @@ class _Turn:
         if intent in INTENT_DIALOGS:
             return self._open(INTENT_DIALOGS[intent], args, parse)
         if intent == "greeting":
-            return [self.say("engine.greeting", name=self.citizen.display_name or ""),
+            name = self.citizen.display_name
+            greeting = (self.say("engine.greeting_named", name=name) if name
+                        else self.say("engine.greeting"))
+            return [greeting,
                     self.say("engine.short_help")]
         if intent == "thanks":
             return [self.say("engine.thanks")]

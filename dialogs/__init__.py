@@ -41,6 +41,12 @@ def get_dialog(name: str) -> Dialog | None:
         try:
             module = importlib.import_module(f"dialogs.{name}")
             dialog = getattr(module, "DIALOG", None)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"dialogs.{name}":
+                log.exception("dialog %s cannot be loaded", name)
+            else:
+                log.info("dialog %s is not written yet", name)
+            dialog = None
         except Exception:  # a broken dialog must not take the others down
             log.exception("dialog %s cannot be loaded", name)
             dialog = None

@@ -337,6 +337,7 @@ def resolve_commune_answer(
     state: JSON,
     *,
     near: str | tuple[float, float] | None = None,
+    text: str | None = None,
 ) -> CommuneAnswer:
     """Read the answer to :func:`ask_commune`.
 
@@ -344,7 +345,7 @@ def resolve_commune_answer(
     postcode or a name (typos, no accents, "St"). Ambiguous -> candidates offered as
     choices, not found -> a short message and the question again. ``near`` defaults to
     the citizen's home point or commune, then the chat's commune, to rank same-name
-    communes.
+    communes. ``text`` replaces the message text (e.g. a command's argument).
     """
     key = str(state.get("_commune_key", "common.commune.ask"))
     values = dict(state.get("_commune_values") or {})
@@ -361,7 +362,7 @@ def resolve_commune_answer(
             problem = say(ctx, "common.commune.location_unknown")
             return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
         return CommuneAnswer(insee=found.insee, point=(location.lat, location.lon))
-    text = user_text(ctx)
+    text = user_text(ctx) if text is None else clean(text)
     problem_key = check_text(text, max_length=120)
     if problem_key is not None:
         problem = text_problem(ctx, "common.commune.not_understood")

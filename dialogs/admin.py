@@ -1,0 +1,98 @@
+"""``/admin``: bind a group chat or room to a commune (questions there default to it).
+
+``/admin bind <commune name | postcode | INSEE>``, ``/admin unbind``, ``/admin`` (status).
+Only in a group, and only for the bot's admins (config ``admins``) or the chat's own
+moderators; anyone else gets a polite refusal and nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bot.dialog import JSON, DialogContext, Step
+from bot.messages import ChatKind
+from dialogs.common import commune_label, resolve_commune_answer, say
+from directory.models import ChatBinding
+from directory.text import fold
+
+BIND_WORDS = {"bind", "lier", "relier", "attacher"}
+UNBIND_WORDS = {"unbind", "delier", "detacher"}
+
+
+def split_args(text: str) -> tuple[str, str]:
+    """``"bind Saint-Paul"`` -> ("bind", "Saint-Paul"); the action is folded (pure)."""
+    head, _, rest = text.strip().partition(" ")
+    action = fold(head)
+    if action in BIND_WORDS:
+        return "bind", rest.strip()
+    if action in UNBIND_WORDS:
+        return "unbind", rest.strip()
+    return ("status", "") if not action else ("unknown", text.strip())
+
+
+def _binding(ctx: DialogContext) -> ChatBinding | None:
+    incoming = ctx.incoming
+    return ctx.session.get(ChatBinding, (incoming.platform, incoming.chat_id))
+
+
+def _bind(ctx: DialogContext, insee: str) -> Step:
+    incoming = ctx.incoming
+    binding = _binding(ctx)
+    who = f"{incoming.platform}:{incoming.user_id}"
+    if binding is None:
+        ctx.session.add(ChatBinding(platform=incoming.platform, chat_id=incoming.chat_id,
+                                    commune_insee=insee, bound_by=who))
+    else:
+        binding.commune_insee = insee
+        binding.bound_by = who
+    ctx.session.flush()
+    return Step.done(say(ctx, "admin.bound", commune=commune_label(insee)))
+
+
+class Admin:
+    name: ClassVar[str] = "admin"
+
+    def start(self, ctx: DialogContext, args: JSON) -> Step:
+        if ctx.incoming.chat_kind != ChatKind.GROUP:
+            return Step.done(say(ctx, "admin.group_only"))
+        if not (ctx.is_admin or ctx.incoming.chat_moderator):
+            return Step.done(say(ctx, "admin.refused"))
+        action, rest = split_args(str(args.get("text") or ""))
+        if action == "bind":
+            if not rest:
+                return Step.done(say(ctx, "admin.usage"))
+            answer = resolve_commune_answer(
+                ctx, {"_commune_key": "admin.ask_commune"}, text=rest
+            )
+            if answer.insee is not None:
+                return _bind(ctx, answer.insee)
+            assert answer.step is not None
+            return Step.wait({**(answer.step.state or {}), "stage": "bind"}, *answer.step.replies)
+        if action == "unbind":
+            binding = _binding(ctx)
+            if binding is None:
+                return Step.done(say(ctx, "admin.not_bound"))
+            ctx.session.delete(binding)
+            ctx.session.flush()
+            return Step.done(say(ctx, "admin.unbound"))
+        binding = _binding(ctx)
+        status = (
+            say(ctx, "admin.status", commune=commune_label(binding.commune_insee))
+            if binding is not None
+            else say(ctx, "admin.not_bound")
+        )
+        return Step.done(status, say(ctx, "admin.usage"))
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        if state.get("stage") != "bind":
+            return Step.pass_on()
+        if not (ctx.is_admin or ctx.incoming.chat_moderator):
+            return Step.done(say(ctx, "admin.refused"))
+        answer = resolve_commune_answer(ctx, state)
+        if answer.insee is not None:
+            return _bind(ctx, answer.insee)
+        assert answer.step is not None
+        return Step.wait({**(answer.step.state or {}), "stage": "bind"}, *answer.step.replies)
+
+
+DIALOG = Admin()

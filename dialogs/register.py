@@ -1,0 +1,134 @@
+"""Registration: greet a newcomer in their language and learn their home commune.
+
+Ways in (``start`` args):
+* first contact (``first``): a greeting, then the commune question;
+* ``/start 97415`` (``payload``: an INSEE code or postcode, as a deep link carries it):
+  registered at once when it names one commune, else the question;
+* "j'habite à Saint-Pierre" (NLU ``intent=register`` with ``commune`` /
+  ``commune_candidates``): a confirmation, or the candidates;
+* a shared location (``location``): its commune, to confirm.
+
+A commune typed as text or found from a location is confirmed (yes/no) before it is
+saved; a pressed candidate is itself the confirmation. "No" asks again; a new name typed
+instead of yes/no is taken as a new answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from bot.dialog import JSON, DialogContext, Step
+from dialogs.common import (
+    COMMUNE_PREFIX,
+    ask_commune,
+    ask_yes_no,
+    chosen,
+    commune,
+    commune_label,
+    rank_communes,
+    resolve_commune_answer,
+    say,
+)
+
+ASK = "register.ask_commune"
+
+
+def _save(ctx: DialogContext, insee: str, point: Any) -> Step:
+    """Store the home commune (and the point when one was shared); say what happens next."""
+    citizen = ctx.citizen
+    if citizen.home_insee != insee or point:
+        citizen.home_lat, citizen.home_lon = (point[0], point[1]) if point else (None, None)
+    citizen.home_insee = insee
+    ctx.session.flush()
+    return Step.done(
+        say(ctx, "register.done", commune=commune_label(insee)),
+        say(ctx, "register.next"),
+    )
+
+
+def _confirm(ctx: DialogContext, insee: str, point: Any = None, before: tuple[Any, ...] = ()) -> Step:
+    state: JSON = {"stage": "confirm", "insee": insee, "point": list(point) if point else None}
+    return ask_yes_no(ctx, state, "register.confirm", before=before, commune=commune_label(insee))
+
+
+def _from_payload(payload: str) -> str | None:
+    """An INSEE code or postcode from a deep link, when it names exactly one commune."""
+    from directory.gazetteer import get_gazetteer
+
+    text = payload.strip()
+    if not text or len(text) > 64:
+        return None
+    matches = get_gazetteer().resolve(text, limit=3)
+    if not matches or matches[0].matched not in {"insee", "postcode"}:
+        return None
+    insee, _candidates = rank_communes(matches)
+    return insee
+
+
+class Register:
+    name: ClassVar[str] = "register"
+
+    def start(self, ctx: DialogContext, args: JSON) -> Step:
+        name = ctx.citizen.display_name
+        greeting = say(ctx, "register.hello_named", name=name) if name else say(
+            ctx, "register.hello"
+        )
+        first = bool(args.get("first"))
+        before = (greeting,) if first else ()
+        payload = str(args.get("payload") or "")
+        if payload:
+            insee = _from_payload(payload)
+            if insee is not None:
+                step = _save(ctx, insee, None)
+                return Step.done(*before, *step.replies)
+        if args.get("location") and ctx.incoming.location is not None:
+            answer = resolve_commune_answer(ctx, {"_commune_key": ASK})
+            if answer.insee is not None:
+                return _confirm(ctx, answer.insee, answer.point, before)
+            if answer.step is not None:
+                return Step.wait({"stage": "commune", **(answer.step.state or {})},
+                                 *before, *answer.step.replies)
+        if args.get("intent") == "register":
+            code = args.get("commune")
+            candidates = [c for c in args.get("commune_candidates") or [] if commune(c)]
+            if code and commune(code) is not None and not candidates:
+                return _confirm(ctx, str(code), None, before)
+            if candidates:
+                from dialogs.common import commune_choices
+
+                state: JSON = {"stage": "commune", "_commune_key": ASK, "_commune_values": {},
+                               "_commune_candidates": candidates}
+                question = say(ctx, "common.commune.which", text=str(args.get("text", "")),
+                               choices=commune_choices(candidates))
+                return Step.wait(state, *before, question)
+        if not first and ctx.citizen.home_insee and not args.get("intent"):
+            return Step.done(
+                say(ctx, "register.welcome_back", commune=commune_label(ctx.citizen.home_insee)),
+                say(ctx, "register.next"),
+            )
+        return ask_commune(ctx, {"stage": "commune"}, ASK, before=before)
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        if state.get("stage") == "confirm" and state.get("insee"):
+            picked = chosen(ctx)
+            from dialogs.common import answer_yes_no
+
+            decision = answer_yes_no(ctx)
+            if decision is True:
+                return _save(ctx, str(state["insee"]), state.get("point"))
+            if decision is False or (picked is not None and not picked.startswith(COMMUNE_PREFIX)):
+                return ask_commune(ctx, {"stage": "commune"}, ASK)
+            if not ctx.incoming.text and ctx.incoming.location is None:
+                return _confirm(ctx, str(state["insee"]), state.get("point"))
+            # anything else is a new answer to the commune question
+        answer = resolve_commune_answer(ctx, {"_commune_key": ASK, **state})
+        if answer.step is not None:
+            return Step.wait({**(answer.step.state or {}), "stage": "commune"},
+                             *answer.step.replies)
+        assert answer.insee is not None
+        if chosen(ctx) is not None:
+            return _save(ctx, answer.insee, answer.point)
+        return _confirm(ctx, answer.insee, answer.point)
+
+
+DIALOG = Register()

@@ -1,0 +1,198 @@
+"""Settings: language, home commune, location.
+
+``/settings`` shows the current values and a menu; each item is a short sub-dialog.
+A location shared outside any dialog arrives here too (``location`` arg): it is kept as
+the citizen's point ("near me" searches start from it), and offered as a new home commune
+when it lies in another commune.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bot.dialog import JSON, DialogContext, Step
+from bot.i18n import LANGUAGES, translator
+from bot.messages import Outgoing, Text
+from dialogs.common import (
+    answer_yes_no,
+    ask_commune,
+    ask_yes_no,
+    choices,
+    chosen,
+    commune,
+    commune_label,
+    resolve_commune_answer,
+    say,
+    user_text,
+)
+from directory.text import fold
+
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+_LANGUAGE_WORDS = {
+    "fr": {"fr", "francais", "french", "france"},
+    "en": {"en", "english", "anglais", "englais"},
+}
+_CLEAR_WORDS = {"effacer", "oublier", "supprimer", "clear", "forget", "delete", "remove"}
+
+
+def _menu(ctx: DialogContext) -> Step:
+    citizen = ctx.citizen
+    summary = say(
+        ctx,
+        "settings.current",
+        language=LANGUAGE_NAMES.get(citizen.lang, citizen.lang),
+        commune=commune_label(citizen.home_insee) if citizen.home_insee else ctx.t(
+            "settings.none"
+        ),
+        location=ctx.t("settings.location_set")
+        if citizen.home_lat is not None
+        else ctx.t("settings.none"),
+    )
+    question = say(
+        ctx,
+        "settings.menu",
+        choices=choices(
+            [
+                ("lang", ctx.t("settings.item.language")),
+                ("commune", ctx.t("settings.item.commune")),
+                ("location", ctx.t("settings.item.location")),
+                ("done", ctx.t("settings.item.done")),
+            ]
+        ),
+    )
+    return Step.wait({"stage": "menu"}, summary, question)
+
+
+def _ask_language(ctx: DialogContext) -> Step:
+    options = choices([("lang:" + code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
+    return Step.wait({"stage": "lang"}, say(ctx, "settings.language.ask", choices=options))
+
+
+def _language_of(ctx: DialogContext) -> str | None:
+    picked = chosen(ctx)
+    if picked and picked.startswith("lang:") and picked[5:] in LANGUAGES:
+        return picked[5:]
+    folded = fold(user_text(ctx))
+    for code, words in _LANGUAGE_WORDS.items():
+        if folded in words:
+            return code
+    return None
+
+
+def _ask_location(ctx: DialogContext) -> Step:
+    options = choices([("clear", ctx.t("settings.location.clear"))])
+    return Step.wait(
+        {"stage": "location"},
+        say(ctx, "settings.location.ask", choices=options, request_location=True),
+    )
+
+
+def _save_location(ctx: DialogContext, lat: float, lon: float) -> Step:
+    """Keep the point; offer its commune as home when it is another one."""
+    from directory.gazetteer import get_gazetteer
+
+    found = get_gazetteer().nearest(lat, lon)
+    if found is None:
+        return Step.wait(
+            {"stage": "location"},
+            say(ctx, "common.commune.location_unknown"),
+            say(ctx, "settings.location.ask", request_location=True,
+                choices=choices([("clear", ctx.t("settings.location.clear"))])),
+        )
+    ctx.citizen.home_lat, ctx.citizen.home_lon = lat, lon
+    saved = say(ctx, "settings.location.saved", commune=found.label)
+    if ctx.citizen.home_insee == found.insee:
+        return Step.done(saved)
+    if ctx.citizen.home_insee is None:
+        ctx.citizen.home_insee = found.insee
+        return Step.done(saved, say(ctx, "settings.commune.saved", commune=found.label))
+    return ask_yes_no(
+        ctx,
+        {"stage": "move", "insee": found.insee},
+        "settings.location.move",
+        before=(saved,),
+        commune=found.label,
+    )
+
+
+class Settings:
+    name: ClassVar[str] = "settings"
+
+    def start(self, ctx: DialogContext, args: JSON) -> Step:
+        location = ctx.incoming.location
+        if args.get("location") and location is not None:
+            return _save_location(ctx, location.lat, location.lon)
+        return _menu(ctx)
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        stage = state.get("stage")
+        if stage == "menu":
+            return self._menu_answer(ctx)
+        if stage == "lang":
+            code = _language_of(ctx)
+            if code is None:
+                return Step.wait(state, say(ctx, "settings.language.unknown"),
+                                 *_ask_language(ctx).replies)
+            ctx.citizen.lang = code
+            sentence = translator(code)("settings.language.saved")
+            return Step.done(Outgoing(spans=(Text(sentence),), lang=code))
+        if stage == "commune":
+            answer = resolve_commune_answer(ctx, state)
+            if answer.step is not None:
+                return answer.step
+            assert answer.insee is not None
+            if ctx.citizen.home_insee != answer.insee and not answer.point:
+                ctx.citizen.home_lat = ctx.citizen.home_lon = None
+            if answer.point:
+                ctx.citizen.home_lat, ctx.citizen.home_lon = answer.point
+            ctx.citizen.home_insee = answer.insee
+            return Step.done(say(ctx, "settings.commune.saved", commune=commune_label(answer.insee)))
+        if stage == "location":
+            location = ctx.incoming.location
+            if location is not None:
+                return _save_location(ctx, location.lat, location.lon)
+            if chosen(ctx) == "clear" or fold(user_text(ctx)) in _CLEAR_WORDS:
+                ctx.citizen.home_lat = ctx.citizen.home_lon = None
+                return Step.done(say(ctx, "settings.location.cleared"))
+            return Step.wait(state, say(ctx, "settings.location.expected"),
+                             *_ask_location(ctx).replies)
+        if stage == "move":
+            decision = answer_yes_no(ctx)
+            insee = str(state.get("insee", ""))
+            if decision is True and commune(insee) is not None:
+                ctx.citizen.home_insee = insee
+                return Step.done(say(ctx, "settings.commune.saved", commune=commune_label(insee)))
+            if decision is False:
+                return Step.done(say(ctx, "settings.commune.kept",
+                                     commune=commune_label(ctx.citizen.home_insee)))
+            return ask_yes_no(ctx, state, "settings.location.move", commune=commune_label(insee))
+        return _menu(ctx)
+
+    def _menu_answer(self, ctx: DialogContext) -> Step:
+        picked = chosen(ctx)
+        if picked is None:
+            folded = fold(user_text(ctx))
+            if folded in {"langue", "language", "lang"} | _LANGUAGE_WORDS["fr"] | _LANGUAGE_WORDS["en"]:
+                picked = "lang"
+            elif folded in {"commune", "ville", "town", "city", "home"}:
+                picked = "commune"
+            elif folded in {"position", "location", "localisation", "gps"}:
+                picked = "location"
+            elif folded in {"fini", "termine", "ok", "done", "rien", "nothing"}:
+                picked = "done"
+        if picked == "lang":
+            return _ask_language(ctx)
+        if picked == "commune":
+            return ask_commune(ctx, {"stage": "commune"}, "settings.commune.ask")
+        if picked == "location":
+            return _ask_location(ctx)
+        if picked == "done":
+            return Step.done(say(ctx, "settings.bye"))
+        if ctx.incoming.location is not None:
+            return _save_location(ctx, ctx.incoming.location.lat, ctx.incoming.location.lon)
+        if user_text(ctx):
+            return Step.pass_on()  # a question, not a menu answer
+        return _menu(ctx)
+
+
+DIALOG = Settings()
