@@ -71,7 +71,7 @@ def _default_parse() -> ParseFn | None:
     try:
         nlu = importlib.import_module("bot.nlu")
     except Exception:  # the NLU is optional: without it free text gets the short help
-        log.warning("bot.nlu cannot be imported: free text will get the short help")
+        log.info("bot.nlu cannot be imported: free text gets the short help")
         return None
     parse: ParseFn = nlu.parse
     return parse
