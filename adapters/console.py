@@ -8,6 +8,7 @@ coordinates and address. Nothing here knows about dialogs: it only renders Outgo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -75,10 +76,8 @@ class ConsoleChat:
 
 def interactive_lines(prompt: str = PROMPT) -> Iterable[str]:
     """Lines typed at a terminal (with line editing), until Ctrl-D or Ctrl-C."""
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    except ImportError:
-        pass
     while True:
         try:
             yield input(prompt)
