@@ -49,6 +49,20 @@ class RoomFacts:
     reply_to_bot: bool = False
 
 
+#: room versions before "12" give the creator power only through the power levels event
+_LEGACY_VERSIONS = frozenset(str(v) for v in range(1, 12))
+#: what a creator counts as in v12+ rooms (their power is "infinite" there)
+CREATOR_POWER = 10**6
+
+
+def sender_power(level: int, sender: str, creators: frozenset[str], room_version: str) -> int:
+    """The sender's power: from the power levels, except for creators of v12+ rooms, who
+    outrank everyone and are not listed there (MSC4289)."""
+    if sender in creators and room_version not in _LEGACY_VERSIONS:
+        return CREATOR_POWER
+    return level
+
+
 def strip_reply_fallback(body: str) -> str:
     """Drop the ``> <@a:b> quoted`` lines older clients put before a reply's own text."""
     lines = body.split("\n")

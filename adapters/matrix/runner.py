@@ -31,6 +31,7 @@ from nio import (
     MatrixRoom,
     MegolmEvent,
     RoomCreateError,
+    RoomCreateEvent,
     RoomGetEventResponse,
     RoomPreset,
     RoomSendResponse,
@@ -43,7 +44,13 @@ from nio.responses import Response
 
 from adapters.matrix.communes import commune_name
 from adapters.matrix.config import MatrixConfig
-from adapters.matrix.inbound import BotIdentity, RoomFacts, reply_target, to_incoming
+from adapters.matrix.inbound import (
+    BotIdentity,
+    RoomFacts,
+    reply_target,
+    sender_power,
+    to_incoming,
+)
 from adapters.matrix.render import contents, replacement, reply_to
 from adapters.matrix.state import AdapterState, load_state, save_state
 from bot.i18n import translator
@@ -191,6 +198,8 @@ class MatrixBot:
         self._handled = _Bounded(5000)
         self._invites_seen: set[str] = set()
         self._e2e_warned: dict[str, float] = {}
+        #: room id -> its creators (who outrank everyone in v12+ rooms)
+        self._creators: dict[str, frozenset[str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._first_sync_done = asyncio.Event()
         self.synced = asyncio.Event()
@@ -358,6 +367,11 @@ class MatrixBot:
             await self._on_invite(room_id, invite.invite_state)
         for room_id, joined in resp.rooms.join.items():
             events = list(joined.timeline.events)
+            for event in [*joined.state, *events]:
+                if isinstance(event, RoomCreateEvent):
+                    extra = event.source.get("content", {}).get("additional_creators", [])
+                    creators = {event.sender, *(u for u in extra if isinstance(u, str))}
+                    self._creators[room_id] = frozenset(creators)
             start = 0
             for index, event in enumerate(events):
                 if (
@@ -450,7 +464,12 @@ class MatrixBot:
         facts = RoomFacts(
             room_id=room_id,
             direct=self._is_direct(room),
-            sender_power=room.power_levels.get_user_level(sender),
+            sender_power=sender_power(
+                room.power_levels.get_user_level(sender),
+                sender,
+                self._creators.get(room_id, frozenset()),
+                room.room_version,
+            ),
             sender_display_name=room.user_name(sender) or "",
             reply_to_bot=await self._replies_to_bot(room_id, content),
         )
@@ -597,15 +616,14 @@ class MatrixBot:
             topic=t("matrix.room_topic", name=commune.name, departement=commune.departement),
             preset=RoomPreset.public_chat,
             invite=[incoming.user_id],
-            power_level_override={
-                "users": {self.identity.user_id: 100, incoming.user_id: 100},
-            },
         )
         if isinstance(resp, RoomCreateError):
+            log.warning("creating %s failed: %s", alias, resp)
             key = "matrix.room_exists" if resp.status_code == "M_ROOM_IN_USE" else "matrix.room_failed"
             await self.send_outgoing(incoming.chat_id, Outgoing.text(t(key, alias=alias)))
             return
         room_id = str(resp.room_id)
+        await self._make_moderator(room_id, incoming.user_id)
         bind = Incoming(
             platform="matrix",
             user_id=incoming.user_id,
@@ -625,6 +643,21 @@ class MatrixBot:
             Outgoing.text(t("matrix.room_created", name=commune.label) + " ", Link(alias, link)),
             incoming.event_id if incoming.chat_kind == ChatKind.GROUP else None,
         )
+
+    async def _make_moderator(self, room_id: str, user_id: str) -> None:
+        """Give the admin who asked for the room full power in it. Done after creation,
+        not with ``power_level_override``: in v12 rooms the creator may not be listed in
+        the power levels, in older ones an override would drop the bot's own level."""
+        client = self.client
+        assert client is not None
+        current = await client.room_get_state_event(room_id, "m.room.power_levels")
+        content = dict(getattr(current, "content", {}) or {})
+        users = dict(content.get("users") or {})
+        users[user_id] = 100
+        content["users"] = users
+        resp = await client.room_put_state(room_id, "m.room.power_levels", content)
+        if isinstance(resp, ErrorResponse):
+            log.warning("could not make %s a moderator of %s: %s", user_id, room_id, resp)
 
     # --- outbox -------------------------------------------------------------------------------
 

@@ -54,9 +54,9 @@ class FakeEngine:
         text = incoming.text or (
             f"location {incoming.location.lat},{incoming.location.lon}" if incoming.location else ""
         )
-        if "choices" in text:
+        if text == "choices please":
             return [Outgoing.text("Pick one", choices=(Choice("a", "Alpha"), Choice("b", "Beta")))]
-        if "pin" in text:
+        if text == "show a pin":
             return [Outgoing.text("Here:", pin=MapPin("Crèche <Les Lutins>", -21.01, 55.27, "1 rue"))]
         return [Outgoing(spans=(Text("echo: "), Bold(text), Text(f" from {incoming.display_name}")))]
 
