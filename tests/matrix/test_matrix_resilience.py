@@ -1,0 +1,119 @@
+"""Rate limits and sync errors, against a tiny fake homeserver on 127.0.0.1 (Synapse
+cannot be told to answer 429 with only a Retry-After header, nor to fail /sync)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from adapters.matrix.config import MatrixConfig
+from adapters.matrix.runner import MatrixBot, PacedClient
+from bot.messages import Incoming, Outgoing
+
+Handler = Callable[[web.Request], Any]
+
+
+@pytest.fixture
+async def fake_server() -> AsyncIterator[Callable[[Handler], Any]]:
+    servers: list[TestServer] = []
+
+    async def make(handler: Handler) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
+
+    yield make
+    for server in servers:
+        await server.close()
+
+
+def limited(first: dict[str, Any], headers: dict[str, str]) -> tuple[Handler, list[float]]:
+    calls: list[float] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return web.json_response(first, status=429, headers=headers)
+        return web.json_response({"user_id": "@bot:x", "device_id": "DEV"})
+
+    return handler, calls
+
+
+async def test_429_waits_the_retry_after_header(fake_server) -> None:  # type: ignore[no-untyped-def]
+    handler, calls = limited({"errcode": "M_LIMIT_EXCEEDED", "error": "slow"}, {"Retry-After": "1"})
+    client = PacedClient(await fake_server(handler), "@bot:x")
+    client.access_token = "t"
+    who = await client.whoami()
+    await client.close()
+    assert who.user_id == "@bot:x"  # type: ignore[union-attr]
+    assert len(calls) == 2 and 0.9 <= calls[1] - calls[0] < 3  # not nio's blind 5 s
+
+
+async def test_429_waits_retry_after_ms_from_the_body(fake_server) -> None:  # type: ignore[no-untyped-def]
+    handler, calls = limited(
+        {"errcode": "M_LIMIT_EXCEEDED", "error": "slow", "retry_after_ms": 200}, {}
+    )
+    client = PacedClient(await fake_server(handler), "@bot:x")
+    client.access_token = "t"
+    await client.whoami()
+    await client.close()
+    assert len(calls) == 2 and 0.15 <= calls[1] - calls[0] < 2
+
+
+class Silent:
+    async def handle(self, incoming: Incoming) -> list[Outgoing]:
+        return []
+
+
+async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    syncs: list[float] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        path = request.path
+        if path.endswith("/account/whoami"):
+            return web.json_response({"user_id": "@bot:x", "device_id": "DEV"})
+        if "/profile/" in path:
+            return web.json_response({"displayname": "Bot"})
+        if path.endswith("/sync"):
+            syncs.append(time.monotonic())
+            if len(syncs) <= 2:
+                return web.json_response({"errcode": "M_UNKNOWN", "error": "boom"}, status=500)
+            await asyncio.sleep(0.05)
+            return web.json_response({"next_batch": f"s{len(syncs)}", "rooms": {}})
+        return web.json_response({"errcode": "M_UNRECOGNIZED", "error": path}, status=404)
+
+    config = MatrixConfig(
+        enabled=True, homeserver=await fake_server(handler), user_id="@bot:x",
+        access_token="secret", store_path=str(tmp_path / "s"), encryption=False,
+        sync_timeout_ms=10,
+    )
+    bot = MatrixBot(config, Silent())
+    await bot.start()
+    try:
+        await bot.wait_synced(timeout=10)
+    finally:
+        await bot.stop()
+    assert len(syncs) >= 3
+    assert syncs[1] - syncs[0] >= 0.45 and syncs[2] - syncs[1] >= 0.9  # doubling back-off
+    assert bot.state.next_batch.startswith("s") and bot.state.device_id == "DEV"
+
+
+async def test_missing_credentials_are_refused_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from adapters.matrix.runner import MatrixStartError
+
+    config = MatrixConfig(enabled=True, homeserver="http://127.0.0.1:9", user_id="@bot:x",
+                          store_path=str(tmp_path))
+    bot = MatrixBot(config, Silent())
+    with pytest.raises(MatrixStartError, match="password or matrix.access_token"):
+        await bot.login()
+    assert bot.client is not None
+    await bot.client.close()

@@ -1,0 +1,98 @@
+"""Restarts against a real Synapse: the bot's, with messages sent while it was down, the
+first start with a backlog, a room joined with history, and the homeserver's own restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from nio import AsyncClient, LoginResponse
+
+from .conftest import PASSWORD, FakeEngine, register_bot
+
+pytestmark = pytest.mark.synapse
+
+
+async def settle(bot, rounds: int = 3) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(rounds):
+        await asyncio.wait_for(bot.synced.wait(), 10)
+
+
+def echoes(person, room: str, bot_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [s["content"]["body"] for s in person.in_room(room) if s["sender"] == bot_id]
+
+
+async def test_restart_answers_missed_messages_once_and_old_ones_never(
+    people, bot_factory, tmp_path
+):  # type: ignore[no-untyped-def]
+    first = FakeEngine()
+    store = tmp_path / "bot-store"
+    bot = await bot_factory(first, store=store)
+    me, device = bot.identity.user_id, bot.client.device_id
+    alice = await people("alice")
+    room = await alice.dm(me)
+    await alice.wait_joined(room, me)
+    await alice.say(room, "one")
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: one"))
+    await settle(bot)
+    await bot.stop()
+
+    await alice.say(room, "two")
+    await alice.say(room, "three")
+    saved = json.loads((store / "communebot-matrix.json").read_text())
+    assert saved["next_batch"] and saved["device_id"] == device
+    assert (store / "communebot-matrix.json").stat().st_mode & 0o077 == 0
+
+    second = FakeEngine()
+    again = await bot_factory(second, user_id=me, store=store)
+    assert again.client.device_id == device  # same device: same encryption keys
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: three"))
+    await settle(again)
+    assert [i.text for i in second.seen] == ["two", "three"]
+    assert [b.split(" from")[0] for b in echoes(alice, room, me)] == [
+        "echo: one", "echo: two", "echo: three"
+    ]
+
+
+async def test_first_start_and_new_rooms_ignore_their_backlog(people, bot_factory, synapse):  # type: ignore[no-untyped-def]
+    me, localpart = await register_bot(synapse)
+    alice = await people("alice")
+    # the account joined a room and got messages before the bot ever ran
+    early = await alice.room("Avant", invite=[me])
+    raw = AsyncClient(synapse.url, localpart)
+    assert isinstance(await raw.login(PASSWORD), LoginResponse)
+    await raw.join(early)
+    await alice.wait_joined(early, me)
+    await alice.say(early, "!search old backlog")
+    await raw.logout()
+    await raw.close()
+    # a room with history the bot is invited to later
+    later = await alice.room("Plus tard", invite=[])
+    await alice.say(later, "!search history before the bot")
+
+    engine = FakeEngine()
+    bot = await bot_factory(engine, user_id=me)
+    await settle(bot)
+    assert engine.seen == []
+    await alice.client.room_invite(later, me)
+    await alice.wait_joined(later, me)
+    await settle(bot)
+    assert engine.seen == []
+    await alice.say(later, "!search now")
+    await alice.say(early, "!search now too")
+    await alice.wait_for(lambda r, s: "now too" in s["content"]["body"])
+    assert sorted(i.text for i in engine.seen) == ["/search now", "/search now too"]
+
+
+async def test_homeserver_restart_is_survived(people, bot_factory, fake_engine, synapse):  # type: ignore[no-untyped-def]
+    bot = await bot_factory(fake_engine)
+    alice = await people("alice")
+    room = await alice.dm(bot.identity.user_id)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await alice.say(room, "before")
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: before"))
+    await asyncio.to_thread(synapse.restart)
+    await alice.say(room, "after")
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: after"), timeout=40)
+    assert [i.text for i in fake_engine.seen] == ["before", "after"]
