@@ -35,15 +35,13 @@ dialog can show them as choices and ask.
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
-
+from directory.gazetteer_fuzzy import FuzzyNames
 from directory.gazetteer_geo import GridIndex, haversine_km, valid_point
 from directory.gazetteer_index import (
     CURRENT_KINDS,
@@ -151,8 +149,7 @@ class Gazetteer:
         self._by_full: dict[str, tuple[int, ...]] = index["full"]
         self._by_bare: dict[str, tuple[int, ...]] = index["bare"]
         self._by_compact: dict[str, tuple[int, ...]] = index["compact"]
-        self._fuzzy_keys: list[str] = index["fuzzy_keys"]
-        self._fuzzy_lengths = [len(key) for key in self._fuzzy_keys]
+        self._fuzzy: FuzzyNames | None = None  # built on the first typo (about 50 ms)
         self._grid: GridIndex[str] = GridIndex.from_cells(index["cells"], index["cell"])
         self._wide_points: list[tuple[float, float, str]] = index["wide_points"]
         deps_of_region: dict[str, set[str]] = {}
@@ -348,12 +345,13 @@ class Gazetteer:
     def _name_hits(
         self, folded: str, limit: int, origin: tuple[float, float] | None
     ) -> list[_Hit]:
+        """Exact readings first (whole text, then name + qualifier); typos only if none."""
         tokens = expand_tokens(folded)
-        hits = self._phrase_hits(keys_of_tokens(tokens), limit, origin)
-        has_exact = any(hit.score >= 96 for hit in hits)
+        keys = keys_of_tokens(tokens)
+        hits = self._exact_hits(keys)
         fallback: list[_Hit] = []
         for name_tokens, qualifier in split_qualifiers(tokens, self._qualifiers):
-            candidates = self._phrase_hits(keys_of_tokens(name_tokens), MAX_LIMIT, origin)
+            candidates = self._phrase_hits(keys_of_tokens(name_tokens), limit, origin)
             kept = [
                 _Hit(self._refine(hit.row, qualifier), min(hit.score, 99.0), hit.matched)
                 for hit in candidates
@@ -363,8 +361,10 @@ class Gazetteer:
                 hits += kept
             else:
                 fallback += [_Hit(h.row, h.score - 10, h.matched) for h in candidates]
-        if not has_exact and not any(hit.score >= 96 for hit in hits):
-            hits += fallback
+        if not any(hit.score >= 96 for hit in hits):
+            hits += self._fuzzy_hits(keys.compact, limit, origin)
+            if not any(hit.score >= 96 for hit in hits):
+                hits += fallback
         return hits
 
     def _satisfies(self, row: Commune, qualifier: Qualifier) -> bool:
@@ -388,8 +388,8 @@ class Gazetteer:
         self, keys: NameKeys, limit: int, origin: tuple[float, float] | None
     ) -> list[_Hit]:
         hits = self._exact_hits(keys)
-        if len({h.row.insee for h in hits}) < limit and len(keys.compact) >= 3:
-            hits += self._fuzzy_hits(keys.compact, limit, origin)
+        if not hits:
+            hits = self._fuzzy_hits(keys.compact, limit, origin)
         return hits
 
     def _exact_hits(self, keys: NameKeys) -> list[_Hit]:
@@ -406,21 +406,12 @@ class Gazetteer:
     def _fuzzy_hits(
         self, compact: str, limit: int, origin: tuple[float, float] | None
     ) -> list[_Hit]:
-        size = len(compact)
-        # ratio = 2·common / (|a| + |b|) ≥ cutoff bounds the other length.
-        low = math.ceil(size * FUZZY_CUTOFF / (200 - FUZZY_CUTOFF))
-        high = math.floor(size * (200 - FUZZY_CUTOFF) / FUZZY_CUTOFF)
-        start = bisect.bisect_left(self._fuzzy_lengths, low)
-        end = bisect.bisect_right(self._fuzzy_lengths, high)
-        found = process.extract(
-            compact,
-            self._fuzzy_keys[start:end],
-            scorer=fuzz.ratio,
-            score_cutoff=FUZZY_CUTOFF,
-            limit=max(limit * 3, 10),
-        )
+        if len(compact) < 3:
+            return []
+        if self._fuzzy is None:
+            self._fuzzy = FuzzyNames(list(self._by_compact))
         hits: list[_Hit] = []
-        for key, ratio, _ in found:
+        for key, ratio in self._fuzzy.search(compact, FUZZY_CUTOFF, max(limit * 3, 10)):
             if key == compact:
                 continue  # already an exact hit
             base = FUZZY_CEILING * ratio / 100

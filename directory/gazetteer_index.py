@@ -163,13 +163,10 @@ def _names(records: list[Record]) -> dict[str, Any]:
                 bucket = table.setdefault(key, [])
                 if not bucket or bucket[-1] != i:  # variants of one row may agree
                     bucket.append(i)
-    # Fuzzy choices: unique compact keys sorted by length, so a query only scans the
-    # lengths a ratio above the cutoff allows (a contiguous slice).
     return {
         "full": {k: tuple(v) for k, v in full.items()},
         "bare": {k: tuple(v) for k, v in bare.items()},
         "compact": {k: tuple(v) for k, v in compact.items()},
-        "fuzzy_keys": sorted(compact, key=lambda k: (len(k), k)),
     }
 
 
