@@ -1,8 +1,9 @@
 """``/admin``: bind a group chat or room to a commune (questions there default to it).
 
 ``/admin bind <commune name | postcode | INSEE>``, ``/admin unbind``, ``/admin`` (status).
-Only in a group, and only for the bot's admins (config ``admins``) or the chat's own
-moderators; anyone else gets a polite refusal and nothing changes.
+Only in a group; binding and unbinding only for the bot's admins (config ``admins``) or
+the chat's own moderators (anyone else gets a polite refusal and nothing changes); the
+status is for everyone.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ class Admin:
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         if ctx.incoming.chat_kind != ChatKind.GROUP:
             return Step.done(say(ctx, "admin.group_only"))
-        if not (ctx.is_admin or ctx.incoming.chat_moderator):
-            return Step.done(say(ctx, "admin.refused"))
         action, rest = split_args(str(args.get("text") or ""))
+        if action in {"bind", "unbind"} and not (ctx.is_admin or ctx.incoming.chat_moderator):
+            return Step.done(say(ctx, "admin.refused"))
         if action == "bind":
             if not rest:
                 return Step.done(say(ctx, "admin.usage"))
