@@ -61,7 +61,10 @@ def name_similarity(a: str, b: str) -> float:
     fa, fb = fold(a), fold(b)
     if not fa or not fb:
         return 0.0
-    return float(max(fuzz.token_set_ratio(fa, fb), fuzz.WRatio(fa, fb)))
+    score = fuzz.token_sort_ratio(fa, fb)
+    if min(len(fa), len(fb)) >= 5:  # "ti bouts" is the short way to say "creche ti bouts"
+        score = max(score, fuzz.partial_ratio(fa, fb))
+    return float(score)
 
 
 def args_field(args: JSON | None, parse: Any, name: str) -> Any:
@@ -73,6 +76,62 @@ def args_field(args: JSON | None, parse: Any, name: str) -> Any:
         if value not in (None, ""):
             return value
     return None
+
+
+#: how people start the sentence before the name (folded), longest first
+_LEADS = tuple(
+    sorted(
+        {
+            "je recommande",
+            "je vous recommande",
+            "je conseille",
+            "je vous conseille",
+            "recommande",
+            "i recommend",
+            "i d recommend",
+            "i would recommend",
+            "recommend",
+            "je fais partie de",
+            "je fais partie du",
+            "je fais partie des",
+            "je suis membre de",
+            "je suis membre du",
+            "je suis membre des",
+            "je suis dans",
+            "i belong to",
+            "i m a member of",
+            "i am a member of",
+            "i m in",
+            "i am in",
+        },
+        key=len,
+        reverse=True,
+    )
+)
+_ARTICLES = frozenset({"le", "la", "les", "l", "du", "de", "des", "d", "the", "a", "an", "un", "une"})
+
+
+def strip_lead(text: str) -> str | None:
+    """The name in "je recommande la boulangerie Chez Mimi" -> "boulangerie Chez Mimi".
+
+    Compares folded word prefixes, so accents and case in the name itself are kept.
+    None when nothing is left (the user only said "je recommande").
+    """
+    from directory.text import fold
+
+    words = text.split()
+    start = 0
+    for size in range(min(6, len(words)), 0, -1):
+        if fold(" ".join(words[:size])) in _LEADS:
+            start = size
+            break
+    while start < len(words) - 1 and fold(words[start]) in _ARTICLES:
+        start += 1
+    rest = " ".join(words[start:])
+    if rest[:2].lower() in ("l'", "d'", "l’", "d’"):
+        rest = rest[2:]
+    rest = rest.strip(" ,.;:!?")
+    return rest if fold(rest) and (start == 0 or fold(rest) not in _ARTICLES) else None
 
 
 class FindOrCreate:
@@ -114,14 +173,17 @@ class FindOrCreate:
     def _from_text(
         self, ctx: DialogContext, text: str, category: Any, commune_code: Any
     ) -> tuple[str | None, Any, Any]:
-        """``/recommend crèche Ti Bouts au Port``: the NLU's slots, else the text as a name."""
+        """``/recommend crèche Ti Bouts au Port``: the NLU's slots, else the text without its
+        leading verb ("je recommande", "je fais partie de") as the name."""
         from dialogs.ask import understand
 
         typed = read_text(text, max_len=NAME_MAX)
         if isinstance(typed, Bad):
             return None, category, commune_code
         slots = understand(ctx, typed)
-        name = slots.name or (typed if not slots.category else None)
+        name = slots.name or strip_lead(typed)
+        if name and not slots.name and len(name.split()) <= 2 and match_category(name, ctx.lang)[0]:
+            name = None  # "je recommande une crèche": a kind, not a name yet
         return name, category or slots.category, commune_code or slots.commune
 
     # --- what to ask next ------------------------------------------------------------------
@@ -342,8 +404,12 @@ class FindOrCreate:
                     ctx.session, data, by=ctx.citizen, force=bool(state.get("force"))
                 )
         except services.DuplicateFound as found:
+            rejected = set(state.get("rejected", []))
+            fresh = [e for e in found.candidates if e.id not in rejected]
+            if not fresh:  # the user already said it is none of these
+                return self.create(ctx, {**state, "force": True}, data)
             state = {**state, "dup_checked": True}
-            return self.offer(ctx, {**state, "step": "dup"}, list(found.candidates), "recommend.dup", ())
+            return self.offer(ctx, {**state, "step": "dup"}, fresh, "recommend.dup", ())
         except services.InvalidEntry as invalid:
             problem = common.say(ctx, f"recommend.invalid.{_field_group(invalid.field)}")
             retry = _retry_state(state, invalid.field)

@@ -1,0 +1,249 @@
+"""The recommend dialog over a real store: finding fuzzily, creating in short steps,
+duplicates, one recommendation per citizen, plural counts, nothing half-written."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import Location
+from directory.models import Entry, Recommendation
+
+
+def _support() -> Any:
+    """The shared test support module, loaded by path (``tests`` is not a package)."""
+    name = "communebot_dialog_test_support"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("test_dialog_ask_support.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+S = _support()
+
+
+@pytest.fixture
+def seeded(store: Any) -> tuple[sessionmaker[Session], dict[str, int]]:
+    _engine, factory = store
+    return factory, S.seed(factory)
+
+
+@pytest.fixture
+def sqlite_seeded(sqlite_url: str) -> tuple[sessionmaker[Session], dict[str, int]]:
+    from directory.db import open_store
+
+    _engine, factory = open_store(sqlite_url)
+    return factory, S.seed(factory)
+
+
+def test_finds_the_entry_fuzzily_and_recommends_it_once(seeded: Any) -> None:
+    factory, ids = seeded
+    entry_id = ids["Crèche Ti Bouts (fictive)"]
+    chat = S.Chat(factory, "recommend")
+    replies = chat.start({"intent": "recommend", "name": "creche ti bout"})
+    assert chat.step == "pick"
+    assert "Crèche Ti Bouts (fictive)" in S.choice_labels(replies)
+    replies = chat.send(choice=f"entry:{entry_id}")
+    assert chat.step == "comment" and "Pourquoi" in S.text_of(replies)
+    assert S.count(factory, Recommendation) == 0
+    done = chat.send("Une équipe très douce avec les petits")
+    assert not chat.open
+    assert "1 personne recommande désormais Crèche Ti Bouts (fictive)" in S.text_of(done)
+    with factory() as session:
+        rec = session.scalars(select(Recommendation)).one()
+        assert rec.comment == "Une équipe très douce avec les petits"
+    # the same citizen again: still one recommendation, the comment is updated
+    chat.start({"name": "Ti Bouts"})
+    chat.send(choice=f"entry:{entry_id}")
+    again = chat.send("Toujours aussi bien")
+    assert "déjà" in S.text_of(again) and "1 personne" in S.text_of(again)
+    assert S.count(factory, Recommendation, entry_id=entry_id) == 1
+    assert S.entry_row(factory, entry_id).recommendation_count == 1
+    with factory() as session:
+        assert session.scalars(select(Recommendation.comment)).one() == "Toujours aussi bien"
+
+
+def test_count_is_plural_with_two_citizens(seeded: Any) -> None:
+    factory, ids = seeded
+    entry_id = ids["Garage Auto Péi (fictive)"]
+    for user, lang in (("a", "fr"), ("b", "en")):
+        chat = S.Chat(factory, "recommend", user=user, lang=lang)
+        chat.start({"entry_id": entry_id})
+        done = chat.pick("Pass") if lang == "fr" else chat.pick("Skip")
+    assert "2 people now recommend Garage Auto Péi (fictive)" in S.text_of(done)
+    fr = S.Chat(factory, "recommend", user="c")
+    fr.start({"entry_id": entry_id})
+    assert "3 personnes recommandent" in S.text_of(fr.send("non"))
+
+
+def test_creates_a_missing_entry_in_short_steps_and_writes_once(seeded: Any) -> None:
+    factory, _ids = seeded
+    before = S.count(factory, Entry)
+    chat = S.Chat(factory, "recommend")
+    replies = chat.start({"text": "je recommande la Boulangerie Chez Mimi"})
+    assert "Je ne trouve pas" in S.text_of(replies)
+    if chat.step == "category":
+        chat.send("boulangerie")
+    assert chat.step == "commune"
+    # the home commune is offered as a button
+    assert S.choice_labels(chat.replies) == ["Saint-Paul (974)"]
+    chat.pick("Saint-Paul")
+    assert chat.step == "address" and chat.replies[-1].request_location
+    chat.send("5 rue du Général de Gaulle")
+    assert chat.step == "contact"
+    chat.send("0262 22 33 44, www.chezmimi.re")
+    assert chat.step == "comment"
+    assert S.count(factory, Entry) == before  # nothing written until the last answer
+    done = chat.pick("Passer")
+    assert not chat.open
+    text = S.text_of(done)
+    assert "ajouté à l'annuaire" in text and "1 personne recommande" in text
+    with factory() as session:
+        entry = session.scalars(select(Entry).where(Entry.name.like("%Chez Mimi%"))).one()
+        assert entry.category == "boulangerie" and entry.commune_insee == S.SAINT_PAUL
+        assert entry.address == "5 rue du Général de Gaulle"
+        assert entry.phone == "0262 22 33 44" and entry.website == "https://www.chezmimi.re"
+        assert entry.created_by_id == chat.citizen_id and entry.recommendation_count == 1
+    # and search finds it now
+    ask = S.Chat(factory, "ask", user="other")
+    assert "Chez Mimi" in S.text_of(ask.start({"category": "boulangerie", "commune": S.SAINT_PAUL}))
+
+
+def test_none_of_these_then_a_shared_point(seeded: Any) -> None:
+    factory, _ids = seeded
+    chat = S.Chat(factory, "recommend", lang="en")
+    chat.start({"name": "Crèche Ti Bouts", "category": "creche", "commune": S.SAINT_PAUL})
+    assert chat.step == "pick"
+    chat.pick("None of these")
+    # the commune was said in the question: straight to the address
+    assert chat.step == "address"
+    lat, lon = S.commune_point(S.SAINT_PAUL, 0.02, 0.01)
+    chat.send(location=Location(lat, lon))
+    assert chat.step == "contact"
+    chat.pick("Skip")
+    done = chat.pick("Skip")
+    assert "1 person now recommends" in S.text_of(done)
+    with factory() as session:
+        created = session.scalars(
+            select(Entry).where(Entry.name == "Crèche Ti Bouts").order_by(Entry.id.desc())
+        ).first()
+        assert created is not None and created.lat == pytest.approx(lat) and created.lon == pytest.approx(lon)
+
+
+def test_an_entry_added_meanwhile_is_proposed_not_duplicated(seeded: Any) -> None:
+    factory, _ids = seeded
+    chat = S.Chat(factory, "recommend")
+    chat.start({"name": "Boulangerie Ti Pain", "category": "boulangerie", "commune": S.SAINT_PAUL})
+    assert chat.step == "address"
+    chat.pick("Passer")
+    chat.pick("Passer")
+    assert chat.step == "comment"
+    with factory() as session, session.begin():  # someone else adds it now
+        other = S.add(session, "Boulangerie Ti Pain", "boulangerie", S.SAINT_PAUL)
+        other_id = other.id
+    replies = chat.send("Le meilleur pain")
+    assert chat.step == "dup" and "existe déjà" in S.text_of(replies)
+    done = chat.send(choice=f"entry:{other_id}")
+    assert not chat.open and "1 personne recommande" in S.text_of(done)
+    with factory() as session:
+        assert len(session.scalars(select(Entry).where(Entry.name == "Boulangerie Ti Pain")).all()) == 1
+        rec = session.scalars(select(Recommendation)).one()
+        assert rec.entry_id == other_id and rec.comment == "Le meilleur pain"
+
+
+def test_a_different_one_despite_the_duplicate(seeded: Any) -> None:
+    factory, _ids = seeded
+    chat = S.Chat(factory, "recommend")
+    chat.start({"name": "Boulangerie Ti Pain", "category": "boulangerie", "commune": S.SAINT_PAUL})
+    chat.pick("Passer")
+    chat.pick("Passer")
+    with factory() as session, session.begin():
+        S.add(session, "Boulangerie Ti Pain", "boulangerie", S.SAINT_PAUL)
+    chat.send("Super")
+    assert chat.step == "dup"
+    done = chat.pick("Aucun")
+    assert not chat.open and "ajouté" in S.text_of(done)
+    with factory() as session:
+        assert len(session.scalars(select(Entry).where(Entry.name == "Boulangerie Ti Pain")).all()) == 2
+
+
+def test_an_ambiguous_kind_offers_choices(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "recommend")
+    chat.start({"name": "Les Petits Doigts"})
+    if chat.step == "pick":
+        chat.pick("Aucun")
+    assert chat.step == "category"
+    replies = chat.send("xqzw")
+    assert chat.step == "category" and "Je ne connais pas" in S.text_of(replies)
+    chat.send("crèche")
+    assert chat.step == "commune"
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ("", "rien reçu"),
+        ("\u200b\u2060\ufeff", "rien reçu"),
+        ("a" * 10_000, "trop long"),
+        ("<script>alert(1)</script>", "HTML"),
+        ("!!! ???", "lettre"),
+    ],
+)
+def test_bad_names_are_refused_and_asked_again(sqlite_seeded: Any, bad: str, expected: str) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "recommend")
+    chat.start({})
+    assert chat.step == "name"
+    text = S.text_of(chat.send(bad))
+    assert expected.lower() in text.lower() and "Que recommandez-vous" in text
+    assert chat.step == "name" and len(text) < 400
+
+
+def test_bad_contact_and_bad_comment_are_asked_again(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    before = S.count(factory, Entry)
+    chat = S.Chat(factory, "recommend")
+    chat.start({"name": "Épicerie Ti Kaz", "category": "epicerie", "commune": S.SAINT_PAUL})
+    chat.pick("Passer")
+    assert chat.step == "contact"
+    text = S.text_of(chat.send("appelez Josiane"))
+    assert "pas compris ce contact" in text and chat.step == "contact"
+    chat.send("contact@tikaz.re")
+    assert chat.step == "comment"
+    text = S.text_of(chat.send("b" * 10_000))
+    assert "trop long" in text and chat.step == "comment"
+    assert S.count(factory, Entry) == before
+    chat.send("Accueil chaleureux")
+    with factory() as session:
+        entry = session.scalars(select(Entry).where(Entry.name == "Épicerie Ti Kaz")).one()
+        assert entry.email == "contact@tikaz.re" and entry.phone is None
+
+
+def test_without_home_the_commune_is_asked_first(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "recommend", home=None)
+    chat.start({"name": "Garage Auto Pei"})
+    assert chat.step == "commune"
+    replies = chat.send("Le Port")
+    if chat.step == "commune":  # Le Port exists in Ariège too: pick La Réunion's
+        replies = chat.pick("(974)")
+    assert chat.step == "pick", S.text_of(replies)
+    assert "Garage Auto Péi (fictive)" in S.choice_labels(replies)
+
+
+def test_recommend_from_an_unknown_entry_id_says_so(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "recommend")
+    replies = chat.start({"entry_id": 987654})
+    assert not chat.open and "plus disponible" in S.text_of(replies)
