@@ -176,6 +176,7 @@ class Taxonomy:
         self._terms_by_slug: dict[str, tuple[str, ...]] = {}
         self._exact: dict[str, _Term] = {}
         self._conflicts: list[tuple[str, str, str]] = []
+        self._langs: dict[str, set[str]] = {}
         # fuzzy buckets: (first letter, word count) -> terms, for typo-tolerant lookups
         self._buckets: dict[tuple[str, int], list[_Term]] = {}
         for cat in self._categories:
@@ -204,6 +205,7 @@ class Taxonomy:
                 self._osm.setdefault((key, value), []).append((cat, weight))
 
     def _add_term(self, term: _Term) -> None:
+        self._langs.setdefault(term.key, set()).add(term.lang)
         existing = self._exact.get(term.key)
         if existing is not None:
             if existing.category.slug != term.category.slug:
@@ -232,6 +234,10 @@ class Taxonomy:
     def terms(self, slug: str) -> tuple[str, ...]:
         """Folded names and synonyms of a category, for search to match entries against."""
         return self._terms_by_slug.get(slug, ())
+
+    def term_langs(self, text: str) -> frozenset[str]:
+        """Languages ("fr", "en") in which ``text`` is a listed term: a hint for the NLU."""
+        return frozenset(self._langs.get(_key(fold(text)), ()))
 
     # --- matching -----------------------------------------------------------------------
     def lookup(self, text: str) -> Category | None:

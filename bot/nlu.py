@@ -1,0 +1,923 @@
+"""French/English understanding: intent and slots from one chat message, offline.
+
+``parse(text, lang=..., home=...)`` is pure (no I/O beyond the in-memory taxonomy and
+gazetteer, loaded once) and fast: a typical message costs well under 2 ms.
+
+How a message is read
+---------------------
+1. Tokens: words of the cleaned text, each with its folded form (no accents, no case) and
+   its position in the original, so names keep their spelling ("Lé La").
+2. Short messages that are a whole answer ("oui", "merci", "annuler", "bonjour", "la
+   suite") are recognised as such first.
+3. Category: the taxonomy's mentions (exact then typo-tolerant). When several categories
+   are named, the longest mention wins, then the most named, then the first.
+4. Commune: postcodes, then every word sequence that is exactly a commune name (article,
+   "st"/"ste", SMS "sen" handled). A name that is also an ordinary word ("Y", "Eu", "Port",
+   "Ville") counts only after a place word ("à", "au", "in", "near", "j'habite") or when it
+   is the whole message; category words never count. Same-name communes are ordered by
+   distance from ``home`` when it is near one of them, else by population, and returned as
+   ``commune_candidates``. With no exact name, a place phrase ("à Salazi") gets a
+   typo-tolerant lookup, nearby communes first.
+5. Radius ("à moins de 5 km", "within 3 miles"), near me ("près de chez moi", "nearby").
+6. Intent from phrase patterns in both languages, checked from the most specific
+   (recommend, join, announce a project, register) to the most general (search).
+7. Name (recommend, join, announce): the capitalised words after the category word or the
+   verb, up to the place or the end of the clause ("la troupe Les Zarlor à Saint-Denis").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from directory.categories import Category, Taxonomy, get_taxonomy
+from directory.gazetteer import Commune, Gazetteer, get_gazetteer
+from directory.gazetteer_names import DEPARTEMENTS, fold_name, keys_of_folded
+from directory.text import clean, fold
+
+MAX_CHARS = 1000  # nobody asks for a crèche in more than this; the rest is ignored
+MAX_TOKENS = 80
+MILE_KM = 1.609344
+
+INTENTS: tuple[str, ...] = (
+    "search", "recommend", "join", "announce_project", "register", "help", "greeting",
+    "thanks", "cancel", "yes", "no", "more", "me", "settings", "unknown",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Parse:
+    """What one message asks for. ``commune`` is only what the text names (never home)."""
+
+    intent: str
+    category: str | None = None
+    commune: str | None = None
+    commune_candidates: tuple[str, ...] = ()
+    near_me: bool = False
+    radius_km: float | None = None
+    name: str | None = None
+    lang: str = "fr"
+    extras: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``communebot parse --json`` object: the contract keys first, then extras."""
+        return {
+            "intent": self.intent,
+            "category": self.category,
+            "commune": self.commune,
+            "near_me": self.near_me,
+            "radius_km": self.radius_km,
+            "name": self.name,
+            "commune_candidates": list(self.commune_candidates),
+            "lang": self.lang,
+            **self.extras,
+        }
+
+
+# --- vocabulary -----------------------------------------------------------------------------
+
+_ARTICLES = frozenset({"le", "la", "les", "l"})
+# Words after which a commune name is expected. "o" is SMS for "au", "a" for "à".
+_PLACE_WORDS = frozenset(
+    {"a", "au", "aux", "en", "sur", "vers", "de", "du", "des", "d", "dans", "pres", "o",
+     "cote", "depuis", "pour", "habite", "jhabite", "vis", "reste", "in", "at", "near",
+     "around", "from", "of", "to", "is", "est", "ds", "ville", "commune", "live"}
+)  # fmt: skip
+# A place word that carries the article of the name after it: "au Port" is "le Port".
+_ARTICLE_OF = {"au": "le", "du": "le", "o": "le", "aux": "les", "des": "les"}
+_SMS_EXPANSIONS = {"sen": "saint", "sin": "saint", "snt": "saint", "sainte": "sainte"}
+
+# Ordinary words that are also commune names somewhere ("Y", "Eu", "Port", "Ville", "Pas",
+# "Bains", "Plus"...): they only count as a commune in a place context.
+_COMMON = frozenset(
+    """
+    a au aux avec bain bains bas beau belle bien bon bonne bois bourg bout ca car ce cela
+    centre ces champ champs chez coin cote cour dame de des deux du eau eaux elle en est et
+    eu faire fin fond font fort gare grand grande haut haute il ile jardin je la lac le les
+    lieu loin lu ma mais marche mer mes moi mon mont mur neuf neuve nord nous o on ou paix
+    par pas petit petite peu plage plaine plus pont port porte pour pres quai rue saint
+    sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
+    ville vous y yes no on in at the bay bar mont oui non sept trois
+    """.split()
+)
+
+_FR_MARKERS = frozenset(
+    """
+    je j tu il elle on nous vous le la les un une des du de au aux et est pour dans sur avec
+    pas moi chez pres cherche recherche bonjour merci oui non svp stp ya g quel quelle quels
+    qui ma mon mes c qu besoin salut aide habite annuler encore suite ou trouver quoi coin
+    fais partie suis membre lance projet recommande conseille cote loin proche bonsoir
+    coucou slt bjr mci ouais nan dispo urgent ouvert ouverte quelqu connait voudrais veux
+    cherch moins rayon autour jcherche jhabite jrecommande ici parametres langue profil
+    """.split()
+)
+_EN_MARKERS = frozenset(
+    """
+    i you the an is are in near me my for with where what any looking need find please
+    hello hi hey thanks thank yes help recommend live from of to there can do does how this
+    good open nearby around within miles member join settings more cancel never mind nope
+    yep show it we our new starting launching just moved town s m d ll closest nearest
+    someone anyone place want would like belong volunteer part opening hours kids son baby
+    """.split()
+)
+
+# Whole-message answers (after dropping politeness around them).
+_FILLERS = frozenset(
+    "svp stp please pls plz merci stp! a plus bye ciao thx ok alors bon euh hmm".split()
+)
+_WHOLE: dict[str, frozenset[str]] = {
+    "cancel": frozenset(
+        ["annuler", "annule", "annulez", "laisse tomber", "laisser tomber", "stop", "arrete",
+         "arreter", "abandonner", "abandon", "cancel", "never mind", "nevermind",
+         "forget it", "quit", "quitter", "sortir"]
+    ),
+    "no": frozenset(
+        ["non", "nan", "nope", "no", "non merci", "no thanks", "no thank you", "pas maintenant",
+         "not now", "jamais", "nah", "non pas du tout"]
+    ),
+    "yes": frozenset(
+        ["oui", "ouais", "ouai", "ouii", "wi", "ok", "okay", "oki", "d accord", "dac",
+         "daccord", "ca marche", "parfait", "volontiers", "bien sur", "carrement", "yes",
+         "yep", "yeah", "yup", "sure", "of course", "yes please", "oui merci", "ok merci",
+         "c est bon", "go", "vas y", "exact", "exactement", "tout a fait", "absolument",
+         "correct", "that s right", "right", "oui oui"]
+    ),
+    "thanks": frozenset(
+        ["merci", "mci", "mrc", "merci beaucoup", "merci bien", "merci bcp", "thx", "thanks",
+         "thank you", "thank you so much", "thanks a lot", "ty", "cool merci", "super merci",
+         "top merci", "many thanks", "merci infiniment"]
+    ),
+    "greeting": frozenset(
+        ["bonjour", "bonsoir", "salut", "slt", "coucou", "bjr", "bsr", "yo", "hello", "hi",
+         "hey", "hola", "good morning", "good evening", "good afternoon", "morning", "kikou",
+         "cc", "wesh", "hi there", "hey there", "hello there", "salut a toi", "bonjour a tous",
+         "allo", "start", "demarrer", "commencer"]
+    ),
+    "help": frozenset(
+        ["aide", "aidez moi", "aide moi", "help", "help me", "comment ca marche",
+         "comment ca fonctionne", "tu sers a quoi", "a quoi tu sers", "a quoi ca sert",
+         "qu est ce que je peux faire", "qu est ce que je peux faire ici",
+         "que peux tu faire", "tu fais quoi", "je comprends pas", "je comprend pas",
+         "j comprends pas", "je ne comprends pas", "how does this work",
+         "how does it work", "what can you do", "what do you do", "how to use", "menu",
+         "commandes", "info", "infos", "mode d emploi", "i don t understand", "instructions"]
+    ),
+    "more": frozenset(
+        ["encore", "la suite", "suite", "suivant", "suivants", "plus de resultats",
+         "d autres resultats", "autres resultats", "voir plus", "encore plus", "more",
+         "more results", "show me more", "show more", "next", "others", "see more",
+         "d autres", "autres", "page suivante", "next page", "any more", "et d autres"]
+    ),
+    "me": frozenset(
+        ["mes recommandations", "mon profil", "mes associations", "mes projets", "mes infos",
+         "moi", "mon compte", "my recommendations", "my profile", "my associations",
+         "my projects", "me", "my account", "mes assos", "mes groupes"]
+    ),
+    "settings": frozenset(
+        ["parametres", "parametre", "reglages", "changer de langue", "changer la langue",
+         "langue", "settings", "change language", "language", "preferences", "options",
+         "configuration", "config", "change my language", "in english", "en francais",
+         "english", "francais", "english please", "en francais svp"]
+    ),
+}
+
+_RE_FLAGS = re.IGNORECASE
+
+
+def _rx(*patterns: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(patterns) + r")\b", _RE_FLAGS)
+
+
+_RECOMMEND_ASK = _rx(
+    r"(?:tu|vous) (?:me |nous )?(?:recommande\w*|conseille\w*)",
+    r"(?:can|could|would) you (?:recommend|suggest)",
+    r"recommend me",
+    r"what do you recommend",
+    r"any recommendations?",
+    r"des recommandations? (?:pour|de)",
+    r"qui (?:peut|pourrait) (?:me )?(?:recommander|conseiller)",
+    r"(?:un|une|des) (?:\w+ )?(?:a|à) (?:me )?(?:conseiller|recommander)",
+)
+_RECOMMEND = _rx(
+    r"j? ?(?:e )?recommand\w*",
+    r"recommand\w*",
+    r"recommend\w*",
+    r"je (?:te |vous |le |la |les )?conseille",
+    r"jconseille",
+    r"conseiller",
+    r"vouch",
+    r"allez chez",
+    r"add a recommendation",
+    r"ajouter une recommandation",
+    r"mettre une recommandation",
+)
+_JOIN = _rx(
+    r"fais partie",
+    r"faire partie",
+    r"fait partie",
+    r"suis membre",
+    r"membre (?:de|du|des|d)",
+    r"j appartiens",
+    r"jappartiens",
+    r"suis (?:benevole|adherent|adherente|inscrit|inscrite)",
+    r"rejoindre",
+    r"rejoins",
+    r"j ai rejoint",
+    r"suis dans (?:l|la|le|les|une|un|mon|ma) (?:asso\w*|troupe|club|chorale|equipe|groupe|collectif|jardin|compagnie|orchestre)",
+    r"je (?:joue|chante|danse) (?:au|dans|avec|a la|a l|en)",
+    r"i m a member",
+    r"i am a member",
+    r"member of",
+    r"i belong",
+    r"i volunteer",
+    r"volunteer at",
+    r"i m part of",
+    r"i am part of",
+    r"join",
+    r"joined",
+    r"i sing in",
+    r"i play (?:for|in|with)",
+)
+_PROJECT = _rx(r"projet", r"projets", r"project", r"projects")
+_CREATE = _rx(
+    r"je lance",
+    r"on lance",
+    r"nous lancons",
+    r"lancer",
+    r"je monte",
+    r"on monte",
+    r"nous montons",
+    r"monter (?:un|une)",
+    r"je cree",
+    r"on cree",
+    r"nous creons",
+    r"creer (?:un|une)",
+    r"je demarre",
+    r"on demarre",
+    r"demarrer (?:un|une)",
+    r"fonder",
+    r"je fonde",
+    r"on fonde",
+    r"starting",
+    r"launching",
+    r"launch",
+    r"set up",
+    r"setting up",
+    r"start (?:a|an)",
+    r"create (?:a|an)",
+    r"creating",
+    r"founding",
+    r"annoncer",
+    r"announce",
+)
+_REGISTER = _rx(
+    r"j habite",
+    r"jhabite",
+    r"j habites",
+    r"je vis (?:a|au|aux|en|sur|dans|l)",
+    r"je suis (?:de|du|des|d)",
+    r"je viens (?:de|d) (?:m )?emmenager",
+    r"je viens d emmenager",
+    r"emmenage",
+    r"j ai demenage",
+    r"ma commune",
+    r"je reste (?:a|au|aux|en|sur)",
+    r"je suis sur",
+    r"moi c est",
+    r"changer (?:ma|de) commune",
+    r"i live",
+    r"i just moved",
+    r"i moved to",
+    r"i m from",
+    r"i am from",
+    r"my town",
+    r"my commune",
+    r"my city",
+    r"my village",
+    r"i m based in",
+)
+_SEARCH_WORDS = _rx(
+    r"cherche\w*",
+    r"jcherche",
+    r"recherche\w*",
+    r"trouver",
+    r"besoin",
+    r"ou est",
+    r"ou sont",
+    r"ou trouver",
+    r"il y a",
+    r"y a",
+    r"ya",
+    r"quel\w*",
+    r"qui connait",
+    r"looking for",
+    r"find",
+    r"need",
+    r"where",
+    r"any",
+    r"is there",
+    r"are there",
+    r"quoi de neuf",
+    r"what s new",
+    r"what s in",
+)
+_NEAR_ME = _rx(
+    r"(?:pres|proche|autour|a cote|pas loin|pas trop loin|non loin) (?:de|d) ?(?:chez )?(?:moi|nous|ici)",
+    r"chez moi",
+    r"autour de moi",
+    r"dans le coin",
+    r"dans mon quartier",
+    r"dans mon coin",
+    r"dans ma zone",
+    r"a proximite",
+    r"pres d ici",
+    r"near me",
+    r"near here",
+    r"close to me",
+    r"close by",
+    r"around me",
+    r"around here",
+    r"nearby",
+    r"near by",
+    r"to me",
+    r"my area",
+    r"my neighbourhood",
+    r"my neighborhood",
+)
+_NEAR_GENERIC = _rx(
+    r"pas loin",
+    r"pas trop loin",
+    r"(?:le|la|les) plus proches?",
+    r"proche",
+    r"around",
+    r"nearest",
+    r"closest",
+    r"near",
+)
+_RADIUS = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(km|kms|kilometres?|kilometers?|kilometre|m|metres?|meters?|mi|miles?)\b",
+    _RE_FLAGS,
+)
+_DEPT_NAME_WORDS = frozenset({"dans", "en", "in", "departement", "dept", "dpt"})
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    text: str  # as typed
+    fold: str  # folded, one word
+    start: int  # in the cleaned text
+    end: int
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _tokens(cleaned: str) -> list[_Tok]:
+    """Words of the cleaned text; a word that folds to several (``œuvre``) stays one."""
+    tokens: list[_Tok] = []
+    for m in _WORD.finditer(cleaned):
+        folded = fold(m.group()).replace(" ", "")
+        if folded:
+            tokens.append(_Tok(m.group(), folded, m.start(), m.end()))
+            if len(tokens) >= MAX_TOKENS:
+                break
+    return tokens
+
+
+def _plain(text: str) -> str:
+    """Lower case without accents, punctuation kept (numbers like "1,5 km" survive)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# --- gazetteer helpers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Places:
+    """Commune name keys for fast "is this word sequence a commune?" checks."""
+
+    compacts: frozenset[str]
+    near_keys: dict[str, list[tuple[str, str]]]  # departement -> [(compact key, insee)]
+    popular: list[tuple[str, str]]  # (compact key, insee): cities and overseas communes
+
+
+@cache
+def _places() -> _Places:
+    """Built once from the gazetteer (about 0.2 s)."""
+    gaz = get_gazetteer()
+    compacts: set[str] = set()
+    by_dept: dict[str, list[tuple[str, str]]] = {}
+    popular: list[tuple[str, str]] = []
+    rows: list[Commune] = [*gaz, *gaz.arrondissements()]
+    for commune in rows:
+        keys = keys_of_folded(fold_name(commune.name))
+        compacts.add(keys.compact)
+        by_dept.setdefault(commune.departement, []).append((keys.compact, commune.insee))
+        if commune.population >= 10000 or commune.zone != "metro":
+            popular.append((keys.compact, commune.insee))
+    return _Places(frozenset(compacts), by_dept, popular)
+
+
+def _compact(words: Sequence[str]) -> str:
+    expanded = [_SMS_EXPANSIONS.get(w, w) for w in words]
+    return keys_of_folded(" ".join(expanded)).compact
+
+
+def _phrase(words: Sequence[str]) -> str:
+    return " ".join(_SMS_EXPANSIONS.get(w, w) for w in words)
+
+
+@dataclass(slots=True)
+class _PlaceHit:
+    start: int  # token indexes [start, end)
+    end: int
+    communes: list[Commune]
+    context: bool  # after a place word, or the whole message
+    strong: bool  # unmistakable without context
+
+
+def _order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None) -> list[Commune]:
+    """Same-name communes: nearest to home first when home is near one of them, else as given
+    (most populated first)."""
+    if home is None or home.point is None or len(communes) < 2:
+        return communes
+    dist = {c.insee: gaz.distance_km(home, c) for c in communes}
+    known = [d for d in dist.values() if d is not None]
+    if not known or min(known) > 300:
+        return communes
+    return sorted(communes, key=lambda c: (dist[c.insee] if dist[c.insee] is not None else math.inf))
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Reading:
+    """Working state of one parse."""
+
+    tokens: list[_Tok]
+    folded: str  # " ".join(token folds)
+    cleaned: str
+    plain: str
+    cat_mentions: list[tuple[Category, float, int, int]] = field(default_factory=list)
+
+
+def _token_span(tokens: list[_Tok], start_char: int, end_char: int) -> tuple[int, int]:
+    """Token indexes covering a character span of ``" ".join(folds)``."""
+    pos = 0
+    first = last = -1
+    for i, tok in enumerate(tokens):
+        tok_start, tok_end = pos, pos + len(tok.fold)
+        if tok_end > start_char and tok_start < end_char:
+            if first < 0:
+                first = i
+            last = i
+        pos = tok_end + 1
+    return first, last + 1
+
+
+def _categories(reading: _Reading, tax: Taxonomy, blocked: set[int]) -> None:
+    for cat, score, (s, e) in tax.find_all_in_text(reading.folded):
+        i, j = _token_span(reading.tokens, s, e)
+        if i < 0 or any(k in blocked for k in range(i, j)):
+            continue
+        reading.cat_mentions.append((cat, score, i, j))
+
+
+def _best_category(mentions: list[tuple[Category, float, int, int]]) -> Category | None:
+    if not mentions:
+        return None
+    counts: dict[str, int] = {}
+    for cat, _, _, _ in mentions:
+        counts[cat.slug] = counts.get(cat.slug, 0) + 1
+    best = max(
+        mentions,
+        key=lambda m: (m[3] - m[2], m[1] >= 100, counts[m[0].slug], -m[2]),
+    )
+    return best[0]
+
+
+def _place_hits(
+    tokens: list[_Tok], covered: set[int], gaz: Gazetteer, places: _Places, alone: set[int]
+) -> list[_PlaceHit]:
+    """Every token sequence that is exactly a commune name, with its context."""
+    hits: list[_PlaceHit] = []
+    words = [t.fold for t in tokens]
+    n_tokens = len(words)
+    for i in range(n_tokens):
+        if i in covered:
+            continue
+        for n in range(min(6, n_tokens - i), 0, -1):
+            j = i + n
+            if any(k in covered for k in range(i, j)):
+                continue
+            span = words[i:j]
+            before = words[i - 1] if i > 0 else ""
+            candidates: list[str] = []
+            implied = _ARTICLE_OF.get(before)
+            if implied and span[0] not in _ARTICLES:
+                candidates.append(_phrase([implied, *span]))
+            candidates.append(_phrase(span))
+            found: list[Commune] = []
+            for phrase in candidates:
+                if keys_of_folded(phrase).compact not in places.compacts:
+                    continue
+                found = gaz.exact(phrase)
+                if found:
+                    break
+            if not found:
+                continue
+            context_index = i - 1
+            while context_index >= 0 and words[context_index] in _ARTICLES:
+                context_index -= 1
+            context_word = words[context_index] if context_index >= 0 else ""
+            context = context_word in _PLACE_WORDS or (
+                context_index >= 0 and context_index in alone
+            )
+            if context_word == "a" and n_tokens > 1 and i >= 2 and words[i - 2] in {"y", "il"}:
+                context = False  # "y a" / "il y a" is "there is", not "at"
+            content = [w for w in span if w not in _ARTICLES]
+            uncommon = [w for w in content if w not in _COMMON]
+            strong = bool(uncommon) and (
+                len(content) >= 2 or len("".join(uncommon)) >= 4
+            )
+            hits.append(_PlaceHit(i, j, found, context, strong))
+            break  # longest name starting here
+    return hits
+
+
+def _postcodes(tokens: list[_Tok], gaz: Gazetteer) -> list[tuple[int, list[Commune]]]:
+    found: list[tuple[int, list[Commune]]] = []
+    for i, tok in enumerate(tokens):
+        if len(tok.fold) == 5 and tok.fold.isdigit():
+            communes = gaz.by_postcode(tok.fold)
+            if not communes:
+                current = gaz.current(tok.fold)
+                communes = [current] if current is not None else []
+            if communes:
+                found.append((i, communes))
+    return found
+
+
+def _dept_qualifiers(tokens: list[_Tok]) -> tuple[set[str], set[int]]:
+    """Départements the text names ("dans le 974", "Saint-Louis (68)", "dans la Somme")."""
+    deps: set[str] = set()
+    used: set[int] = set()
+    words = [t.fold for t in tokens]
+    names = _dept_names()
+    for i, w in enumerate(words):
+        prev = words[i - 1] if i > 0 else ""
+        prev2 = words[i - 2] if i > 1 else ""
+        code = w.upper()
+        if code in DEPARTEMENTS and (len(w) == 3 or w[0] == "0" or prev in {"le", "dans"} or prev2 == "dans"):
+            following = words[i + 1] if i + 1 < len(words) else ""
+            if following not in {"km", "kms", "m", "mi", "miles", "min", "minutes", "h", "ans"}:
+                deps.add(code)
+                used.add(i)
+        for n in (3, 2, 1):
+            phrase = " ".join(words[i : i + n])
+            if phrase in names and (prev in _DEPT_NAME_WORDS or prev2 in _DEPT_NAME_WORDS or
+                                    (prev in _ARTICLES and prev2 in _DEPT_NAME_WORDS)):
+                deps.update(names[phrase])
+                used.update(range(i, i + n))
+                break
+    return deps, used
+
+
+@cache
+def _dept_names() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for code, name in DEPARTEMENTS.items():
+        keys = keys_of_folded(fold_name(name))
+        for key in {keys.full, keys.bare}:
+            table.setdefault(key, set()).add(code)
+    table.setdefault("reunion", set()).add("974")
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+def _fuzzy_place(
+    tokens: list[_Tok], covered: set[int], gaz: Gazetteer, places: _Places, home: Commune | None
+) -> tuple[int, int, list[Commune]] | None:
+    """A misspelt commune after a place word ("à Salazi", "in st pierr")."""
+    words = [t.fold for t in tokens]
+    for i, w in enumerate(words):
+        if w not in _PLACE_WORDS or w in {"is", "est", "of", "to", "pour", "de", "d"}:
+            continue
+        chunk: list[str] = []
+        k = i + 1
+        while k < len(words) and k not in covered and len(chunk) < 4:
+            word = words[k]
+            if word.isdigit() or (word in _PLACE_WORDS and word not in _ARTICLES) or (
+                word in _COMMON and word not in _ARTICLES and word not in {"saint", "sainte"}
+            ):
+                break
+            chunk.append(word)
+            k += 1
+        while chunk and chunk[0] in _ARTICLES:
+            chunk = chunk[1:]
+        if not chunk or len("".join(chunk)) < 4:
+            continue
+        for size in range(len(chunk), 0, -1):
+            part = chunk[:size]
+            key = _compact(part)
+            if len(key) < 4:
+                break
+            pools: list[list[tuple[str, str]]] = []
+            if home is not None:
+                pools.append(places.near_keys.get(home.departement, []))
+            pools.append(places.popular)
+            for pool in pools:
+                hit = process.extractOne(
+                    key, [p[0] for p in pool], scorer=fuzz.ratio, score_cutoff=84
+                )
+                if hit is not None:
+                    insee = pool[hit[2]][1]
+                    commune = gaz.current(insee)
+                    if commune is not None:
+                        same = gaz.exact(commune.name)
+                        return i + 1, i + 1 + size, same or [commune]
+        near = home.insee if home is not None else None
+        matches = gaz.resolve(" ".join(chunk), near=near, limit=3)
+        if matches and matches[0].score >= 85:
+            return i + 1, i + 1 + len(chunk), [m.commune for m in matches]
+    return None
+
+
+def _radius(plain: str) -> float | None:
+    for m in _RADIUS.finditer(plain):
+        value = float(m.group(1).replace(",", "."))
+        unit = m.group(2).lower()
+        if unit.startswith("mi"):
+            km = value * MILE_KM
+        elif unit.startswith("k"):
+            km = value
+        else:
+            km = value / 1000
+        if 0 < km <= 500:
+            return round(km, 3)
+    return None
+
+
+def _detect_lang(reading: _Reading, tax: Taxonomy, hint: str | None) -> str:
+    fr = en = 0.0
+    for tok in reading.tokens:
+        if tok.fold in _FR_MARKERS:
+            fr += 1
+        if tok.fold in _EN_MARKERS:
+            en += 1
+    if any(ch in "éèêàçùâîôû" for ch in reading.cleaned.lower()):
+        fr += 0.5
+    for cat, _, i, j in reading.cat_mentions:
+        langs = tax.term_langs(" ".join(t.fold for t in reading.tokens[i:j]))
+        if langs == {"en"}:
+            en += 1
+        elif langs == {"fr"}:
+            fr += 1
+    if fr == en:
+        return hint if hint in ("fr", "en") else "fr"
+    return "fr" if fr > en else "en"
+
+
+def _whole_message(folded: str) -> str | None:
+    """Intent of a message that is only a short answer ("oui merci", "la suite")."""
+    words = folded.split()
+    if not words or len(words) > 8:
+        return None
+    candidates = [" ".join(words)]
+    trimmed = list(words)
+    while trimmed and trimmed[0] in _FILLERS:
+        trimmed = trimmed[1:]
+    while trimmed and trimmed[-1] in _FILLERS:
+        trimmed = trimmed[:-1]
+    if trimmed:
+        candidates.append(" ".join(trimmed))
+    for text in candidates:
+        for intent in ("cancel", "no", "yes", "thanks", "greeting", "help", "more", "me", "settings"):
+            if text in _WHOLE[intent]:
+                return intent
+    # a greeting followed only by politeness: "bonjour à tous !", "hi there!"
+    return None
+
+
+_NAME_STOP = frozenset(
+    """
+    a au aux en sur dans vers de du des d pour avec est il elle qui que c je j on et ou mais
+    super top genial excellent tres vraiment trop in at on is who which and but for with
+    very really great a an svp stp please merci car parce
+    """.split()
+)
+_NAME_LEAD = frozenset({"le", "la", "les", "l", "mon", "ma", "mes", "un", "une", "the", "my", "a", "an", "notre"})
+_NAME_PREP = frozenset({"du", "de", "des", "d"})
+_CLAUSE_BREAK = re.compile(r"[,.;:!?()\"«»\n]")
+
+
+def _name(reading: _Reading, place: tuple[int, int] | None, verb_end: int | None) -> str | None:
+    """The entry's own name: capitalised words after the category word (or the verb)."""
+    tokens = reading.tokens
+    starts: list[tuple[int, str | None]] = []
+    for _cat, _, _i, j in reading.cat_mentions:
+        starts.append((j, reading.cleaned[tokens[_i].start : tokens[j - 1].end]))
+    if verb_end is not None:
+        starts.append((verb_end, None))
+    cat_tokens = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
+    for start, cat_word in starts:
+        i = start
+        # skip one punctuation gap and lower-case articles: "mon véto, le Dr Hoarau"
+        while i < len(tokens) and tokens[i].fold in _NAME_LEAD and tokens[i].text[0].islower():
+            i += 1
+        if i >= len(tokens):
+            continue
+        prep = tokens[i].fold in _NAME_PREP and tokens[i].text[0].islower()
+        if prep and (place is not None and place[0] == i + 1 or place is not None and place[0] == i + 2):
+            continue  # "troupe de théâtre du Port": the place, not a name
+        collected: list[int] = []
+        k = i
+        while k < len(tokens) and len(collected) < 6:
+            if k in cat_tokens and collected:
+                break
+            if place is not None and k == place[0] and collected:
+                break
+            if collected:
+                gap = reading.cleaned[tokens[k - 1].end : tokens[k].start]
+                if _CLAUSE_BREAK.search(gap):
+                    break
+            word = tokens[k]
+            if word.fold in _NAME_STOP and word.text[0].islower() and not (prep and k == i):
+                break
+            if word.fold in _NAME_STOP and word.fold in {"a", "au", "in", "at", "on", "sur"}:
+                break
+            collected.append(k)
+            k += 1
+        if not collected:
+            continue
+        first, last = collected[0], collected[-1]
+        has_capital = any(tokens[c].text[0].isupper() for c in collected if tokens[c].fold not in _NAME_PREP)
+        chez = tokens[first].fold in {"chez", "dr", "docteur", "doc"}
+        if not (has_capital or chez):
+            continue
+        if all(tokens[c].fold in _NAME_PREP for c in collected):
+            continue
+        text = reading.cleaned[tokens[first].start : tokens[last].end].strip()
+        if prep:
+            if not cat_word:
+                continue
+            text = f"{cat_word[0].upper()}{cat_word[1:]} {text}"
+        return text
+    return None
+
+
+def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Parse:
+    """Read one chat message. ``lang`` is a hint for ambiguous text; ``home`` an INSEE code."""
+    hint = lang if lang in ("fr", "en") else None
+    if not isinstance(text, str):
+        return Parse("unknown", lang=hint or "fr")
+    cleaned = clean(text[: MAX_CHARS * 4], max_length=MAX_CHARS)
+    tokens = _tokens(cleaned)
+    if not tokens:
+        # nothing readable: empty, emojis, punctuation; "???" is a call for help
+        intent = "help" if "?" in cleaned else "unknown"
+        return Parse(intent, lang=hint or "fr")
+    tax = get_taxonomy()
+    gaz = get_gazetteer()
+    places = _places()
+    folded = " ".join(t.fold for t in tokens)
+    reading = _Reading(tokens, folded, cleaned, _plain(cleaned))
+    home_commune = gaz.current(home) if isinstance(home, str) and home else None
+
+    whole = _whole_message(folded)
+
+    # "ça marche" is "OK", never a market
+    blocked: set[int] = set()
+    words = [t.fold for t in tokens]
+    for k in range(len(words) - 1):
+        if words[k] in {"ca", "sa", "ce"} and words[k + 1] in {"marche", "marchera", "fonctionne"}:
+            blocked.update({k, k + 1})
+    _categories(reading, tax, blocked)
+    lang_found = _detect_lang(reading, tax, hint)
+    if whole is not None and not reading.cat_mentions:
+        return Parse(whole, lang=lang_found)
+
+    category = _best_category(reading.cat_mentions)
+    cat_tokens = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
+
+    # --- commune ---
+    deps, qual_tokens = _dept_qualifiers(tokens)
+    covered = cat_tokens | qual_tokens
+    cat_ends = {j - 1 for _, _, _, j in reading.cat_mentions}
+    hits = _place_hits(tokens, covered, gaz, places, cat_ends)
+    content_tokens = [k for k in range(len(tokens)) if k not in covered and words[k] not in _FILLERS]
+    accepted: list[_PlaceHit] = []
+    for hit in hits:
+        whole_text = all(hit.start <= k < hit.end for k in content_tokens)
+        if hit.context or hit.strong or whole_text:
+            accepted.append(hit)
+    commune_list: list[Commune] = []
+    place_span: tuple[int, int] | None = None
+    if accepted:
+        best = max(accepted, key=lambda h: (h.context, h.strong, h.end - h.start, h.start))
+        commune_list = best.communes
+        place_span = (best.start, best.end)
+    postcodes = _postcodes(tokens, gaz)
+    if postcodes:
+        pc_index, pc_communes = postcodes[0]
+        if commune_list:
+            narrowed = [c for c in commune_list if c.insee in {p.insee for p in pc_communes}
+                        or any(c.insee == p.parent for p in pc_communes)]
+            if narrowed:
+                commune_list = narrowed
+        else:
+            commune_list = pc_communes
+            place_span = (pc_index, pc_index + 1)
+    if not commune_list:
+        fuzzy = _fuzzy_place(tokens, covered, gaz, places, home_commune)
+        if fuzzy is not None:
+            place_span = (fuzzy[0], fuzzy[1])
+            commune_list = fuzzy[2]
+    if deps and len(commune_list) > 1:
+        narrowed = [c for c in commune_list if c.departement in deps]
+        commune_list = narrowed or commune_list
+    commune_list = _order_by_home(gaz, commune_list, home_commune)
+    candidates = tuple(dict.fromkeys(c.insee for c in commune_list))
+    commune = candidates[0] if candidates else None
+
+    # --- radius and near me ---
+    radius = _radius(reading.plain)
+    near_me = bool(_NEAR_ME.search(folded))
+    if not near_me and commune is None and (_NEAR_GENERIC.search(folded) or radius is not None):
+        near_me = True
+
+    # --- intent ---
+    verb_end: int | None = None
+    intent: str
+    if _RECOMMEND_ASK.search(folded):
+        intent = "search"
+    elif whole == "me" or re.search(r"\b(?:mes|my) recommand|\bmy recommendations\b", folded):
+        intent = "me"
+    elif m := _JOIN.search(folded):
+        intent = "join"
+        verb_end = _token_after(tokens, m.end())
+    elif _PROJECT.search(folded) or (_CREATE.search(folded) and (category or re.search(r"\b(?:asso\w*|club|groupe|collectif)\b", folded))):
+        intent = "announce_project"
+        found = _CREATE.search(folded) or _PROJECT.search(folded)
+        verb_end = _token_after(tokens, found.end()) if found else None
+    elif m := _RECOMMEND.search(folded):
+        intent = "recommend"
+        verb_end = _token_after(tokens, m.end())
+    elif _REGISTER.search(folded) and (commune is not None or category is None):
+        intent = "register"
+    elif category is not None or commune is not None:
+        intent = "search"
+    elif whole is not None:
+        intent = whole
+    elif _SEARCH_WORDS.search(folded) and len(tokens) > 1:
+        intent = "search"
+    elif re.fullmatch(r"\s*\?+\s*", cleaned):
+        intent = "help"
+    else:
+        intent = "unknown"
+    if intent == "unknown" and tokens and words[0] in _WHOLE["greeting"] and len(tokens) <= 4:
+        intent = "greeting"
+
+    name = None
+    if intent in {"recommend", "join", "announce_project"}:
+        name = _name(reading, place_span, verb_end)
+    if intent in {"greeting", "help", "thanks", "cancel", "yes", "no", "more", "me", "settings", "unknown"}:
+        category = None if intent != "unknown" else category
+    return Parse(
+        intent=intent,
+        category=category.slug if category else None,
+        commune=commune,
+        commune_candidates=candidates,
+        near_me=near_me,
+        radius_km=radius,
+        name=name,
+        lang=lang_found,
+    )
+
+
+def _token_after(tokens: list[_Tok], folded_end: int) -> int:
+    """Index of the first token starting after a character offset of the folded text."""
+    pos = 0
+    for i, tok in enumerate(tokens):
+        if pos >= folded_end:
+            return i
+        pos += len(tok.fold) + 1
+    return len(tokens)
+
+
+def warm_up() -> None:
+    """Load the taxonomy and gazetteer indexes now rather than on the first message."""
+    get_taxonomy()
+    _places()
+    _dept_names()
