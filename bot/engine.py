@@ -259,6 +259,10 @@ class _Turn:
                 DialogState.account_id == account.id, DialogState.chat_id == incoming.chat_id
             )
         )
+        #: the version read now: what our write must still find (not the ORM attribute,
+        #: which a dialog's own session work could refresh)
+        self.version = self.row.version if self.row is not None else 0
+        self.row_id = self.row.id if self.row is not None else 0
         stored = self.row.state if self.row is not None else {}
         stored = stored if isinstance(stored, dict) else {}
         data = stored.get("data")
@@ -445,20 +449,20 @@ class _Turn:
             return
         result = self.session.execute(
             update(DialogState)
-            .where(DialogState.id == self.row.id, DialogState.version == self.row.version)
-            .values(dialog=name, state=stored, version=self.row.version + 1, updated_at=now)
+            .where(DialogState.id == self.row_id, DialogState.version == self.version)
+            .values(dialog=name, state=stored, version=self.version + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"dialog state {self.row.id} changed meanwhile")
+            raise Conflict(f"dialog state {self.row_id} changed meanwhile")
 
     def _drop_state(self) -> None:
         if self.row is None:
             return
         result = self.session.execute(
             delete(DialogState)
-            .where(DialogState.id == self.row.id, DialogState.version == self.row.version)
+            .where(DialogState.id == self.row_id, DialogState.version == self.version)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"dialog state {self.row.id} changed meanwhile")
+            raise Conflict(f"dialog state {self.row_id} changed meanwhile")
