@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
@@ -51,7 +52,9 @@ class Window:
 
 
 def retry_seconds(exc: RetryAfter) -> float:
-    value: int | timedelta = exc.retry_after
+    with warnings.catch_warnings():  # PTB 22.2+ warns that the type will become timedelta
+        warnings.simplefilter("ignore")
+        value: int | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

@@ -142,6 +142,7 @@ class TelegramAdapter:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._web: web.AppRunner | None = None
+        self._batch: asyncio.Future[int | None] | None = None
         self.port: int | None = None
         self.clock: Callable[[], float] = time.monotonic
 
@@ -165,7 +166,13 @@ class TelegramAdapter:
             self._tasks.append(asyncio.create_task(self._poll_loop(), name="telegram-poll"))
         self._tasks.append(asyncio.create_task(self._outbox_loop(), name="telegram-outbox"))
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop receiving; updates already in hand get ``grace`` seconds to finish."""
+        in_hand = [t for t in self._background if not t.done()]
+        if self._batch is not None and not self._batch.done():
+            in_hand.append(self._batch)
+        if in_hand:
+            await asyncio.wait(in_hand, timeout=grace)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -232,7 +239,8 @@ class TelegramAdapter:
             if not updates:
                 continue
             fresh = [u for u in updates if last is None or u.update_id > last]
-            last = await self._handle_batch(fresh, last)
+            self._batch = asyncio.ensure_future(self._handle_batch(fresh, last))
+            last = await asyncio.shield(self._batch)
             offset = max(u.update_id for u in updates) + 1
 
     async def _handle_batch(self, updates: Sequence[Update], last: int | None) -> int | None:

@@ -16,7 +16,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -25,6 +25,8 @@ import aiohttp
 from aiohttp import web
 
 JSONDict = dict[str, Any]
+#: ``make_adapter`` fixture: (engine, start=True, session_factory=None, **config) -> adapter
+AdapterFactory = Callable[..., Awaitable[Any]]
 
 #: the tags Telegram's HTML parse mode accepts (and the attributes each may carry)
 ALLOWED_TAGS: dict[str, set[str]] = {
@@ -498,6 +500,7 @@ class BotAPIEmulator:
         offset = params.get("offset")
         if offset:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
+            self._notify()
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + timeout
@@ -518,6 +521,8 @@ class BotAPIEmulator:
         if chat_id is None or chat_id == "":
             raise bad_request("chat_id is empty")
         chat = self.chats.get(chat_id) if isinstance(chat_id, int) else None
+        if chat is None and isinstance(chat_id, int) and chat_id > 0:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         if chat is None:
             raise bad_request("chat not found")
         return chat

@@ -1,0 +1,372 @@
+"""The adapter over HTTP against the emulator, with a small fake engine: translation,
+rendering, keyboards, edits, groups, faults, delivery once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from emulator import AdapterFactory, BotAPIEmulator
+
+from adapters.telegram.runner import TelegramAdapter
+from bot.messages import (
+    Bold,
+    ChatKind,
+    Choice,
+    Incoming,
+    Link,
+    MapPin,
+    Outgoing,
+    Target,
+    TargetKind,
+)
+
+USER = 1001
+GROUP = -100500
+
+
+async def until(probe: Callable[[], Awaitable[object]], expected: object,
+                timeout: float = 5.0) -> None:
+    """Poll an async probe (a stored value) until it shows ``expected``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (value := await probe()) != expected:
+        assert asyncio.get_running_loop().time() < deadline, f"{value!r} != {expected!r}"
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class FakeEngine:
+    """Answers by keyword; remembers event ids like the engine's processed_events."""
+
+    seen: list[Incoming] = field(default_factory=list)
+    processed: set[str] = field(default_factory=set)
+    effects: int = 0
+
+    async def handle(self, incoming: Incoming) -> list[Outgoing]:
+        if incoming.event_id in self.processed:
+            return []
+        self.processed.add(incoming.event_id or "")
+        self.seen.append(incoming)
+        self.effects += 1
+        text = incoming.text.removeprefix("/")
+        if incoming.choice_id is not None:
+            page = incoming.choice_id.removeprefix("page.")
+            return [Outgoing.text(f"Page {page}", choices=(Choice("page.2", "Suivant ▶"),),
+                                  edit_key="results")]
+        if incoming.location is not None:
+            return [Outgoing.text(f"Vu : {incoming.location.lat:.3f}")]
+        if text == "boom":
+            raise RuntimeError("engine failure")
+        if text == "results":
+            return [Outgoing.text("Page 1", choices=(Choice("page.2", "Suivant ▶"),
+                                                     Choice("x" * 80, "Très long id")),
+                                  edit_key="results")]
+        if text == "where":
+            return [Outgoing.text("Où êtes-vous ?", request_location=True)]
+        if text == "pin":
+            return [Outgoing.text(Bold("Crèche <Les P'tits>"),
+                                  pin=MapPin("Crèche", -21.0, 55.27, "1 rue & Co"))]
+        if text == "long":
+            return [Outgoing.text(*(f"Ligne {i} <b> & co\n" for i in range(600)))]
+        if text == "dm":
+            return [Outgoing.text("privé", target=Target(TargetKind.USER, "telegram", str(USER)))]
+        if text == "link":
+            return [Outgoing.text(Link("site", "https://ex.org/?a=1&b=<2>"), " ",
+                                  Link("bad", "javascript:alert(1)"))]
+        return [Outgoing.text("Écho : ", Bold(text))]
+
+
+async def test_private_text_is_translated_and_answered_in_html(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    await make_adapter(engine)
+    emulator.user(USER, "Marie", "en")
+    update_id = emulator.send_text(USER, "a <b> & c")
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert call.params["parse_mode"] == "HTML"
+    assert call.params["text"] == "Écho : <b>a &lt;b&gt; &amp; c</b>"
+    incoming = engine.seen[0]
+    assert incoming == Incoming(platform="telegram", user_id=str(USER), chat_id=str(USER),
+                                text="a <b> & c", display_name="Marie",
+                                chat_kind=ChatKind.DIRECT, language_hint="en",
+                                event_id=str(update_id), addressed=True)
+
+
+async def test_offset_is_persisted_after_handling_and_restart_resumes(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    adapter = await make_adapter(engine)
+    first = emulator.send_text(USER, "un")
+    await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert adapter.state is not None
+    await until(adapter.state.offset, first)
+    await adapter.stop()
+    second = emulator.send_text(USER, "deux")
+    restarted = await make_adapter(engine)
+    await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+    assert emulator.get_updates_calls[-1]["offset"] >= first + 1
+    assert [i.text for i in engine.seen] == ["un", "deux"]
+    assert restarted.state is not None
+    await emulator.wait_for(lambda: emulator.confirmed(second))
+
+
+async def test_crash_before_offset_saved_redelivers_and_changes_nothing_twice(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    adapter = await make_adapter(engine, start=False)
+    emulator.send_text(USER, "premier")
+    await adapter.start()
+    await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    # simulate a crash right after the engine committed: the stored offset goes back
+    assert adapter.state is not None
+    await adapter.stop()
+    await adapter.state.delete("offset")
+    emulator.pending.insert(0, {"update_id": 1000, "message": emulator.chats[USER].messages[1]})
+    again = await make_adapter(engine)
+    emulator.send_text(USER, "second")
+    await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+    assert engine.effects == 2  # the redelivered update reached the engine, changed nothing
+    assert len(emulator.sent("sendMessage", USER)) == 2
+    assert again.state is not None
+    await until(lambda: again.state.offset(), 1001)
+
+
+async def test_pagination_edits_the_pressed_message_and_answers_every_callback(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    await make_adapter(engine)
+    emulator.send_text(USER, "results")
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    keyboard = call.params["reply_markup"]["inline_keyboard"]
+    datas = [b["callback_data"] for row in keyboard for b in row]
+    assert datas[0] == "page.2"
+    assert len(datas[1].encode()) <= 64 and datas[1].startswith("~")
+    message_id = call.result["message_id"]
+    emulator.press(USER, message_id, "page.2")
+    await emulator.wait_calls("editMessageText", 1, chat_id=USER)
+    assert emulator.last_bot_message(USER)["text"] == "Page 2"
+    assert len(emulator.sent("sendMessage", USER)) == 1
+    assert len(emulator.answered_callbacks) == 1
+    # the long id travels back as the engine's own id
+    emulator.press(USER, message_id, datas[1])
+    await emulator.wait_for(lambda: len(engine.seen) == 3)
+    assert engine.seen[-1].choice_id == "x" * 80
+    await emulator.wait_for(lambda: len(emulator.answered_callbacks) == 2)
+    assert not emulator.open_callbacks
+
+
+async def test_a_press_on_a_message_from_before_a_restart_still_edits_it(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    adapter = await make_adapter(engine)
+    emulator.send_text(USER, "results")
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    await adapter.stop()
+    await make_adapter(engine)
+    emulator.press(USER, call.result["message_id"], "page.2")
+    await emulator.wait_calls("editMessageText", 1, chat_id=USER)
+    assert len(emulator.sent("sendMessage", USER)) == 1
+
+
+async def test_location_request_is_a_reply_keyboard_and_location_comes_back(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    await make_adapter(engine)
+    emulator.send_text(USER, "where")
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    [[button]] = call.params["reply_markup"]["keyboard"]
+    assert button["request_location"] is True
+    assert button["text"] == "📍 Partager ma position"
+    emulator.send_location(USER, -21.1151, 55.5364)
+    calls = await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+    assert engine.seen[-1].location is not None
+    assert engine.seen[-1].location.lat == pytest.approx(-21.1151)
+    assert calls[1].params["reply_markup"] == {"remove_keyboard": True}
+
+
+async def test_map_pin_becomes_a_venue_and_text_is_escaped(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "pin")
+    [venue] = await emulator.wait_calls("sendVenue", 1, chat_id=USER)
+    [text] = emulator.sent("sendMessage", USER)
+    assert text.params["text"] == "<b>Crèche &lt;Les P'tits&gt;</b>"
+    assert venue.params["title"] == "Crèche"
+    assert venue.params["address"] == "1 rue & Co"
+    assert venue.params["latitude"] == pytest.approx(-21.0)
+
+
+async def test_long_message_is_split_cleanly_under_the_limit(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "long")
+    await emulator.wait_for(lambda: sum(
+        c.params["text"].count("Ligne") for c in emulator.sent("sendMessage", USER)) == 600)
+    calls = emulator.sent("sendMessage", USER)
+    assert len(calls) >= 3
+    assert not emulator.sent("sendMessage", USER, ok=False)
+    assert all(c.params["text"].startswith("Ligne") for c in calls)  # cut at line ends
+    assert calls[0].params["text"].split("\n")[0] == "Ligne 0 &lt;b&gt; &amp; co"
+
+
+async def test_links_are_escaped_and_unsafe_schemes_are_plain_text(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "link")
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert call.params["text"] == (
+        '<a href="https://ex.org/?a=1&amp;b=&lt;2&gt;">site</a> bad (javascript:alert(1))')
+
+
+async def test_engine_failure_gets_an_apology_and_other_updates_go_on(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    await make_adapter(engine)
+    emulator.user(2002, "John", "en")
+    emulator.send_text(USER, "boom")
+    emulator.send_text(2002, "hello")
+    [apology] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert apology.params["text"].startswith("Désolé")
+    [echo] = await emulator.wait_calls("sendMessage", 1, chat_id=2002)
+    assert "hello" in echo.params["text"]
+    emulator.user(2003, "Jane", "en-GB")
+    emulator.send_text(2003, "boom")
+    [english] = await emulator.wait_calls("sendMessage", 1, chat_id=2003)
+    assert english.params["text"].startswith("Sorry")
+
+
+async def test_group_only_addressed_messages_count_and_admins_moderate(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    await make_adapter(engine)
+    emulator.user(USER)
+    emulator.user(3003, "Paul")
+    emulator.chat(GROUP, "supergroup", "Saint-Paul", admins={USER})
+    emulator.send_text(3003, "bonjour tout le monde", chat_id=GROUP)
+    emulator.send_text(3003, "/aide@otherbot", chat_id=GROUP)
+    emulator.send_text(USER, "/lier@communetestbot 97415", chat_id=GROUP)
+    emulator.send_text(3003, "@communetestbot crèche", chat_id=GROUP)
+    await emulator.wait_for(lambda: len(engine.seen) == 4)
+    chatter, other_bot, bind, mention = engine.seen
+    assert not chatter.addressed and chatter.chat_kind == ChatKind.GROUP
+    assert not other_bot.addressed
+    assert bind.addressed and bind.text == "/lier 97415" and bind.chat_moderator
+    assert mention.addressed and mention.text == "crèche" and not mention.chat_moderator
+    await emulator.wait_calls("sendMessage", 4, chat_id=GROUP)
+    reply_to = emulator.sent("sendMessage", GROUP)[-1].result["message_id"]
+    emulator.send_text(3003, "et à Saint-Leu ?", chat_id=GROUP, reply_to=reply_to)
+    await emulator.wait_for(lambda: len(engine.seen) == 5)
+    assert engine.seen[-1].addressed
+    # the admin list was asked once and cached
+    assert len(emulator.sent("getChatAdministrators")) == 1
+
+
+async def test_location_button_is_never_sent_to_a_group(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.user(USER)
+    emulator.chat(GROUP, "group", "Le Port")
+    emulator.send_text(USER, "/where", chat_id=GROUP)
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=GROUP)
+    assert call.params["text"] == "Où êtes-vous ?"
+    assert "keyboard" not in (call.params.get("reply_markup") or {})
+
+
+async def test_429_waits_retry_after_then_delivers(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    adapter = await make_adapter(FakeEngine())
+    emulator.inject("sendMessage", "429", retry_after=1)
+    emulator.send_text(USER, "salut")
+    ok = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    [refused] = emulator.sent("sendMessage", USER, ok=False)
+    assert refused.error == "Too Many Requests: retry after 1"
+    assert ok[0].at - refused.at >= 0.95
+    assert ("429", "sendMessage", 1.0) in adapter.pacer.events
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "timeout"])
+async def test_server_errors_and_timeouts_are_retried_with_backoff(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory, kind: str) -> None:
+    adapter = await make_adapter(FakeEngine())
+    emulator.inject("sendMessage", kind, times=2)
+    emulator.send_text(USER, "salut")
+    [ok] = await emulator.wait_calls("sendMessage", 1, chat_id=USER, timeout=15)
+    assert "salut" in ok.params["text"]
+    assert [e[0] for e in adapter.pacer.events] == ["retry", "retry"]
+
+
+async def test_refused_html_falls_back_to_plain_text(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.inject("sendMessage", "parse_entities")
+    emulator.send_text(USER, "x < y")
+    [ok] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert ok.params["text"] == "Écho : x < y"
+    assert "parse_mode" not in ok.params
+
+
+async def test_poll_survives_get_updates_failures(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    emulator.inject("getUpdates", "502", times=2)
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "toujours là")
+    await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+
+
+async def test_unreadable_messages_get_a_localized_hint(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    await make_adapter(engine)
+    emulator.user(USER, language_code="en")
+    chat = emulator.chat(USER)
+    emulator.push_update({"message": emulator._user_message(chat, USER, sticker={
+        "file_id": "f", "file_unique_id": "u", "width": 512, "height": 512,
+        "is_animated": False, "is_video": False, "type": "regular"})})
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert call.params["text"].startswith("I only read text")
+    assert engine.seen == []
+
+
+async def test_user_target_goes_to_the_private_chat(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.user(USER)
+    emulator.chat(GROUP, "group")
+    emulator.send_text(USER, "/dm", chat_id=GROUP)
+    # never talked to the bot in private: Telegram refuses, the group hears an apology
+    [apology] = await emulator.wait_calls("sendMessage", 1, chat_id=GROUP)
+    assert apology.params["text"].startswith("Désolé")
+    emulator.chat(USER)  # the user opens a private chat with the bot
+    emulator.send_text(USER, "/dm", chat_id=GROUP)
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert call.params["text"] == "privé"
+
+
+def test_adapter_refuses_to_start_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.telegram.config import TelegramConfig
+    from adapters.telegram.runner import TelegramStartError
+
+    monkeypatch.delenv("TELEGRAM_TOKEN", raising=False)
+    with pytest.raises(TelegramStartError, match="TELEGRAM_TOKEN"):
+        TelegramAdapter(TelegramConfig(enabled=True), FakeEngine())
+
+
+async def test_different_chats_run_concurrently_one_chat_in_order(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    order: list[str] = []
+
+    class Slow(FakeEngine):
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            if incoming.text.startswith("slow"):
+                await asyncio.sleep(0.5)
+            order.append(incoming.text)
+            return [Outgoing.text(incoming.text)]
+
+    await make_adapter(Slow())
+    emulator.send_text(USER, "slow 1")
+    emulator.send_text(USER, "fast 2")
+    emulator.send_text(4004, "fast other")
+    await emulator.wait_for(lambda: len(order) == 3)
+    assert order.index("fast other") < order.index("slow 1") < order.index("fast 2")
