@@ -104,6 +104,11 @@ class Engine:
 
     # --- public API ------------------------------------------------------------------------
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The store's session factory (adapters keep offsets and deliver the outbox)."""
+        return self._factory
+
     async def handle(self, incoming: Incoming) -> list[Outgoing]:
         """The replies for ``incoming``'s chat; database work runs in a worker thread."""
         return await asyncio.to_thread(self.handle_sync, incoming)

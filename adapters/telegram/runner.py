@@ -84,8 +84,11 @@ class TelegramStartError(RuntimeError):
 
 def engine_sessions(engine: Any) -> sessionmaker[Session] | None:
     """The engine's session factory (for adapter_state, chat bindings and the outbox)."""
-    factory = getattr(engine, "sessions", None) or getattr(engine, "session_factory", None)
-    return factory if isinstance(factory, sessionmaker) else None
+    for name in ("sessions", "session_factory", "_factory"):  # the last: older engines
+        factory = getattr(engine, name, None)
+        if isinstance(factory, sessionmaker):
+            return factory
+    return None
 
 
 def _private(chat_id: int | str) -> bool:
