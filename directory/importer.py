@@ -56,9 +56,9 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.models import Entry, EntryKind
-from directory.search_index import IndexSource, index_entries
+from directory.search_index import IndexSource, fast_clean, fast_fold, index_entries
 from directory.services import InvalidEntry, NewEntry, validate_entry
-from directory.text import clean, fold
+from directory.text import clean
 
 CSV_COLUMNS: tuple[str, ...] = (
     "id", "name", "category", "kind", "org_type", "commune", "address", "postcode", "lat",
@@ -381,7 +381,7 @@ def to_entry(values: Mapping[str, Any], ctx: _Context) -> tuple[NewEntry, str | 
     clean_data = validate_entry(data, commune_of=ctx.commune, category_of=ctx.category)
     source_id = _str(values, "id")
     if source_id is not None:
-        source_id = clean(source_id)
+        source_id = fast_clean(source_id)
         if len(source_id) > MAX_SOURCE_ID:
             raise InvalidEntry("id", "too_long")
     return clean_data, source_id
@@ -389,7 +389,7 @@ def to_entry(values: Mapping[str, Any], ctx: _Context) -> tuple[NewEntry, str | 
 
 def natural_key(data: NewEntry) -> str:
     """Source id of a row without one: stable across re-imports of the same file."""
-    return f"{fold(data.name)}|{data.commune_insee}|{data.category}"[:MAX_SOURCE_ID]
+    return f"{fast_fold(data.name)}|{data.commune_insee}|{data.category}"[:MAX_SOURCE_ID]
 
 
 def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
@@ -397,7 +397,7 @@ def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
         "kind": data.kind,
         "org_type": data.org_type,
         "name": data.name,
-        "name_folded": fold(data.name)[:200],
+        "name_folded": fast_fold(data.name)[:200],
         "category": data.category,
         "tags": list(data.tags),
         "description": data.description,
@@ -432,15 +432,7 @@ def write_batch(
     if not rows:
         return
     source = rows[0]["source"]
-    known: dict[str | None, int] = {}
-    ids = [r["source_id"] for r in rows]
-    for start in range(0, len(ids), 500):
-        found = session.execute(
-            select(Entry.source_id, Entry.id).where(
-                Entry.source == source, Entry.source_id.in_(ids[start : start + 500])
-            )
-        )
-        known.update((source_id, entry_id) for source_id, entry_id in found)
+    known = _ids_of(session, source, [r["source_id"] for r in rows])
     fresh = [r for r in rows if r["source_id"] not in known]
     stale = [dict(r, b_id=known[r["source_id"]]) for r in rows if r["source_id"] in known]
     conn = session.connection()
@@ -451,11 +443,11 @@ def write_batch(
             r["created_at"] = now
             r["updated_at"] = now
             r["recommendation_count"] = 0
-        result = conn.execute(
-            insert(Entry).returning(Entry.id, sort_by_parameter_order=True), fresh
-        )
-        new_ids = [row[0] for row in result]
-        sources.extend(_index_source(new_id, r) for new_id, r in zip(new_ids, fresh, strict=True))
+        # plain executemany (RETURNING would make SQLite run one statement per row), then
+        # one indexed read of the new ids by (source, source_id)
+        conn.execute(insert(Entry), fresh)
+        new_ids = _ids_of(session, source, [r["source_id"] for r in fresh])
+        sources.extend(_index_source(new_ids[r["source_id"]], r) for r in fresh)
         index_entries(conn, sources, replace=False)
         report.created += len(fresh)
     if stale:
@@ -468,6 +460,19 @@ def write_batch(
         conn.execute(update(table).where(table.c.id == bindparam("b_id")), stale)
         index_entries(conn, [_index_source(r["b_id"], r) for r in stale], replace=True)
         report.updated += len(stale)
+
+
+def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | None, int]:
+    """Entry ids by source id, through the unique (source, source_id) index."""
+    known: dict[str | None, int] = {}
+    for start in range(0, len(source_ids), 500):
+        found = session.execute(
+            select(Entry.source_id, Entry.id).where(
+                Entry.source == source, Entry.source_id.in_(source_ids[start : start + 500])
+            )
+        )
+        known.update((source_id, entry_id) for source_id, entry_id in found)
+    return known
 
 
 def _index_source(entry_id: int, row: Mapping[str, Any]) -> IndexSource:
@@ -512,6 +517,9 @@ def import_records(
 
     def flush() -> None:
         with factory() as session, session.begin():
+            if session.get_bind().dialect.name == "sqlite":
+                # a bigger page cache for this connection: index pages stay in memory
+                session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
             write_batch(session, batch, report)
         batch.clear()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +33,8 @@ from directory.models import (
     ProjectStage,
     Recommendation,
 )
-from directory.search_index import name_terms
-from directory.text import clean, fold
+from directory.search_index import fast_clean, fast_fold, name_terms
+from directory.text import fold
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 5000
@@ -47,6 +47,12 @@ MAX_ROLE = 100
 MAX_POINT_OFFSET_KM = 150.0
 DUPLICATE_CUTOFF = 85.0
 
+_KINDS = frozenset(k.value for k in EntryKind)
+_ORG_TYPES = frozenset(o.value for o in OrgType)
+_STATUSES = frozenset(s.value for s in EntryStatus)
+_STAGES = frozenset(s.value for s in ProjectStage)
+_NEEDS = frozenset(n.value for n in ProjectNeed)
+_INSEE = re.compile(r"[0-9][0-9AB][0-9]{3}")
 _POSTCODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{4,30}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -120,7 +126,7 @@ def _text(value: str | None, field_: str, max_length: int, *, required: bool = F
         return None
     if not isinstance(value, str):
         raise InvalidEntry(field_, "not_text")
-    cleaned = clean(value)
+    cleaned = fast_clean(value)
     if not cleaned:
         if required:
             raise InvalidEntry(field_, "empty")
@@ -141,6 +147,14 @@ def _coordinate(value: float | None, field_: str, bound: float) -> float | None:
     if not math.isfinite(number) or not -bound <= number <= bound:
         raise InvalidEntry(field_, reason)
     return number
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(
+        math.radians(lon2 - lon1) / 2
+    ) ** 2
+    return 12742.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -166,33 +180,35 @@ def validate_entry(
         category_of = category_of or default_category
     name = _text(data.name, "name", MAX_NAME, required=True)
     assert name is not None
-    if not fold(name):
+    if not fast_fold(name):
         raise InvalidEntry("name", "empty")  # only punctuation or symbols
     category_slug = _text(data.category, "category", 64, required=True)
     category = category_of(category_slug or "")
     if category is None:
         raise InvalidEntry("category", "unknown_category")
-    if data.kind not in {k.value for k in EntryKind}:
+    if data.kind not in _KINDS:
         raise InvalidEntry("kind", "unknown_kind")
-    if data.org_type is not None and data.org_type not in {o.value for o in OrgType}:
+    if data.org_type is not None and data.org_type not in _ORG_TYPES:
         raise InvalidEntry("org_type", "unknown_org_type")
-    if data.status not in {s.value for s in EntryStatus}:
+    if data.status not in _STATUSES:
         raise InvalidEntry("status", "unknown_status")
-    insee = clean(data.commune_insee or "").upper() if isinstance(data.commune_insee, str) else ""
+    insee = fast_clean(data.commune_insee or "").upper() if isinstance(data.commune_insee, str) else ""
     if not insee:
         raise InvalidEntry("commune_insee", "empty")
-    commune = commune_of(insee) if re.fullmatch(r"[0-9][0-9AB][0-9]{3}", insee) else None
+    commune = commune_of(insee) if _INSEE.fullmatch(insee) else None
     if commune is None:
         raise InvalidEntry("commune_insee", "unknown_commune")
     lat = _coordinate(data.lat, "lat", 90)
     lon = _coordinate(data.lon, "lon", 180)
     if (lat is None) != (lon is None):
         raise InvalidEntry("lon" if lon is None else "lat", "half_point")
-    if lat is not None and lon is not None and commune.lat is not None:
-        from directory.search import haversine_km
-
-        if haversine_km((lat, lon), (commune.lat, commune.lon)) > MAX_POINT_OFFSET_KM:
-            raise InvalidEntry("lat", "point_outside_commune")
+    if (
+        lat is not None
+        and lon is not None
+        and commune.lat is not None
+        and _haversine_km(lat, lon, commune.lat, commune.lon) > MAX_POINT_OFFSET_KM
+    ):
+        raise InvalidEntry("lat", "point_outside_commune")
     description = _text(data.description, "description", MAX_DESCRIPTION) or ""
     tags: list[str] = []
     for tag in data.tags:
@@ -218,19 +234,18 @@ def validate_entry(
     if email is not None and not _EMAIL.match(email):
         raise InvalidEntry("email", "bad_email")
     stage = _text(data.stage, "stage", 16)
-    if stage is not None and stage not in {s.value for s in ProjectStage}:
+    if stage is not None and stage not in _STAGES:
         raise InvalidEntry("stage", "unknown_stage")
     needs: list[str] = []
     for need in data.needs:
-        if need not in {n.value for n in ProjectNeed}:
+        if need not in _NEEDS:
             raise InvalidEntry("needs", "unknown_need")
         if need not in needs:
             needs.append(need)
     starts_at, ends_at = _utc(data.starts_at), _utc(data.ends_at)
     if starts_at and ends_at and ends_at < starts_at:
         raise InvalidEntry("ends_at", "ends_before_start")
-    return replace(
-        data,
+    return NewEntry(
         name=name,
         category=getattr(category, "slug", category_slug) or category_slug or "",
         commune_insee=getattr(commune, "insee", insee),
@@ -247,6 +262,9 @@ def validate_entry(
         needs=tuple(needs),
         starts_at=starts_at,
         ends_at=ends_at,
+        kind=data.kind,
+        org_type=data.org_type,
+        status=data.status,
     )
 
 
