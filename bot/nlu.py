@@ -85,11 +85,23 @@ class Parse:
 
 _ARTICLES = frozenset({"le", "la", "les", "l"})
 # Words after which a commune name is expected. "o" is SMS for "au", "a" for "à".
-_PLACE_WORDS = frozenset(
-    {"a", "au", "aux", "en", "sur", "vers", "de", "du", "des", "d", "dans", "pres", "o",
-     "cote", "depuis", "pour", "habite", "jhabite", "vis", "reste", "in", "at", "near",
-     "around", "from", "of", "to", "is", "est", "ds", "ville", "commune", "live"}
+_PLACE_STRONG = frozenset(
+    {"a", "au", "aux", "en", "sur", "vers", "dans", "ds", "o", "pres", "habite", "jhabite",
+     "vis", "reste", "in", "at", "near", "around", "from", "to", "live", "ville", "commune",
+     "sen"}
 )  # fmt: skip
+# Weaker: "de" follows many nouns ("de garde", "de chez moi"): only for unmistakable names.
+_PLACE_WEAK = frozenset({"de", "du", "des", "d", "pour", "of", "depuis", "cote", "c", "est", "is"})
+_PLACE_WORDS = _PLACE_STRONG | _PLACE_WEAK
+# After a preposition these make idioms ("à côté", "au coin", "in the morning"), not places.
+_IDIOMS = frozenset(
+    """
+    cote coin proximite plus moins pied domicile quartier centre nord sud est ouest bout fond
+    droite gauche maison travail bureau partir peu cause part cet ce cette mon ma mes tout
+    toute tous vie midi soir matin heure heures demain the me home night day work all least
+    most some any my your this that there here once nous vous lui eux elle elles moi toi
+    """.split()
+)
 # A place word that carries the article of the name after it: "au Port" is "le Port".
 _ARTICLE_OF = {"au": "le", "du": "le", "o": "le", "aux": "les", "des": "les"}
 _SMS_EXPANSIONS = {"sen": "saint", "sin": "saint", "snt": "saint", "sainte": "sainte"}
@@ -104,7 +116,8 @@ _COMMON = frozenset(
     lieu loin lu ma mais marche mer mes moi mon mont mur neuf neuve nord nous o on ou paix
     par pas petit petite peu plage plaine plus pont port porte pour pres quai rue saint
     sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
-    ville vous y yes no on in at the bay bar mont oui non sept trois
+    ville vous y yes no on in at the bay bar mont oui non sept trois nice orange sens
+    vienne grasse cannes tours this baby vers quartier garde saintes lot var cher ain
     """.split()
 )
 
@@ -443,8 +456,9 @@ class _PlaceHit:
     start: int  # token indexes [start, end)
     end: int
     communes: list[Commune]
-    context: bool  # after a place word, or the whole message
-    strong: bool  # unmistakable without context
+    context: int  # 2 after a strong place word ("à", "in"), 1 after a weak one ("de"), 0
+    strong: bool  # unmistakable without context: several words, or one uncommon word
+    adjacent: bool  # right next to a category word ("garagiste st paul")
 
 
 def _order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None) -> list[Commune]:
@@ -487,12 +501,17 @@ def _token_span(tokens: list[_Tok], start_char: int, end_char: int) -> tuple[int
     return first, last + 1
 
 
-def _categories(reading: _Reading, tax: Taxonomy, blocked: set[int]) -> None:
+def _categories(
+    reading: _Reading, tax: Taxonomy, blocked: set[int]
+) -> list[tuple[Category, float, int, int]]:
+    """All category mentions (exact and typo-tolerant) outside ``blocked`` tokens."""
+    mentions: list[tuple[Category, float, int, int]] = []
     for cat, score, (s, e) in tax.find_all_in_text(reading.folded):
         i, j = _token_span(reading.tokens, s, e)
         if i < 0 or any(k in blocked for k in range(i, j)):
             continue
-        reading.cat_mentions.append((cat, score, i, j))
+        mentions.append((cat, score, i, j))
+    return mentions
 
 
 def _best_category(mentions: list[tuple[Category, float, int, int]]) -> Category | None:
@@ -509,7 +528,8 @@ def _best_category(mentions: list[tuple[Category, float, int, int]]) -> Category
 
 
 def _place_hits(
-    tokens: list[_Tok], covered: set[int], gaz: Gazetteer, places: _Places, alone: set[int]
+    tokens: list[_Tok], covered: set[int], gaz: Gazetteer, places: _Places,
+    cat_starts: set[int], cat_ends: set[int],
 ) -> list[_PlaceHit]:
     """Every token sequence that is exactly a commune name, with its context."""
     hits: list[_PlaceHit] = []
@@ -538,23 +558,38 @@ def _place_hits(
                     break
             if not found:
                 continue
-            context_index = i - 1
-            while context_index >= 0 and words[context_index] in _ARTICLES:
-                context_index -= 1
-            context_word = words[context_index] if context_index >= 0 else ""
-            context = context_word in _PLACE_WORDS or (
-                context_index >= 0 and context_index in alone
-            )
-            if context_word == "a" and n_tokens > 1 and i >= 2 and words[i - 2] in {"y", "il"}:
-                context = False  # "y a" / "il y a" is "there is", not "at"
-            content = [w for w in span if w not in _ARTICLES]
-            uncommon = [w for w in content if w not in _COMMON]
-            strong = bool(uncommon) and (
-                len(content) >= 2 or len("".join(uncommon)) >= 4
-            )
-            hits.append(_PlaceHit(i, j, found, context, strong))
+            hits.append(_judge(words, i, j, found, cat_starts, cat_ends))
             break  # longest name starting here
     return hits
+
+
+def _judge(
+    words: list[str], i: int, j: int, found: list[Commune], cat_starts: set[int],
+    cat_ends: set[int],
+) -> _PlaceHit:
+    """How surely the words [i, j) name a place, from what surrounds them."""
+    span = words[i:j]
+    content = [w for w in span if w not in _ARTICLES]
+    uncommon = [w for w in content if w not in _COMMON]
+    has_article = len(content) < len(span)
+    strong = bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4)
+    ctx = i - 1
+    while ctx >= 0 and words[ctx] in _ARTICLES:
+        ctx -= 1
+    word = words[ctx] if ctx >= 0 else ""
+    context = 0
+    if content and content[0] in _IDIOMS:
+        context = 0
+    elif word in _PLACE_STRONG:
+        context = 2
+        if word == "a" and ctx >= 1 and words[ctx - 1] in {"y", "il", "ya"}:
+            context = 0  # "il y a" is "there is"
+    elif word in _PLACE_WEAK and strong:
+        context = 1
+    adjacent = (ctx in cat_ends and (strong or has_article)) or (
+        j in cat_starts and strong
+    )
+    return _PlaceHit(i, j, found, context, strong, adjacent)
 
 
 def _postcodes(tokens: list[_Tok], gaz: Gazetteer) -> list[tuple[int, list[Commune]]]:
@@ -734,7 +769,8 @@ def _name(reading: _Reading, place: tuple[int, int] | None, verb_end: int | None
     for start, cat_word in starts:
         i = start
         # skip one punctuation gap and lower-case articles: "mon véto, le Dr Hoarau"
-        while i < len(tokens) and tokens[i].fold in _NAME_LEAD and tokens[i].text[0].islower():
+        lead = _NAME_LEAD if cat_word else _NAME_LEAD | _NAME_PREP | {"of", "to", "at", "in"}
+        while i < len(tokens) and tokens[i].fold in lead and tokens[i].text[0].islower():
             i += 1
         if i >= len(tokens):
             continue
@@ -803,31 +839,45 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     for k in range(len(words) - 1):
         if words[k] in {"ca", "sa", "ce"} and words[k + 1] in {"marche", "marchera", "fonctionne"}:
             blocked.update({k, k + 1})
-    _categories(reading, tax, blocked)
+    mentions = _categories(reading, tax, blocked)
+    # exact category words first; typo-tolerant ones only where no commune name is
+    # ("Sainte-Marie" is not a misspelt "mairie")
+    reading.cat_mentions = [m for m in mentions if m[1] >= 100]
+    exact_tokens = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
+    deps, qual_tokens = _dept_qualifiers(tokens)
+    covered = exact_tokens | qual_tokens
+    hits = _place_hits(
+        tokens, covered, gaz, places,
+        {i for _, _, i, _ in mentions}, {j - 1 for _, _, _, j in mentions},
+    )
+    content_tokens = [k for k in range(len(tokens)) if k not in covered and words[k] not in _FILLERS]
+    accepted: list[_PlaceHit] = []
+    for hit in hits:
+        whole_text = all(hit.start <= k < hit.end for k in content_tokens)
+        big = any(c.population >= 20000 for c in hit.communes[:1])
+        if hit.context or whole_text or hit.adjacent or (hit.strong and (hit.end - hit.start > 1 or big)):
+            accepted.append(hit)
+    place_tokens = {k for h in accepted for k in range(h.start, h.end)}
+    for m in mentions:
+        if m[1] < 100 and not any(k in place_tokens for k in range(m[2], m[3])):
+            reading.cat_mentions.append(m)
+    reading.cat_mentions.sort(key=lambda m: m[2])
     lang_found = _detect_lang(reading, tax, hint)
     if whole is not None and not reading.cat_mentions:
         return Parse(whole, lang=lang_found)
 
     category = _best_category(reading.cat_mentions)
     cat_tokens = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
-
-    # --- commune ---
-    deps, qual_tokens = _dept_qualifiers(tokens)
-    covered = cat_tokens | qual_tokens
-    cat_ends = {j - 1 for _, _, _, j in reading.cat_mentions}
-    hits = _place_hits(tokens, covered, gaz, places, cat_ends)
-    content_tokens = [k for k in range(len(tokens)) if k not in covered and words[k] not in _FILLERS]
-    accepted: list[_PlaceHit] = []
-    for hit in hits:
-        whole_text = all(hit.start <= k < hit.end for k in content_tokens)
-        if hit.context or hit.strong or whole_text:
-            accepted.append(hit)
+    covered |= cat_tokens
+    accepted = [h for h in accepted if not any(k in cat_tokens for k in range(h.start, h.end))]
     commune_list: list[Commune] = []
     place_span: tuple[int, int] | None = None
+    place_context = False
     if accepted:
         best = max(accepted, key=lambda h: (h.context, h.strong, h.end - h.start, h.start))
         commune_list = best.communes
         place_span = (best.start, best.end)
+        place_context = best.context > 0
     postcodes = _postcodes(tokens, gaz)
     if postcodes:
         pc_index, pc_communes = postcodes[0]
@@ -839,11 +889,13 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         else:
             commune_list = pc_communes
             place_span = (pc_index, pc_index + 1)
+            place_context = True
     if not commune_list:
         fuzzy = _fuzzy_place(tokens, covered, gaz, places, home_commune)
         if fuzzy is not None:
             place_span = (fuzzy[0], fuzzy[1])
             commune_list = fuzzy[2]
+            place_context = True
     if deps and len(commune_list) > 1:
         narrowed = [c for c in commune_list if c.departement in deps]
         commune_list = narrowed or commune_list
@@ -891,7 +943,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
 
     name = None
     if intent in {"recommend", "join", "announce_project"}:
-        name = _name(reading, place_span, verb_end)
+        name = _name(reading, place_span if place_context else None, verb_end)
     if intent in {"greeting", "help", "thanks", "cancel", "yes", "no", "more", "me", "settings", "unknown"}:
         category = None if intent != "unknown" else category
     return Parse(

@@ -57,6 +57,8 @@ _FUZZY_STOP = frozenset(
         "cherche",
         "recherche",
         "chercher",
+        "cherch",
+        "jcherche",
         "marcher",
         "parce",
         "toute",
