@@ -131,6 +131,9 @@ class AnnounceDialog:
         if commune_code and common.commune(commune_code) is not None:
             state["commune"] = commune_code
         name = args_field(args, ctx.parse, "name")
+        commune_name = common.commune(state.get("commune"))
+        if name and commune_name is not None and fold(str(name)) == fold(commune_name.name):
+            name = None  # "un projet à Saint-Paul": the place, not the project's name
         if name:
             title = read_text(str(name), max_len=NAME_MAX)
             if not isinstance(title, Bad):

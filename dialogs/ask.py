@@ -12,8 +12,8 @@ Steps (``state["step"]``):
 ``offer``    nothing found even after widening the radius once: offer to add one, which
              hands the conversation to the recommend dialog.
 
-Where to search, in order: a location shared with the message, a commune named in the
-question, "near me" (the citizen's shared point, else their home commune), the commune the
+Where to search, in order: a location shared with the message, "near me" (the citizen's
+shared point, else their home commune), a commune named in the question, the commune the
 chat is bound to, the citizen's point, their home commune. Nothing is written here except
 through the join/follow buttons and the recommend dialog it hands over to.
 """
@@ -112,25 +112,16 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
 def understand(ctx: DialogContext, text: str) -> Slots:
     """Slots from free text typed during the dialog ("une crèche", "garagiste au Port").
 
-    Uses the NLU when it is available; otherwise the taxonomy alone, and the text itself
-    as a name to look for.
+    The NLU reads category, commune, "near me" and a name; when it finds neither a
+    category nor a name, the text itself is what to look for (a name, a word).
     """
-    try:
-        from bot.nlu import parse
-    except ImportError:  # pragma: no cover - the NLU ships with the bot
-        parse = None
-    if parse is not None:
-        result = parse(text, lang=ctx.lang, home=ctx.citizen.home_insee)
-        slots = slots_from({}, result)
-        if slots.category or slots.name:
-            return slots
-        return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=text)
-    from directory.categories import get_taxonomy
+    from bot.nlu import parse
 
-    found = get_taxonomy().find_in_text(text)
-    if found is not None and found[1] >= 85:
-        return Slots(category=found[0].slug)
-    return Slots(text=text)
+    result = parse(text, lang=ctx.lang, home=ctx.citizen.home_insee or ctx.chat_commune)
+    slots = slots_from({}, result)
+    if slots.category or slots.name:
+        return slots
+    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=text)
 
 
 @dataclass(frozen=True)
@@ -154,14 +145,14 @@ def choose_place(ctx: DialogContext, slots: Slots) -> Place | None:
     location = ctx.incoming.location
     if location is not None:
         return Place((location.lat, location.lon), None, "you")
-    if slots.commune:
+    if slots.commune and not slots.near_me:
         return Place(None, slots.commune, "commune")
-    if slots.near_me:
+    if slots.near_me:  # "près de chez moi" wins over a commune read in the same sentence
         if own_point is not None:
             return Place(own_point, None, "you")
         if citizen.home_insee:
             return Place(None, citizen.home_insee, "commune")
-        return None
+        return Place(None, slots.commune, "commune") if slots.commune else None
     if ctx.chat_commune:
         return Place(None, ctx.chat_commune, "commune")
     if own_point is not None:
