@@ -86,7 +86,7 @@ def test_bound_choices_are_opaque_short_and_resolvable() -> None:
     assert ids == ["abcd1234.0", "abcd1234.1", "abcd1234.2", "abcd1234.3", "abcd1234.4"]
     assert all(len(i.encode()) <= 40 and i.isascii() for i in ids)
     assert bound[3].choices == ()  # nobody in the room can answer
-    assert [c.label for c in bound[2].choices][0] == "Saint-Paul (974)"
+    assert bound[2].choices[0].label == "Saint-Paul (974)"
     assert resolve_choice_id(offer, "abcd1234.2") == "commune:97415"
     for stale in ("ffff0000.2", "abcd1234.9", "abcd1234.x", "abcd1234", "", "abcd1234.-1"):
         assert resolve_choice_id(offer, stale) is None
