@@ -331,15 +331,22 @@ class AnnounceDialog:
         if picked and picked.startswith(UPDATE):
             entry = load_entry(ctx, picked[len(UPDATE) :])
             if entry is None or entry.created_by_id != ctx.citizen.id:
-                return Step.wait(state, common.say(ctx, "announce.gone"))
+                return self.reoffer(ctx, state, "announce.gone")
             return self.update(ctx, state, entry)
         if picked and picked.startswith(ENTRY):
             entry = load_entry(ctx, picked[len(ENTRY) :])
             if entry is None or entry.kind != "project":
-                return Step.wait(state, common.say(ctx, "announce.gone"))
+                return self.reoffer(ctx, state, "announce.gone")
             services.follow(ctx.session, ctx.citizen, entry)
             return Step.done(common.say(ctx, "announce.following", name=entry.name))
-        return Step.wait(state, common.say(ctx, "announce.pick_hint"))
+        return self.reoffer(ctx, state, "announce.pick_hint")
+
+    def reoffer(self, ctx: DialogContext, state: JSON, key: str) -> Step:
+        """Say ``key`` and show the similar projects again, with their choices."""
+        entries = [e for e in (load_entry(ctx, i) for i in state.get("offered", [])) if e is not None]
+        step = self.offer_duplicates(ctx, state, entries)
+        step.replies.insert(0, common.say(ctx, key))
+        return step
 
     def new_entry(self, state: JSON) -> Any:
         from directory.services import NewEntry
@@ -406,7 +413,10 @@ class AnnounceDialog:
             elif e.kind == "project":
                 options.append(Choice(ENTRY + str(e.id), ctx.t("announce.follow_it", name=_short(e.name))))
         options.append(Choice(NEW, ctx.t("announce.publish_anyway")))
-        return Step.wait({**state, "step": "dup"}, common.say_spans(ctx, spans, choices=options))
+        offered = [e.id for e in projects]
+        return Step.wait(
+            {**state, "step": "dup", "offered": offered}, common.say_spans(ctx, spans, choices=options)
+        )
 
     def update(self, ctx: DialogContext, state: JSON, entry: Entry) -> Step:
         """The citizen's own project, brought up to date; its followers and room are told."""

@@ -20,7 +20,7 @@ through the join/follow buttons and the recommend dialog it hands over to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from bot.dialog import JSON, DialogContext, Step
@@ -34,6 +34,7 @@ from dialogs.entry_view import (
     Bad,
     act_on_entry,
     delegate,
+    entry_actions,
     entry_message,
     load_entry,
     read_text,
@@ -53,6 +54,10 @@ MAX_RADIUS_KM = 100.0
 QUERY_MAX = 200
 
 HIT = "hit:"
+#: intents that leave the results for another dialog
+OTHER_INTENTS = frozenset(
+    {"recommend", "join", "announce_project", "register", "help", "settings", "me", "greeting", "thanks"}
+)
 ADD = "add"
 
 
@@ -203,15 +208,17 @@ def subject(ctx: DialogContext, query: JSON) -> str:
     return f"« {query['text']} »" if ctx.lang == "fr" else f"“{query['text']}”"
 
 
-def header(ctx: DialogContext, query: JSON) -> str:
+def header(ctx: DialogContext, query: JSON, page: str = "") -> str:
+    """ "Crèche autour de Saint-Paul (974) (dans un rayon de 10 km) — page 2 :"."""
     radius = ctx.t.distance(float(query["radius"]))
     if query.get("how") == "you" or not query.get("commune"):
-        return ctx.t("ask.results.near_you", what=subject(ctx, query), radius=radius)
+        return ctx.t("ask.results.near_you", what=subject(ctx, query), radius=radius, page=page)
     return ctx.t(
         "ask.results.around",
         what=subject(ctx, query),
         radius=radius,
         commune=common.commune_label(query["commune"]),
+        page=page,
     )
 
 
@@ -222,10 +229,8 @@ def results_reply(
     spans: list[Span] = []
     if note:
         spans.append(Text(note + "\n"))
-    title = header(ctx, query)
-    if page > 1:
-        title += " " + ctx.t("ask.results.page", page=ctx.t.number(page))
-    spans.append(Text(title))
+    page_text = " " + ctx.t("ask.results.page", page=ctx.t.number(page)) if page > 1 else ""
+    spans.append(Text(header(ctx, query, page_text)))
     spans.append(common.result_list(ctx.t, cast("list[common.HitLike]", hits)))
     options = [Choice(f"{HIT}{hit.entry_id}", _button(hit.name)) for hit in hits]
     if more:
@@ -370,17 +375,17 @@ class AskDialog:
         query = state["query"]
         if picked == common.MORE:
             if not state.get("next"):
-                return Step.wait(state, common.say(ctx, "ask.no_more"))
+                return self._again(ctx, state, "ask.no_more")
             page = run_search(ctx, query, state["next"])
             if not page.hits:
-                return Step.wait({**state, "next": None}, common.say(ctx, "ask.no_more"))
+                return self._again(ctx, {**state, "next": None}, "ask.no_more")
             return self._show_page(
                 ctx, query, page, cursor=state["next"], page_number=int(state.get("page", 1)) + 1
             )
         if picked and picked.startswith(HIT):
             entry = load_entry(ctx, picked[len(HIT) :])
             if entry is None:
-                return Step.wait(state, common.say(ctx, "ask.gone"))
+                return self._again(ctx, state, "ask.gone")
             return Step.wait(
                 {**state, "step": "entry", "entry": entry.id}, *entry_message(ctx, entry, back=True)
             )
@@ -421,14 +426,46 @@ class AskDialog:
             return Step.done(common.say(ctx, "ask.bye"))
         return self._new_question(ctx, state, "offer")
 
+    def _again(self, ctx: DialogContext, state: JSON, key: str, *, before: tuple[Outgoing, ...] = ()) -> Step:
+        """Say ``key`` and offer the same choices again (the engine only maps numbers to the
+        choices of the latest reply, so a reply without them would strand the user)."""
+        step = state.get("step")
+        if step == "entry":
+            entry = load_entry(ctx, state.get("entry"))
+            if entry is not None:
+                hint = common.say(ctx, key, choices=entry_actions(ctx, entry, back=True))
+                return Step.wait(state, *before, hint)
+            state = {**state, "step": "results"}
+        if step == "offer":
+            options = (Choice(ADD, ctx.t("ask.offer.add")), Choice(common.NO, ctx.t("ask.offer.no")))
+            return Step.wait(state, *before, common.say(ctx, key, choices=options))
+        query = state["query"]
+        page = run_search(ctx, query, state.get("cursor"))
+        number = int(state.get("page", 1))
+        shown = self._show_page(ctx, query, page, cursor=state.get("cursor"), page_number=number)
+        if state.get("next") is None and shown.state is not None:
+            shown.state["next"] = None
+            shown.replies[-1] = replace(
+                shown.replies[-1], choices=tuple(c for c in shown.replies[-1].choices if c.id != common.MORE)
+            )
+        return Step.wait(shown.state or state, *before, common.say(ctx, key), *shown.replies)
+
     def _new_question(self, ctx: DialogContext, state: JSON, step: str) -> Step:
         """Free text where a choice was expected: a new search, or a hint to pick."""
         typed = read_text(ctx.incoming.text, max_len=QUERY_MAX)
         if isinstance(typed, Bad):
-            return Step.wait(state, typed.reply(ctx), common.say(ctx, f"ask.hint.{step}"))
-        slots = understand(ctx, typed)
-        if not slots.has_subject:
-            return Step.wait(state, common.say(ctx, f"ask.hint.{step}"))
+            return self._again(ctx, state, f"ask.hint.{step}", before=(typed.reply(ctx),))
+        from bot.nlu import parse
+
+        result = parse(typed, lang=ctx.lang, home=ctx.citizen.home_insee or ctx.chat_commune)
+        intent = getattr(result, "intent", "unknown")
+        if intent in OTHER_INTENTS:  # "je recommande…", "/help"-like: the engine routes it
+            return Step.pass_on()
+        slots = slots_from({}, result)
+        if not (slots.category or slots.name or intent == "search"):
+            return self._again(ctx, state, f"ask.hint.{step}")
+        if not (slots.category or slots.name):
+            slots = replace(slots, text=typed)
         previous = state.get("query") or {}
         if (
             not slots.commune

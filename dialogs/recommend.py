@@ -341,10 +341,19 @@ class FindOrCreate:
         if picked and picked.startswith(ENTRY):
             entry = load_entry(ctx, picked[len(ENTRY) :])
             if entry is None:
-                return Step.wait(state, common.say(ctx, "recommend.gone"))
+                return self.reoffer(ctx, state, "recommend.gone")
             kept: JSON = {k: state[k] for k in ("comment", "role") if k in state}
             return self.after_entry(ctx, {**kept, "entry": entry.id, "name": entry.name}, entry)
-        return Step.wait(state, common.say(ctx, "recommend.pick_hint"))
+        return self.reoffer(ctx, state, "recommend.pick_hint")
+
+    def reoffer(self, ctx: DialogContext, state: JSON, key: str) -> Step:
+        """Say ``key`` and offer the same candidates again (those still shown)."""
+        entries = [e for e in (load_entry(ctx, i) for i in state.get("offered", [])) if e is not None]
+        if not entries:  # every candidate went away: describe a new one
+            rejected = sorted({*state.get("rejected", []), *state.get("offered", [])})
+            return self.next(ctx, {**state, "creating": True, "rejected": rejected})
+        title = f"{self.name}.pick" if state.get("step") == "pick" else "recommend.dup"
+        return self.offer(ctx, state, entries, title, (common.say(ctx, key),))
 
     def on_category(self, ctx: DialogContext, state: JSON) -> Step:
         picked = common.chosen(ctx)
