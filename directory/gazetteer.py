@@ -21,6 +21,8 @@ How ``resolve`` scores (0..100)
 -------------------------------
 100  the name, INSEE code or postcode as typed (article optional when not typed:
      "Port" gives both Port (01) and Le Port (974));
+ 92  an INSEE code that is also some commune's postcode ("97410": the postcode of
+     Saint-Pierre scores 100, Saint-Benoît's INSEE code 92);
  99  the name with a qualifier it satisfies ("Saint-Louis 974", "Saint-Louis (68)",
      "saint louis reunion", "saint paul 97460");
  98  the same letters with other spacing ("Entredeux");
@@ -40,8 +42,9 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from directory.gazetteer_fuzzy import FuzzyNames
+from directory.gazetteer_fuzzy import FuzzyNames, one_typo_ratio
 from directory.gazetteer_geo import GridIndex, haversine_km, valid_point
 from directory.gazetteer_index import (
     CURRENT_KINDS,
@@ -63,6 +66,7 @@ from directory.gazetteer_names import (
     keys_of_tokens,
     qualifier_table,
     split_qualifiers,
+    strip_fillers,
 )
 from directory.text import clean, fold
 
@@ -71,6 +75,7 @@ MAX_NAME_CHARS = 120  # folded text longer than this cannot be a name (+ qualifi
 MAX_LIMIT = 50
 
 
+INSEE_ALSO_POSTCODE = 92.0  # score of an INSEE reading when the code is also a postcode
 FORMER_PENALTY = 3.0  # a former commune's name counts a little less than a current one's
 FUZZY_CUTOFF = 75.0  # rapidfuzz ratio below which a name is not a typo of the query
 FUZZY_CEILING = 92.0
@@ -104,6 +109,11 @@ class Commune:
     def is_current(self) -> bool:
         """A commune or arrondissement the directory may file entries under."""
         return self.kind in CURRENT_KINDS
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        """The commune's time zone (La Réunion UTC+4, Nouméa UTC+11) for local hours."""
+        return ZoneInfo(self.timezone)
 
     @property
     def point(self) -> tuple[float, float] | None:
@@ -149,7 +159,8 @@ class Gazetteer:
         self._by_full: dict[str, tuple[int, ...]] = index["full"]
         self._by_bare: dict[str, tuple[int, ...]] = index["bare"]
         self._by_compact: dict[str, tuple[int, ...]] = index["compact"]
-        self._fuzzy: FuzzyNames | None = None  # built on the first typo (about 50 ms)
+        self._spelled: dict[str, tuple[int, ...]] = index["spelled"]
+        self._fuzzy = FuzzyNames.from_state(index["fuzzy"])
         self._grid: GridIndex[str] = GridIndex.from_cells(index["cells"], index["cell"])
         self._wide_points: list[tuple[float, float, str]] = index["wide_points"]
         deps_of_region: dict[str, set[str]] = {}
@@ -323,13 +334,14 @@ class Gazetteer:
         origin = self._origin(near)
         hits: list[_Hit] = []
         compact = folded.replace(" ", "")
+        if _POSTCODE.match(compact):
+            hits += [_Hit(c, 100.0, "postcode") for c in self.by_postcode(compact)]
         if _INSEE.match(compact):
             row = self.get(compact)
             if row is not None:
-                hits.append(_Hit(row, 100.0, "insee"))
-        if _POSTCODE.match(compact):
-            score = 95.0 if hits else 100.0  # a code that is both: the INSEE reading first
-            hits += [_Hit(c, score, "postcode") for c in self.by_postcode(compact)]
+                # 3,203 codes are both; people type postcodes ("97410" is Saint-Pierre's),
+                # so the INSEE reading (Saint-Benoît) comes second, still offered.
+                hits.append(_Hit(row, INSEE_ALSO_POSTCODE if hits else 100.0, "insee"))
         if not hits:
             hits = self._name_hits(folded, limit, origin)
         return self._rank(hits, origin, limit)
@@ -345,27 +357,50 @@ class Gazetteer:
     def _name_hits(
         self, folded: str, limit: int, origin: tuple[float, float] | None
     ) -> list[_Hit]:
-        """Exact readings first (whole text, then name + qualifier); typos only if none."""
+        """Exact readings first (whole text, then name + qualifier); typos only if none.
+
+        A typo search of the name part of "name + qualifier" readings runs only when the
+        whole text has no close typo match: names often end like a département
+        ("…-sur-Loire"), and each extra search costs as much as the first.
+        """
         tokens = expand_tokens(folded)
         keys = keys_of_tokens(tokens)
         hits = self._exact_hits(keys)
+        if not hits and (stripped := strip_fillers(tokens)) != tokens:
+            tokens, keys = stripped, keys_of_tokens(stripped)  # "à Saint-Paul"
+            hits = self._exact_hits(keys)
+        readings = [
+            (keys_of_tokens(name_tokens), qualifier)
+            for name_tokens, qualifier in split_qualifiers(tokens, self._qualifiers)
+        ]
         fallback: list[_Hit] = []
-        for name_tokens, qualifier in split_qualifiers(tokens, self._qualifiers):
-            candidates = self._phrase_hits(keys_of_tokens(name_tokens), limit, origin)
-            kept = [
-                _Hit(self._refine(hit.row, qualifier), min(hit.score, 99.0), hit.matched)
-                for hit in candidates
-                if self._satisfies(hit.row, qualifier)
-            ]
-            if kept:
-                hits += kept
-            else:
+        for name_keys, qualifier in readings:
+            candidates = self._exact_hits(name_keys)
+            kept = self._qualified(candidates, qualifier)
+            hits += kept
+            if not kept:
                 fallback += [_Hit(h.row, h.score - 10, h.matched) for h in candidates]
+        if any(hit.score >= 96 for hit in hits):
+            return hits
+        typed = keys.full.replace(" ", "")  # as typed, article included: "lalmeauffe"
+        typos = self._fuzzy_hits(typed, limit, origin)
+        hits += typos
+        close = FUZZY_CEILING * one_typo_ratio(max(len(typed), 1)) / 100
+        if not any(hit.score >= close for hit in typos):
+            for name_keys, qualifier in readings:
+                candidates = self._fuzzy_hits(name_keys.full.replace(" ", ""), limit, origin)
+                hits += self._qualified(candidates, qualifier)
         if not any(hit.score >= 96 for hit in hits):
-            hits += self._fuzzy_hits(keys.compact, limit, origin)
-            if not any(hit.score >= 96 for hit in hits):
-                hits += fallback
+            hits += fallback
         return hits
+
+    def _qualified(self, candidates: list[_Hit], qualifier: Qualifier) -> list[_Hit]:
+        """The candidates the qualifier accepts, scored as a qualified match (at most 99)."""
+        return [
+            _Hit(self._refine(hit.row, qualifier), min(hit.score, 99.0), hit.matched)
+            for hit in candidates
+            if self._satisfies(hit.row, qualifier)
+        ]
 
     def _satisfies(self, row: Commune, qualifier: Qualifier) -> bool:
         target = self._lead(row)
@@ -384,14 +419,6 @@ class Gazetteer:
                     return commune
         return row
 
-    def _phrase_hits(
-        self, keys: NameKeys, limit: int, origin: tuple[float, float] | None
-    ) -> list[_Hit]:
-        hits = self._exact_hits(keys)
-        if not hits:
-            hits = self._fuzzy_hits(keys.compact, limit, origin)
-        return hits
-
     def _exact_hits(self, keys: NameKeys) -> list[_Hit]:
         scores: dict[int, float] = {}
         for i in self._by_full.get(keys.full, ()):
@@ -408,16 +435,15 @@ class Gazetteer:
     ) -> list[_Hit]:
         if len(compact) < 3:
             return []
-        if self._fuzzy is None:
-            self._fuzzy = FuzzyNames(list(self._by_compact))
         hits: list[_Hit] = []
         for key, ratio in self._fuzzy.search(compact, FUZZY_CUTOFF, max(limit * 3, 10)):
-            if key == compact:
-                continue  # already an exact hit
-            base = FUZZY_CEILING * ratio / 100
-            for i in self._by_compact[key]:
+            for i in self._spelled[key]:
                 row = self._row(i)
-                hits.append(_Hit(row, base + _proximity_bonus(row, origin), "fuzzy"))
+                if ratio >= 100:  # same letters, other spacing: "leport", "saintpaul"
+                    hits.append(_Hit(row, 98.0, "name"))
+                else:
+                    score = FUZZY_CEILING * ratio / 100 + _proximity_bonus(row, origin)
+                    hits.append(_Hit(row, score, "fuzzy"))
         return hits
 
     def _rank(

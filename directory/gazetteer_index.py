@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import gzip
 import hashlib
 import io
@@ -20,14 +21,16 @@ import marshal
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from directory.gazetteer_fuzzy import FuzzyNames
 from directory.gazetteer_geo import GridIndex
 from directory.gazetteer_names import arrondissement_aliases, keys_of_folded, name_variants
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 4
 COLUMNS = [
     "insee", "name", "kind", "parent", "departement", "region", "zone",
     "postcodes", "lat", "lon", "population", "timezone",
@@ -154,12 +157,19 @@ def _names(records: list[Record]) -> dict[str, Any]:
     full: dict[str, list[int]] = {}
     bare: dict[str, list[int]] = {}
     compact: dict[str, list[int]] = {}
+    spelled: dict[str, list[int]] = {}  # typo search: compact keys with and without article
     for i, rec in enumerate(records):
         variants = name_variants(rec[1])
         if rec[2] == "arrondissement":
             variants += [keys_of_folded(a) for a in arrondissement_aliases(variants[0].full)]
         for keys in variants:
-            for table, key in ((full, keys.full), (bare, keys.bare), (compact, keys.compact)):
+            for table, key in (
+                (full, keys.full),
+                (bare, keys.bare),
+                (compact, keys.compact),
+                (spelled, keys.compact),
+                (spelled, keys.full.replace(" ", "")),
+            ):
                 bucket = table.setdefault(key, [])
                 if not bucket or bucket[-1] != i:  # variants of one row may agree
                     bucket.append(i)
@@ -167,6 +177,8 @@ def _names(records: list[Record]) -> dict[str, Any]:
         "full": {k: tuple(v) for k, v in full.items()},
         "bare": {k: tuple(v) for k, v in bare.items()},
         "compact": {k: tuple(v) for k, v in compact.items()},
+        "spelled": {k: tuple(v) for k, v in spelled.items()},
+        "fuzzy": FuzzyNames(list(spelled)).state(),
     }
 
 
@@ -204,15 +216,36 @@ def load_index(data: bytes | None = None, *, use_cache: bool = True) -> Index:
     tag = f"gazetteer-v{FORMAT_VERSION}-py{sys.version_info[0]}{sys.version_info[1]}-{digest}"
     folder = cache_dir() if use_cache else None
     path = folder / f"{tag}.marshal" if folder is not None else None
-    if path is not None:
-        with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
-            index = marshal.loads(path.read_bytes())
-            if isinstance(index, dict) and index.get("version") == FORMAT_VERSION:
-                return index
-    index = build_index(parse_records(data))
+    with _no_gc():  # hundreds of thousands of containers: collection passes only cost
+        if path is not None:
+            with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
+                index = marshal.loads(path.read_bytes())
+                if isinstance(index, dict) and index.get("version") == FORMAT_VERSION:
+                    return index
+        index = build_index(parse_records(data))
     if path is not None:
         _write_atomically(path, marshal.dumps(index))
+        _remove_stale(path)
     return index
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _remove_stale(current: Path) -> None:
+    """Drop caches of other data or format versions (one file per version otherwise piles up)."""
+    for old in current.parent.glob("gazetteer-*.marshal"):
+        if old != current:
+            with contextlib.suppress(OSError):
+                old.unlink()
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:

@@ -33,6 +33,14 @@ CONNECTORS: frozenset[str] = frozenset(
     {"a", "au", "aux", "en", "dans", "de", "des", "du", "d", "le", "la", "les", "l", "in", "on"}
 )
 
+# What people put before a commune's name: "à Saint-Paul", "la commune de Cilaos", "near Lyon".
+LEADING_FILLERS: tuple[tuple[str, ...], ...] = (
+    ("commune", "de"), ("commune", "d"), ("ville", "de"), ("ville", "d"), ("mairie", "de"),
+    ("mairie", "d"), ("pres", "de"), ("pres", "d"), ("a", "cote", "de"), ("la", "commune", "de"),
+    ("la", "ville", "de"), ("a",), ("au",), ("aux",), ("en",), ("dans",), ("sur",), ("vers",),
+    ("in",), ("at",), ("near",), ("around",), ("commune",), ("ville",),
+)  # fmt: skip
+
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _PARENTHESIS = re.compile(r"\s*\([^)]*\)\s*")
@@ -61,6 +69,14 @@ def strip_article(tokens: list[str]) -> list[str]:
     """Drop one leading article, unless it is the whole name."""
     if len(tokens) > 1 and tokens[0] in ARTICLES:
         return tokens[1:]
+    return tokens
+
+
+def strip_fillers(tokens: list[str]) -> list[str]:
+    """Drop one leading filler ("à", "commune de"…), unless nothing would be left."""
+    for filler in sorted(LEADING_FILLERS, key=len, reverse=True):
+        if len(tokens) > len(filler) and tuple(tokens[: len(filler)]) == filler:
+            return tokens[len(filler) :]
     return tokens
 
 
