@@ -112,7 +112,7 @@ _COMMON = frozenset(
     """
     a au aux avec bain bains bas beau belle bien bon bonne bois bourg bout ca car ce cela
     centre ces champ champs chez coin cote cour dame de des deux du eau eaux elle en est et
-    eu faire fin fond font fort gare grand grande haut haute il ile jardin je la lac le les
+    eu faire fin fond font fort gare grand grande haut haute il jardin je la lac le les
     lieu loin lu ma mais marche mer mes moi mon mont mur neuf neuve nord nous o on ou paix
     par pas petit petite peu plage plaine plus pont port porte pour pres quai rue saint
     sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
@@ -136,14 +136,15 @@ _EN_MARKERS = frozenset(
     i you the an is are in near me my for with where what any looking need find please
     hello hi hey thanks thank yes help recommend live from of to there can do does how this
     good open nearby around within miles member join settings more cancel never mind nope
-    yep show it we our new starting launching just moved town s m d ll closest nearest
+    yep show it we our new starting launching just moved town closest nearest add announce project change language recommendation results
     someone anyone place want would like belong volunteer part opening hours kids son baby
+    thx no next ok bot
     """.split()
 )
 
 # Whole-message answers (after dropping politeness around them).
 _FILLERS = frozenset(
-    "svp stp please pls plz merci stp! a plus bye ciao thx ok alors bon euh hmm".split()
+    "svp stp please pls plz merci a plus bye ciao thx alors bon euh hmm lol mdr haha".split()
 )
 _WHOLE: dict[str, frozenset[str]] = {
     "cancel": frozenset(
@@ -152,7 +153,8 @@ _WHOLE: dict[str, frozenset[str]] = {
          "forget it", "quit", "quitter", "sortir"]
     ),
     "no": frozenset(
-        ["non", "nan", "nope", "no", "non merci", "no thanks", "no thank you", "pas maintenant",
+        ["non", "nan", "nope", "no", "non merci", "non c est bon", "non ca va", "ca ira",
+         "no that s fine", "no it s fine", "non ca ira", "no thanks", "no thank you", "pas maintenant",
          "not now", "jamais", "nah", "non pas du tout"]
     ),
     "yes": frozenset(
@@ -180,7 +182,8 @@ _WHOLE: dict[str, frozenset[str]] = {
          "que peux tu faire", "tu fais quoi", "je comprends pas", "je comprend pas",
          "j comprends pas", "je ne comprends pas", "how does this work",
          "how does it work", "what can you do", "what do you do", "how to use", "menu",
-         "commandes", "info", "infos", "mode d emploi", "i don t understand", "instructions"]
+         "commandes", "info", "infos", "what is this", "what is this bot", "who are you",
+         "what are you", "c est quoi", "c est quoi ce bot", "qui es tu", "t es qui", "mode d emploi", "i don t understand", "instructions"]
     ),
     "more": frozenset(
         ["encore", "la suite", "suite", "suivant", "suivants", "plus de resultats",
@@ -209,7 +212,7 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 
 
 _RECOMMEND_ASK = _rx(
-    r"(?:tu|vous) (?:me |nous )?(?:recommande\w*|conseille\w*)",
+    r"(?<!je )(?:tu|vous) (?:me |nous )?(?:recommande\w*|conseille\w*)",
     r"(?:can|could|would) you (?:recommend|suggest)",
     r"recommend me",
     r"what do you recommend",
@@ -233,6 +236,8 @@ _RECOMMEND = _rx(
 )
 _JOIN = _rx(
     r"fais partie",
+    r"fais parti",
+    r"fait parti",
     r"faire partie",
     r"fait partie",
     r"suis membre",
@@ -303,6 +308,7 @@ _REGISTER = _rx(
     r"ma commune",
     r"je reste (?:a|au|aux|en|sur)",
     r"je suis sur",
+    r"je suis (?:a|au|aux)",
     r"moi c est",
     r"changer (?:ma|de) commune",
     r"i live",
@@ -459,6 +465,7 @@ class _PlaceHit:
     context: int  # 2 after a strong place word ("à", "in"), 1 after a weak one ("de"), 0
     strong: bool  # unmistakable without context: several words, or one uncommon word
     adjacent: bool  # right next to a category word ("garagiste st paul")
+    capital: bool  # written with a capital inside the sentence
 
 
 def _order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None) -> list[Commune]:
@@ -514,6 +521,10 @@ def _categories(
     return mentions
 
 
+# Categories that say little about what the thing is: a specific one named with them wins.
+_GENERIC_CATEGORIES = frozenset({"association"})
+
+
 def _best_category(mentions: list[tuple[Category, float, int, int]]) -> Category | None:
     if not mentions:
         return None
@@ -522,7 +533,13 @@ def _best_category(mentions: list[tuple[Category, float, int, int]]) -> Category
         counts[cat.slug] = counts.get(cat.slug, 0) + 1
     best = max(
         mentions,
-        key=lambda m: (m[3] - m[2], m[1] >= 100, counts[m[0].slug], -m[2]),
+        key=lambda m: (
+            m[3] - m[2],
+            m[0].slug not in _GENERIC_CATEGORIES,  # "bénévole dans une ressourcerie"
+            m[1] >= 100,
+            counts[m[0].slug],
+            -m[2],
+        ),
     )
     return best[0]
 
@@ -534,6 +551,8 @@ def _place_hits(
     """Every token sequence that is exactly a commune name, with its context."""
     hits: list[_PlaceHit] = []
     words = [t.fold for t in tokens]
+    letters = [ch for t in tokens for ch in t.text if ch.isalpha()]
+    shouting = sum(ch.isupper() for ch in letters) > len(letters) / 2
     n_tokens = len(words)
     for i in range(n_tokens):
         if i in covered:
@@ -558,21 +577,32 @@ def _place_hits(
                     break
             if not found:
                 continue
-            hits.append(_judge(words, i, j, found, cat_starts, cat_ends))
+            hits.append(_judge(tokens, i, j, found, cat_starts, cat_ends, shouting))
             break  # longest name starting here
     return hits
 
 
 def _judge(
-    words: list[str], i: int, j: int, found: list[Commune], cat_starts: set[int],
-    cat_ends: set[int],
+    tokens: list[_Tok], i: int, j: int, found: list[Commune], cat_starts: set[int],
+    cat_ends: set[int], shouting: bool,
 ) -> _PlaceHit:
-    """How surely the words [i, j) name a place, from what surrounds them."""
+    """How surely the words [i, j) name a place, from what surrounds them.
+
+    A capitalised word inside a sentence ("du Port", "de Petite-Île") is a proper noun:
+    it counts as unmistakable even when it is also an ordinary word.
+    """
+    words = [t.fold for t in tokens]
     span = words[i:j]
     content = [w for w in span if w not in _ARTICLES]
     uncommon = [w for w in content if w not in _COMMON]
     has_article = len(content) < len(span)
-    strong = bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4)
+    first_content = next((k for k in range(i, j) if words[k] not in _ARTICLES), i)
+    capital = (
+        not shouting and first_content > 0 and tokens[first_content].text[:1].isupper()
+    )
+    strong = capital or (
+        bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4)
+    )
     ctx = i - 1
     while ctx >= 0 and words[ctx] in _ARTICLES:
         ctx -= 1
@@ -589,7 +619,7 @@ def _judge(
     adjacent = (ctx in cat_ends and (strong or has_article)) or (
         j in cat_starts and strong
     )
-    return _PlaceHit(i, j, found, context, strong, adjacent)
+    return _PlaceHit(i, j, found, context, strong, adjacent, capital)
 
 
 def _postcodes(tokens: list[_Tok], gaz: Gazetteer) -> list[tuple[int, list[Commune]]]:
@@ -770,7 +800,15 @@ def _name(reading: _Reading, place: tuple[int, int] | None, verb_end: int | None
         i = start
         # skip one punctuation gap and lower-case articles: "mon véto, le Dr Hoarau"
         lead = _NAME_LEAD if cat_word else _NAME_LEAD | _NAME_PREP | {"of", "to", "at", "in"}
-        while i < len(tokens) and tokens[i].fold in lead and tokens[i].text[0].islower():
+        while i < len(tokens) and tokens[i].text[0].islower() and (
+            tokens[i].fold in lead
+            or (
+                tokens[i].fold in {"au", "aux", "a", "at", "in", "to", "for"}
+                and i + 1 < len(tokens)
+                and tokens[i + 1].text[:1].isupper()
+                and (place is None or place[0] != i + 1)
+            )
+        ):
             i += 1
         if i >= len(tokens):
             continue
@@ -789,7 +827,19 @@ def _name(reading: _Reading, place: tuple[int, int] | None, verb_end: int | None
                 if _CLAUSE_BREAK.search(gap):
                     break
             word = tokens[k]
-            if word.fold in _NAME_STOP and word.text[0].islower() and not (prep and k == i):
+            inner_prep = (
+                collected
+                and word.fold in _NAME_PREP
+                and k + 1 < len(tokens)
+                and tokens[k + 1].text[:1].isupper()
+                and (place is None or place[0] != k + 1)
+            )
+            if (
+                word.fold in _NAME_STOP
+                and word.text[0].islower()
+                and not (prep and k == i)
+                and not inner_prep
+            ):
                 break
             if word.fold in _NAME_STOP and word.fold in {"a", "au", "in", "at", "on", "sur"}:
                 break
@@ -845,7 +895,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     reading.cat_mentions = [m for m in mentions if m[1] >= 100]
     exact_tokens = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
     deps, qual_tokens = _dept_qualifiers(tokens)
-    covered = exact_tokens | qual_tokens
+    covered = set(exact_tokens)
     hits = _place_hits(
         tokens, covered, gaz, places,
         {i for _, _, i, _ in mentions}, {j - 1 for _, _, _, j in mentions},
@@ -855,7 +905,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     for hit in hits:
         whole_text = all(hit.start <= k < hit.end for k in content_tokens)
         big = any(c.population >= 20000 for c in hit.communes[:1])
-        if hit.context or whole_text or hit.adjacent or (hit.strong and (hit.end - hit.start > 1 or big)):
+        several = hit.end - hit.start > 1
+        if hit.context or whole_text or hit.adjacent or (hit.strong and (several or big or hit.capital)):
             accepted.append(hit)
     place_tokens = {k for h in accepted for k in range(h.start, h.end)}
     for m in mentions:
@@ -874,16 +925,31 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     place_span: tuple[int, int] | None = None
     place_context = False
     if accepted:
-        best = max(accepted, key=lambda h: (h.context, h.strong, h.end - h.start, h.start))
+        best = max(
+            accepted,
+            key=lambda h: (
+                not any(k in qual_tokens for k in range(h.start, h.end)),  # "dans la Somme"
+                h.context,
+                h.strong,
+                h.end - h.start,
+                h.start,
+            ),
+        )
+        if any(k in qual_tokens for k in range(best.start, best.end)):
+            deps = set()  # the qualifier was the place itself ("in Paris")
         commune_list = best.communes
         place_span = (best.start, best.end)
-        place_context = best.context > 0
+        # "FC Avirons": a capitalised place right after a capitalised word is part of a name
+        place_context = not (
+            best.context == 0 and best.capital and tokens[best.start - 1].text[:1].isupper()
+        )
     postcodes = _postcodes(tokens, gaz)
     if postcodes:
         pc_index, pc_communes = postcodes[0]
         if commune_list:
-            narrowed = [c for c in commune_list if c.insee in {p.insee for p in pc_communes}
-                        or any(c.insee == p.parent for p in pc_communes)]
+            narrowed = [p for p in pc_communes if p.insee in {c.insee for c in commune_list}]
+            # "Marseille 13005": the arrondissement of that postcode
+            narrowed += [p for p in pc_communes if p.parent in {c.insee for c in commune_list}]
             if narrowed:
                 commune_list = narrowed
         else:
@@ -926,7 +992,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     elif m := _RECOMMEND.search(folded):
         intent = "recommend"
         verb_end = _token_after(tokens, m.end())
-    elif _REGISTER.search(folded) and (commune is not None or category is None):
+    elif _REGISTER.search(folded) and category is None:
         intent = "register"
     elif category is not None or commune is not None:
         intent = "search"

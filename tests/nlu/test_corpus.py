@@ -17,12 +17,13 @@ from bot.nlu import parse
 from directory.text import fold
 
 CORPUS = Path(__file__).with_name("corpus.yaml")
+HELDOUT = Path(__file__).with_name("heldout.yaml")
 THRESHOLD = 0.95
 REQUIRED_FIELDS = ("intent", "category", "commune")
 
 
-def load_corpus() -> list[dict[str, Any]]:
-    data = yaml.safe_load(CORPUS.read_text("utf-8"))
+def load_corpus(path: Path = CORPUS) -> list[dict[str, Any]]:
+    data = yaml.safe_load(path.read_text("utf-8"))
     items: list[dict[str, Any]] = []
     for lang in ("fr", "en"):
         for item in data[lang]:
@@ -70,9 +71,10 @@ def test_corpus_size_and_mix() -> None:
     assert all(i["intent"] for i in items)
 
 
-def test_corpus_accuracy() -> None:
-    totals, misses = evaluate(load_corpus())
-    print("\nNLU corpus accuracy")
+@pytest.mark.parametrize("path", [CORPUS, HELDOUT], ids=["corpus", "heldout"])
+def test_corpus_accuracy(path: Path) -> None:
+    totals, misses = evaluate(load_corpus(path))
+    print(f"\nNLU accuracy on {path.name}")
     print(f"{'field':10} {'right':>6} {'of':>6} {'accuracy':>9}")
     for f, (right, checked) in totals.items():
         rate = right / checked if checked else 1.0
@@ -90,7 +92,7 @@ def test_corpus_labels_are_valid(field: str) -> None:
     from directory.categories import get_taxonomy
     from directory.gazetteer import get_gazetteer
 
-    for item in load_corpus():
+    for item in load_corpus(CORPUS) + load_corpus(HELDOUT):
         value = item.get(field)
         if value is None:
             continue
