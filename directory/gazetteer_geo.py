@@ -72,7 +72,11 @@ class GridIndex(Generic[T]):
     def nearest(
         self, lat: float, lon: float, max_km: float, max_rings: int = 80
     ) -> tuple[T, float] | None:
-        """The closest item within ``max_km`` and its distance, or None."""
+        """The closest item within ``max_km`` and its distance, or None.
+
+        Cost grows with ``max_km`` where nothing is near (open sea): keep it to the
+        distance that still means something, not the size of the Earth.
+        """
         if not self._size or not valid_point(lat, lon):
             return None
         row, column = self._key(lat, lon)
