@@ -82,6 +82,14 @@ class Parse:
 
 
 # --- vocabulary -----------------------------------------------------------------------------
+# fmt: off
+
+
+def _words(text: str) -> frozenset[str]:
+    """A word set written as one block of text (easier to read and extend)."""
+    return frozenset(text.split())
+
+
 
 _ARTICLES = frozenset({"le", "la", "les", "l"})
 # Words after which a commune name is expected. "o" is SMS for "au", "a" for "à".
@@ -94,13 +102,13 @@ _PLACE_STRONG = frozenset(
 _PLACE_WEAK = frozenset({"de", "du", "des", "d", "pour", "of", "depuis", "cote", "c", "est", "is"})
 _PLACE_WORDS = _PLACE_STRONG | _PLACE_WEAK
 # After a preposition these make idioms ("à côté", "au coin", "in the morning"), not places.
-_IDIOMS = frozenset(
+_IDIOMS = _words(
     """
     cote coin proximite plus moins pied domicile quartier centre nord sud est ouest bout fond
     droite gauche maison travail bureau partir peu cause part cet ce cette mon ma mes tout
     toute tous vie midi soir matin heure heures demain the me home night day work all least
     most some any my your this that there here once nous vous lui eux elle elles moi toi
-    """.split()
+    """
 )
 # A place word that carries the article of the name after it: "au Port" is "le Port".
 _ARTICLE_OF = {"au": "le", "du": "le", "o": "le", "aux": "les", "des": "les"}
@@ -108,7 +116,7 @@ _SMS_EXPANSIONS = {"sen": "saint", "sin": "saint", "snt": "saint", "sainte": "sa
 
 # Ordinary words that are also commune names somewhere ("Y", "Eu", "Port", "Ville", "Pas",
 # "Bains", "Plus"...): they only count as a commune in a place context.
-_COMMON = frozenset(
+_COMMON = _words(
     """
     a au aux avec bain bains bas beau belle bien bon bonne bois bourg bout ca car ce cela
     centre ces champ champs chez coin cote cour dame de des deux du eau eaux elle en est et
@@ -118,10 +126,10 @@ _COMMON = frozenset(
     sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
     ville vous y yes no on in at the bay bar mont oui non sept trois nice orange sens
     vienne grasse cannes tours this baby vers quartier garde saintes lot var cher ain
-    """.split()
+    """
 )
 
-_FR_MARKERS = frozenset(
+_FR_MARKERS = _words(
     """
     je j tu il elle on nous vous le la les un une des du de au aux et est pour dans sur avec
     pas moi chez pres cherche recherche bonjour merci oui non svp stp ya g quel quelle quels
@@ -129,23 +137,22 @@ _FR_MARKERS = frozenset(
     fais partie suis membre lance projet recommande conseille cote loin proche bonsoir
     coucou slt bjr mci ouais nan dispo urgent ouvert ouverte quelqu connait voudrais veux
     cherch moins rayon autour jcherche jhabite jrecommande ici parametres langue profil
-    """.split()
+    """
 )
-_EN_MARKERS = frozenset(
+_EN_MARKERS = _words(
     """
     i you the an is are in near me my for with where what any looking need find please
     hello hi hey thanks thank yes help recommend live from of to there can do does how this
     good open nearby around within miles member join settings more cancel never mind nope
-    yep show it we our new starting launching just moved town closest nearest add announce project change language recommendation results
+    yep show it we our new starting launching just moved town closest nearest add announce
+    project change language recommendation results
     someone anyone place want would like belong volunteer part opening hours kids son baby
     thx no next ok bot
-    """.split()
+    """
 )
 
 # Whole-message answers (after dropping politeness around them).
-_FILLERS = frozenset(
-    "svp stp please pls plz merci a plus bye ciao thx alors bon euh hmm lol mdr haha".split()
-)
+_FILLERS = _words("svp stp please pls plz merci a plus bye ciao thx alors bon euh hmm lol mdr haha")
 _WHOLE: dict[str, frozenset[str]] = {
     "cancel": frozenset(
         ["annuler", "annule", "annulez", "laisse tomber", "laisser tomber", "stop", "arrete",
@@ -183,7 +190,8 @@ _WHOLE: dict[str, frozenset[str]] = {
          "j comprends pas", "je ne comprends pas", "how does this work",
          "how does it work", "what can you do", "what do you do", "how to use", "menu",
          "commandes", "info", "infos", "what is this", "what is this bot", "who are you",
-         "what are you", "c est quoi", "c est quoi ce bot", "qui es tu", "t es qui", "mode d emploi", "i don t understand", "instructions"]
+         "what are you", "c est quoi", "c est quoi ce bot", "qui es tu", "t es qui",
+         "mode d emploi", "i don t understand", "instructions"]
     ),
     "more": frozenset(
         ["encore", "la suite", "suite", "suivant", "suivants", "plus de resultats",
@@ -248,7 +256,8 @@ _JOIN = _rx(
     r"rejoindre",
     r"rejoins",
     r"j ai rejoint",
-    r"suis dans (?:l|la|le|les|une|un|mon|ma) (?:asso\w*|troupe|club|chorale|equipe|groupe|collectif|jardin|compagnie|orchestre)",
+    r"suis dans (?:l|la|le|les|une|un|mon|ma) "
+    r"(?:asso\w*|troupe|club|chorale|equipe|groupe|collectif|jardin|compagnie|orchestre)",
     r"je (?:joue|chante|danse) (?:au|dans|avec|a la|a l|en)",
     r"i m a member",
     r"i am a member",
@@ -387,6 +396,9 @@ _RADIUS = re.compile(
 _DEPT_NAME_WORDS = frozenset({"dans", "en", "in", "departement", "dept", "dpt"})
 
 
+# fmt: on
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
@@ -477,7 +489,11 @@ def _order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None
     known = [d for d in dist.values() if d is not None]
     if not known or min(known) > 300:
         return communes
-    return sorted(communes, key=lambda c: (dist[c.insee] if dist[c.insee] is not None else math.inf))
+    return sorted(communes, key=lambda c: _or_inf(dist[c.insee]))
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
 
 
 # --- the parser -----------------------------------------------------------------------------
@@ -545,8 +561,12 @@ def _best_category(mentions: list[tuple[Category, float, int, int]]) -> Category
 
 
 def _place_hits(
-    tokens: list[_Tok], covered: set[int], gaz: Gazetteer, places: _Places,
-    cat_starts: set[int], cat_ends: set[int],
+    tokens: list[_Tok],
+    covered: set[int],
+    gaz: Gazetteer,
+    places: _Places,
+    cat_starts: set[int],
+    cat_ends: set[int],
 ) -> list[_PlaceHit]:
     """Every token sequence that is exactly a commune name, with its context."""
     hits: list[_PlaceHit] = []
@@ -583,8 +603,13 @@ def _place_hits(
 
 
 def _judge(
-    tokens: list[_Tok], i: int, j: int, found: list[Commune], cat_starts: set[int],
-    cat_ends: set[int], shouting: bool,
+    tokens: list[_Tok],
+    i: int,
+    j: int,
+    found: list[Commune],
+    cat_starts: set[int],
+    cat_ends: set[int],
+    shouting: bool,
 ) -> _PlaceHit:
     """How surely the words [i, j) name a place, from what surrounds them.
 
@@ -597,12 +622,8 @@ def _judge(
     uncommon = [w for w in content if w not in _COMMON]
     has_article = len(content) < len(span)
     first_content = next((k for k in range(i, j) if words[k] not in _ARTICLES), i)
-    capital = (
-        not shouting and first_content > 0 and tokens[first_content].text[:1].isupper()
-    )
-    strong = capital or (
-        bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4)
-    )
+    capital = not shouting and first_content > 0 and tokens[first_content].text[:1].isupper()
+    strong = capital or (bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4))
     ctx = i - 1
     while ctx >= 0 and words[ctx] in _ARTICLES:
         ctx -= 1
@@ -616,9 +637,7 @@ def _judge(
             context = 0  # "il y a" is "there is"
     elif word in _PLACE_WEAK and strong:
         context = 1
-    adjacent = (ctx in cat_ends and (strong or has_article)) or (
-        j in cat_starts and strong
-    )
+    adjacent = (ctx in cat_ends and (strong or has_article)) or (j in cat_starts and strong)
     return _PlaceHit(i, j, found, context, strong, adjacent, capital)
 
 
@@ -652,8 +671,11 @@ def _dept_qualifiers(tokens: list[_Tok]) -> tuple[set[str], set[int]]:
                 used.add(i)
         for n in (3, 2, 1):
             phrase = " ".join(words[i : i + n])
-            if phrase in names and (prev in _DEPT_NAME_WORDS or prev2 in _DEPT_NAME_WORDS or
-                                    (prev in _ARTICLES and prev2 in _DEPT_NAME_WORDS)):
+            if phrase in names and (
+                prev in _DEPT_NAME_WORDS
+                or prev2 in _DEPT_NAME_WORDS
+                or (prev in _ARTICLES and prev2 in _DEPT_NAME_WORDS)
+            ):
                 deps.update(names[phrase])
                 used.update(range(i, i + n))
                 break
@@ -683,8 +705,10 @@ def _fuzzy_place(
         k = i + 1
         while k < len(words) and k not in covered and len(chunk) < 4:
             word = words[k]
-            if word.isdigit() or (word in _PLACE_WORDS and word not in _ARTICLES) or (
-                word in _COMMON and word not in _ARTICLES and word not in {"saint", "sainte"}
+            if (
+                word.isdigit()
+                or (word in _PLACE_WORDS and word not in _ARTICLES)
+                or (word in _COMMON and word not in _ARTICLES and word not in {"saint", "sainte"})
             ):
                 break
             chunk.append(word)
@@ -703,9 +727,7 @@ def _fuzzy_place(
                 pools.append(places.near_keys.get(home.departement, []))
             pools.append(places.popular)
             for pool in pools:
-                hit = process.extractOne(
-                    key, [p[0] for p in pool], scorer=fuzz.ratio, score_cutoff=84
-                )
+                hit = process.extractOne(key, [p[0] for p in pool], scorer=fuzz.ratio, score_cutoff=84)
                 if hit is not None:
                     insee = pool[hit[2]][1]
                     commune = gaz.current(insee)
@@ -743,7 +765,7 @@ def _detect_lang(reading: _Reading, tax: Taxonomy, hint: str | None) -> str:
             en += 1
     if any(ch in "éèêàçùâîôû" for ch in reading.cleaned.lower()):
         fr += 0.5
-    for cat, _, i, j in reading.cat_mentions:
+    for _cat, _, i, j in reading.cat_mentions:
         langs = tax.term_langs(" ".join(t.fold for t in reading.tokens[i:j]))
         if langs == {"en"}:
             en += 1
@@ -775,14 +797,16 @@ def _whole_message(folded: str) -> str | None:
     return None
 
 
-_NAME_STOP = frozenset(
+_NAME_STOP = _words(
     """
     a au aux en sur dans vers de du des d pour avec est il elle qui que c je j on et ou mais
     super top genial excellent tres vraiment trop in at on is who which and but for with
     very really great a an svp stp please merci car parce
-    """.split()
+    """
 )
-_NAME_LEAD = frozenset({"le", "la", "les", "l", "mon", "ma", "mes", "un", "une", "the", "my", "a", "an", "notre"})
+_NAME_LEAD = frozenset(
+    {"le", "la", "les", "l", "mon", "ma", "mes", "un", "une", "the", "my", "a", "an", "notre"}
+)
 _NAME_PREP = frozenset({"du", "de", "des", "d"})
 _CLAUSE_BREAK = re.compile(r"[,.;:!?()\"«»\n]")
 
@@ -800,20 +824,24 @@ def _name(reading: _Reading, place: tuple[int, int] | None, verb_end: int | None
         i = start
         # skip one punctuation gap and lower-case articles: "mon véto, le Dr Hoarau"
         lead = _NAME_LEAD if cat_word else _NAME_LEAD | _NAME_PREP | {"of", "to", "at", "in"}
-        while i < len(tokens) and tokens[i].text[0].islower() and (
-            tokens[i].fold in lead
-            or (
-                tokens[i].fold in {"au", "aux", "a", "at", "in", "to", "for"}
-                and i + 1 < len(tokens)
-                and tokens[i + 1].text[:1].isupper()
-                and (place is None or place[0] != i + 1)
+        while (
+            i < len(tokens)
+            and tokens[i].text[0].islower()
+            and (
+                tokens[i].fold in lead
+                or (
+                    tokens[i].fold in {"au", "aux", "a", "at", "in", "to", "for"}
+                    and i + 1 < len(tokens)
+                    and tokens[i + 1].text[:1].isupper()
+                    and (place is None or place[0] != i + 1)
+                )
             )
         ):
             i += 1
         if i >= len(tokens):
             continue
         prep = tokens[i].fold in _NAME_PREP and tokens[i].text[0].islower()
-        if prep and (place is not None and place[0] == i + 1 or place is not None and place[0] == i + 2):
+        if prep and place is not None and place[0] in (i + 1, i + 2):
             continue  # "troupe de théâtre du Port": the place, not a name
         collected: list[int] = []
         k = i
@@ -897,8 +925,12 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     deps, qual_tokens = _dept_qualifiers(tokens)
     covered = set(exact_tokens)
     hits = _place_hits(
-        tokens, covered, gaz, places,
-        {i for _, _, i, _ in mentions}, {j - 1 for _, _, _, j in mentions},
+        tokens,
+        covered,
+        gaz,
+        places,
+        {i for _, _, i, _ in mentions},
+        {j - 1 for _, _, _, j in mentions},
     )
     content_tokens = [k for k in range(len(tokens)) if k not in covered and words[k] not in _FILLERS]
     accepted: list[_PlaceHit] = []
@@ -940,9 +972,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         commune_list = best.communes
         place_span = (best.start, best.end)
         # "FC Avirons": a capitalised place right after a capitalised word is part of a name
-        place_context = not (
-            best.context == 0 and best.capital and tokens[best.start - 1].text[:1].isupper()
-        )
+        place_context = not (best.context == 0 and best.capital and tokens[best.start - 1].text[:1].isupper())
     postcodes = _postcodes(tokens, gaz)
     if postcodes:
         pc_index, pc_communes = postcodes[0]
@@ -976,42 +1006,12 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         near_me = True
 
     # --- intent ---
-    verb_end: int | None = None
-    intent: str
-    if _RECOMMEND_ASK.search(folded):
-        intent = "search"
-    elif whole == "me" or re.search(r"\b(?:mes|my) recommand|\bmy recommendations\b", folded):
-        intent = "me"
-    elif m := _JOIN.search(folded):
-        intent = "join"
-        verb_end = _token_after(tokens, m.end())
-    elif _PROJECT.search(folded) or (_CREATE.search(folded) and (category or re.search(r"\b(?:asso\w*|club|groupe|collectif)\b", folded))):
-        intent = "announce_project"
-        found = _CREATE.search(folded) or _PROJECT.search(folded)
-        verb_end = _token_after(tokens, found.end()) if found else None
-    elif m := _RECOMMEND.search(folded):
-        intent = "recommend"
-        verb_end = _token_after(tokens, m.end())
-    elif _REGISTER.search(folded) and category is None:
-        intent = "register"
-    elif category is not None or commune is not None:
-        intent = "search"
-    elif whole is not None:
-        intent = whole
-    elif _SEARCH_WORDS.search(folded) and len(tokens) > 1:
-        intent = "search"
-    elif re.fullmatch(r"\s*\?+\s*", cleaned):
-        intent = "help"
-    else:
-        intent = "unknown"
-    if intent == "unknown" and tokens and words[0] in _WHOLE["greeting"] and len(tokens) <= 4:
-        intent = "greeting"
-
+    intent, verb_end = _intent(folded, tokens, whole, category is not None, commune is not None)
     name = None
     if intent in {"recommend", "join", "announce_project"}:
         name = _name(reading, place_span if place_context else None, verb_end)
-    if intent in {"greeting", "help", "thanks", "cancel", "yes", "no", "more", "me", "settings", "unknown"}:
-        category = None if intent != "unknown" else category
+    if intent in _NO_SLOTS:
+        category = None
     return Parse(
         intent=intent,
         category=category.slug if category else None,
@@ -1022,6 +1022,42 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         name=name,
         lang=lang_found,
     )
+
+
+_NO_SLOTS = frozenset({"greeting", "help", "thanks", "cancel", "yes", "no", "more", "me", "settings"})
+_MY_RECOMMENDATIONS = re.compile(r"\b(?:mes|my) recommand|\bmy recommendations\b")
+_GROUP_WORDS = re.compile(r"\b(?:asso\w*|club|groupe|collectif)\b")
+
+
+def _intent(
+    folded: str, tokens: list[_Tok], whole: str | None, has_category: bool, has_commune: bool
+) -> tuple[str, int | None]:
+    """The intent, from the most specific phrasing to the most general, and the index of
+    the first token after the verb that announced it (where an entry's name may start)."""
+    if _RECOMMEND_ASK.search(folded):
+        return "search", None  # "tu me conseilles un garagiste ?" asks, it does not recommend
+    if whole == "me" or _MY_RECOMMENDATIONS.search(folded):
+        return "me", None
+    if found := _JOIN.search(folded):
+        return "join", _token_after(tokens, found.end())
+    creating = _CREATE.search(folded)
+    project = _PROJECT.search(folded)
+    if project or (creating and (has_category or _GROUP_WORDS.search(folded))):
+        verb = creating or project
+        return "announce_project", _token_after(tokens, verb.end()) if verb else None
+    if found := _RECOMMEND.search(folded):
+        return "recommend", _token_after(tokens, found.end())
+    if _REGISTER.search(folded) and not has_category:
+        return "register", None
+    if has_category or has_commune:
+        return "search", None
+    if whole is not None:
+        return whole, None
+    if _SEARCH_WORDS.search(folded) and len(tokens) > 1:
+        return "search", None
+    if len(tokens) <= 4 and tokens[0].fold in _WHOLE["greeting"]:
+        return "greeting", None
+    return "unknown", None
 
 
 def _token_after(tokens: list[_Tok], folded_end: int) -> int:
