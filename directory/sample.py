@@ -105,6 +105,7 @@ def generate_rows(seed: int = 974) -> list[dict[str, Any]]:
     base = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
     rows: list[dict[str, Any]] = []
     used: set[tuple[str, str]] = set()
+    next_org = 0
     for insee, count in plan:
         commune = gazetteer.current(insee)
         assert commune is not None and commune.lat is not None and commune.lon is not None
@@ -123,7 +124,8 @@ def generate_rows(seed: int = 974) -> list[dict[str, Any]]:
                 row.update(kind="event", starts_at=start.isoformat(),
                            ends_at=(start + timedelta(hours=rng.choice((2, 3, 5)))).isoformat())
             else:
-                category, kind, pattern = _ORGS[(len(rows) * 7 + n) % len(_ORGS)]
+                category, kind, pattern = _ORGS[next_org % len(_ORGS)]
+                next_org += 1
                 row["kind"] = kind
             name = f"{pattern.format(w=word)} (fictive)"
             if (insee, name) in used:
