@@ -18,8 +18,8 @@ def _converse(engine: object, user: str, lang: str | None, *, banner: str | None
 
     assert isinstance(engine, Engine)
     chat = ConsoleChat(engine, user_id=user, lang=lang)
-    stdin = click.get_text_stream("stdin")
-    stdout = click.get_text_stream("stdout")
+    stdin = sys.stdin
+    stdout = sys.stdout
     interactive = stdin.isatty() and stdout.isatty()
     if banner and interactive:
         stdout.write(banner + "\n\n")

@@ -1,0 +1,145 @@
+"""The console adapter, `communebot chat` and `communebot demo`: CliRunner and real
+processes (piped and on a pseudo-terminal)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from adapters.console import render
+from bot.cli import main
+from bot.messages import Bold, Choice, ListItems, MapPin, Outgoing, Text
+
+COMMUNEBOT = [sys.executable, "-m", "bot.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_render_numbers_choices_and_prints_pins() -> None:
+    item = Outgoing(
+        spans=(Bold("Garage Zot"), Text(" — Le Port"),
+               ListItems(items=((Text("a"),), (Text("b"),)), numbered=True)),
+        choices=(Choice("x.0", "Recommander"), Choice("x.1", "Suivre")),
+        pin=MapPin("Garage Zot", -20.93456, 55.29, "3 rue du Port"),
+        request_location=True,
+        lang="fr",
+    )
+    assert render(item).splitlines() == [
+        "Garage Zot — Le Port",
+        "1. a",
+        "2. b",
+        "  1. Recommander",
+        "  2. Suivre",
+        "📍 Garage Zot — -20.93456, 55.29000 — 3 rue du Port",
+        "(Pour partager une position, écrivez : /location LATITUDE LONGITUDE)",
+    ]
+    assert render(Outgoing.text("hi", lang="en")) == "hi"
+
+
+def test_chat_continues_the_same_user_across_runs(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    runner = CliRunner()
+    first = runner.invoke(main, ["chat", "--db", db, "--user", "alice", "--lang", "en"],
+                          input="hello\nsaint paul\n")
+    assert first.exit_code == 0, first.output
+    assert "Hello!" in first.output and "  1. Saint-Paul (974)" in first.output
+    second = runner.invoke(main, ["chat", "--db", db, "--user", "alice"], input="1\n/me\n")
+    assert second.exit_code == 0, second.output
+    assert "Noted: your commune is Saint-Paul (974)" in second.output
+    assert "Your commune: Saint-Paul (974)." in second.output
+    other = runner.invoke(main, ["chat", "--db", db, "--user", "bob"], input="/me\n")
+    assert "Bonjour" not in other.output and "Vous n'avez pas encore de commune" in other.output
+
+
+def test_chat_reads_the_database_from_the_environment(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'env.db'}"
+    result = CliRunner().invoke(main, ["chat"], input="/help\n", env={"COMMUNEBOT_DB": db})
+    assert result.exit_code == 0 and "/search" in result.output
+    assert (tmp_path / "env.db").exists()
+
+
+def test_chat_refuses_a_bad_database_url() -> None:
+    result = CliRunner().invoke(main, ["chat", "--db", "nope://"], input="x\n")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_chat_location_command_and_empty_lines(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    result = CliRunner().invoke(main, ["chat", "--db", db],
+                                input="\n/location -20.933 55.292\noui\n\n")
+    assert result.exit_code == 0, result.output
+    assert "Le Port (974)" in result.output
+    assert "Je n'ai reçu aucun texte" in result.output
+
+
+def test_demo_with_click_runner() -> None:
+    script = "bonjour\nle tampon\noui\n/help\n/me\n"
+    result = CliRunner().invoke(main, ["demo", "--lang", "fr"], input=script)
+    assert result.exit_code == 0, result.output
+    assert "Votre commune est bien Le Tampon (974) ?" in result.output
+    assert "C'est noté : votre commune est Le Tampon (974)" in result.output
+    assert "/recommend" in result.output
+
+
+def _run(args: list[str], stdin: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    env.pop("COMMUNEBOT_DB", None)
+    return subprocess.run([*COMMUNEBOT, *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=env, check=False)
+
+
+def test_demo_as_a_real_process(tmp_path: Path) -> None:
+    done = _run(["demo", "--lang", "en"], "hi\n97460\n/cancel\n", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Hello!" in done.stdout and "Saint-Paul (974)" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("*.db"))  # the demo leaves nothing behind
+
+
+def test_chat_as_a_real_process_keeps_state(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    first = _run(["chat", "--db", db, "--lang", "fr"], "salut\nsaint louis\n", tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Laquelle ?" in first.stdout
+    second = _run(["chat", "--db", db], "Saint-Louis (974)\n", tmp_path)
+    assert "votre commune est Saint-Louis (974)" in second.stdout, second.stdout + second.stderr
+
+
+def test_demo_is_interactive_on_a_terminal(tmp_path: Path) -> None:
+    """On a TTY the demo shows a banner and a prompt, and leaves on Ctrl-D."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "TERM": "dumb"}
+    proc = subprocess.Popen([*COMMUNEBOT, "demo", "--lang", "fr"], stdin=slave, stdout=slave,
+                            stderr=slave, cwd=tmp_path, env=env, close_fds=True)
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 60) -> None:
+        nonlocal seen
+        end = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+        assert marker in seen, seen.decode(errors="replace")
+
+    try:
+        read_until(b"> ")
+        assert "Démo de communebot".encode() in seen
+        os.write(master, b"/help\n")
+        read_until(b"/settings")
+        os.write(master, b"\x04")  # Ctrl-D
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
