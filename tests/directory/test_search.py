@@ -40,7 +40,7 @@ SAINT_PIERRE = "97416"
 
 
 @pytest.fixture
-def sample_store(store) -> tuple[Engine, sessionmaker[Session]]:  # type: ignore[no-untyped-def]
+def sample_store(store) -> tuple[Engine, sessionmaker[Session]]:
     """A fresh store with the sample, for tests that change it."""
     engine, factory = store
     with factory() as session, session.begin():
@@ -119,11 +119,13 @@ def test_text_that_names_a_category_is_recognised() -> None:
 # --- queries ------------------------------------------------------------------------------
 
 
-def test_a_category_word_finds_that_category_near_the_commune(shared) -> None:  # type: ignore[no-untyped-def]
+def test_a_category_word_finds_that_category_near_the_commune(shared) -> None:
     _, factory, _ = shared
     page = run(factory, text="crèche", commune=SAINT_PAUL, limit=20)
     assert page.hits
-    centre = get_gazetteer().current(SAINT_PAUL).point  # type: ignore[union-attr]
+    commune = get_gazetteer().current(SAINT_PAUL)
+    assert commune is not None and commune.point is not None
+    centre = commune.point
     for hit in page.hits:
         assert hit.category == "creche" or "creche" in hit.name.lower().replace("è", "e")
         assert hit.distance_km is not None and hit.distance_km <= 15.0
@@ -145,14 +147,14 @@ def test_a_category_word_finds_that_category_near_the_commune(shared) -> None:  
         ("pharmacies", "pharmacie"),  # plural
     ],
 )
-def test_synonyms_typos_accents_and_case(shared, text: str, category: str) -> None:  # type: ignore[no-untyped-def]
+def test_synonyms_typos_accents_and_case(shared, text: str, category: str) -> None:
     _, factory, _ = shared
     page = run(factory, text=text, commune=SAINT_PIERRE, radius_km=40)
     assert page.hits, text
     assert page.hits[0].category == category
 
 
-def test_a_name_word_with_a_typo_finds_the_entry(shared) -> None:  # type: ignore[no-untyped-def]
+def test_a_name_word_with_a_typo_finds_the_entry(shared) -> None:
     _, factory, _ = shared
     with factory() as session:
         target = session.query(Entry).filter(Entry.source_id == "97415-00").one()
@@ -162,18 +164,18 @@ def test_a_name_word_with_a_typo_finds_the_entry(shared) -> None:  # type: ignor
     assert target.id in [h.entry_id for h in page.hits]
 
 
-def test_radius_limits_and_a_point_ranks_by_distance(shared) -> None:  # type: ignore[no-untyped-def]
+def test_radius_limits_and_a_point_ranks_by_distance(shared) -> None:
     _, factory, _ = shared
     point = (-21.3, 55.5)  # near Saint-Pierre
     near = run(factory, category="boulangerie", point=point, radius_km=8, limit=50)
     wide = run(factory, category="boulangerie", point=point, radius_km=80, limit=50)
     assert all(h.distance_km is not None and h.distance_km <= 8 for h in near.hits)
     assert {h.entry_id for h in near.hits} < {h.entry_id for h in wide.hits}
-    distances = [h.distance_km for h in wide.hits]
+    distances = [h.distance_km or 0.0 for h in wide.hits]
     assert distances == sorted(distances)  # same text and recommendations: distance decides
 
 
-def test_recommendations_lift_an_entry(sample_store) -> None:  # type: ignore[no-untyped-def]
+def test_recommendations_lift_an_entry(sample_store) -> None:
     _, factory = sample_store
     before = run(factory, category="restaurant", commune=SAINT_PAUL, radius_km=30, limit=50)
     assert len(before.hits) >= 2
@@ -192,7 +194,7 @@ def test_recommendations_lift_an_entry(sample_store) -> None:  # type: ignore[no
     assert after.hits.index(moved) < len(before.hits) - 1
 
 
-def test_same_commune_is_preferred_at_equal_distance(store) -> None:  # type: ignore[no-untyped-def]
+def test_same_commune_is_preferred_at_equal_distance(store) -> None:
     _, factory = store
     # two garages equally far from a point on the Saint-Paul / Trois-Bassins side
     with factory() as session, session.begin():
@@ -202,7 +204,7 @@ def test_same_commune_is_preferred_at_equal_distance(store) -> None:  # type: ig
     assert [h.entry_id for h in page.hits[:2]] == [here.id, there.id]
 
 
-def test_kinds_filter_and_hidden_entries_are_never_found(sample_store) -> None:  # type: ignore[no-untyped-def]
+def test_kinds_filter_and_hidden_entries_are_never_found(sample_store) -> None:
     _, factory = sample_store
     events = run(factory, commune=SAINT_PAUL, kinds=("event",), radius_km=60, limit=100)
     assert events.hits and all(h.kind == "event" for h in events.hits)
@@ -213,14 +215,14 @@ def test_kinds_filter_and_hidden_entries_are_never_found(sample_store) -> None: 
     assert hidden_id not in [h.entry_id for h in again.hits]
 
 
-def test_everything_near_me_without_text(shared) -> None:  # type: ignore[no-untyped-def]
+def test_everything_near_me_without_text(shared) -> None:
     _, factory, _ = shared
     page = run(factory, point=(-20.94, 55.44), limit=5)  # Saint-Denis
     assert len(page.hits) == 5
     assert all(h.distance_km is not None and h.distance_km <= 15 for h in page.hits)
 
 
-def test_pages_cover_everything_once_in_order(shared) -> None:  # type: ignore[no-untyped-def]
+def test_pages_cover_everything_once_in_order(shared) -> None:
     _, factory, _ = shared
     base = SearchQuery(commune=SAINT_PIERRE, radius_km=25, limit=7)
     full = run(factory, commune=SAINT_PIERRE, radius_km=25, limit=100)
@@ -239,7 +241,7 @@ def test_pages_cover_everything_once_in_order(shared) -> None:  # type: ignore[n
     assert (len(seen) > len(full.hits)) == (full.next_cursor is not None)
 
 
-def test_a_cursor_belongs_to_its_query(shared) -> None:  # type: ignore[no-untyped-def]
+def test_a_cursor_belongs_to_its_query(shared) -> None:
     _, factory, _ = shared
     first = run(factory, text="crèche", commune=SAINT_PAUL, limit=1, radius_km=50)
     assert first.next_cursor
@@ -263,7 +265,7 @@ def test_a_cursor_belongs_to_its_query(shared) -> None:  # type: ignore[no-untyp
         ({"text": "x" * 10_000}, "too_long"),
     ],
 )
-def test_bad_queries_are_refused_clearly(shared, kwargs: dict[str, Any], reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_queries_are_refused_clearly(shared, kwargs: dict[str, Any], reason: str) -> None:
     _, factory, _ = shared
     with pytest.raises(InvalidQuery) as info:
         run(factory, **kwargs)
@@ -273,7 +275,7 @@ def test_bad_queries_are_refused_clearly(shared, kwargs: dict[str, Any], reason:
 @pytest.mark.parametrize(
     "text", ["'; DROP TABLE entries; --", "\u200b\u200b", "%_%", "\x00\x01", "   ", "🙂🙂"]
 )
-def test_odd_text_is_harmless(shared, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_odd_text_is_harmless(shared, text: str) -> None:
     _, factory, _ = shared
     page = run(factory, text=text, commune=SAINT_PAUL)
     assert isinstance(page.hits, list)
@@ -284,7 +286,7 @@ def test_odd_text_is_harmless(shared, text: str) -> None:  # type: ignore[no-unt
 
 
 @pytest.fixture
-def captured_sql(shared) -> Iterator[list[tuple[str, Any]]]:  # type: ignore[no-untyped-def]
+def captured_sql(shared) -> Iterator[list[tuple[str, Any]]]:
     engine, _, _ = shared
     statements: list[tuple[str, Any]] = []
 
@@ -296,7 +298,7 @@ def captured_sql(shared) -> Iterator[list[tuple[str, Any]]]:  # type: ignore[no-
     event.remove(engine, "before_cursor_execute", capture)
 
 
-def test_candidates_come_from_the_term_index_not_a_scan(shared, captured_sql) -> None:  # type: ignore[no-untyped-def]
+def test_candidates_come_from_the_term_index_not_a_scan(shared, captured_sql) -> None:
     engine, factory, _ = shared
     if engine.dialect.name != "sqlite":
         pytest.skip("query plans are checked on SQLite (PostgreSQL plans tiny tables as scans)")
@@ -315,12 +317,12 @@ def test_candidates_come_from_the_term_index_not_a_scan(shared, captured_sql) ->
     assert entry_reads and all("entries.id IN" in s for s in entry_reads)
 
 
-def test_far_away_entries_are_never_read(store) -> None:  # type: ignore[no-untyped-def]
+def test_far_away_entries_are_never_read(store) -> None:
     engine, factory = store
     with factory() as session, session.begin():
         for n in range(40):  # Paris crèches
-            add_entry(session, NewEntry(f"Crèche Paris {n}", "creche", "75056", lat=48.86, lon=2.34 + n / 1000),
-                      force=True)
+            paris = NewEntry(f"Crèche Paris {n}", "creche", "75056", lat=48.86, lon=2.34 + n / 1000)
+            add_entry(session, paris, force=True)
         local = add_entry(session, NewEntry("Crèche Ti Bouts", "creche", SAINT_PAUL, lat=-21.03, lon=55.33))
     captured: list[tuple[str, Any]] = []
 
@@ -345,7 +347,7 @@ def test_far_away_entries_are_never_read(store) -> None:  # type: ignore[no-unty
 # --- the command line ---------------------------------------------------------------------
 
 
-def test_cli_search_json_contract(shared) -> None:  # type: ignore[no-untyped-def]
+def test_cli_search_json_contract(shared) -> None:
     db_url = shared[2]
     runner = CliRunner()
     result = runner.invoke(cli, ["search", "crèche", "--near", SAINT_PAUL, "--db", db_url, "--json"])

@@ -124,7 +124,7 @@ def test_naive_event_dates_are_taken_as_utc() -> None:
 # --- add / duplicates ---------------------------------------------------------------------
 
 
-def test_add_entry_writes_the_entry_and_its_search_terms(store) -> None:  # type: ignore[no-untyped-def]
+def test_add_entry_writes_the_entry_and_its_search_terms(store) -> None:
     _, factory = store
     with factory() as session, session.begin():
         author = citizen(session)
@@ -136,7 +136,7 @@ def test_add_entry_writes_the_entry_and_its_search_terms(store) -> None:  # type
     assert {"creche", "ti", "bouts", "fictive", "@c:creche", "@k:organization"} == terms
 
 
-def test_sql_like_text_is_stored_verbatim_and_harms_nothing(store) -> None:  # type: ignore[no-untyped-def]
+def test_sql_like_text_is_stored_verbatim_and_harms_nothing(store) -> None:
     engine, factory = store
     name = "Robert'); DROP TABLE entries;-- \" OR 1=1"
     with factory() as session, session.begin():
@@ -149,7 +149,7 @@ def test_sql_like_text_is_stored_verbatim_and_harms_nothing(store) -> None:  # t
     assert "entries" in inspect(engine).get_table_names()
 
 
-def test_duplicates_are_proposed_instead_of_added(store) -> None:  # type: ignore[no-untyped-def]
+def test_duplicates_are_proposed_instead_of_added(store) -> None:
     _, factory = store
     with factory() as session, session.begin():
         first = add_entry(session, crèche(name="Crèche Ti Bouts"))
@@ -167,7 +167,7 @@ def test_duplicates_are_proposed_instead_of_added(store) -> None:  # type: ignor
         assert find_duplicates(session, "Crèche Ti Bouts", SAINT_PAUL, None)
 
 
-def test_invalid_entries_write_nothing(store) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_entries_write_nothing(store) -> None:
     _, factory = store
     with factory() as session, session.begin():
         for bad in (crèche(name="x" * 10_000), crèche(lat=200.0), crèche(commune_insee="00000")):
@@ -180,7 +180,7 @@ def test_invalid_entries_write_nothing(store) -> None:  # type: ignore[no-untype
 # --- recommend / join / follow ------------------------------------------------------------
 
 
-def test_recommend_is_idempotent_and_keeps_the_count(store) -> None:  # type: ignore[no-untyped-def]
+def test_recommend_is_idempotent_and_keeps_the_count(store) -> None:
     _, factory = store
     with factory() as session, session.begin():
         alice, bob = citizen(session, "Alice"), citizen(session, "Bob")
@@ -200,7 +200,7 @@ def test_recommend_is_idempotent_and_keeps_the_count(store) -> None:  # type: ig
         assert info.value.reason == "too_long"
 
 
-def test_hidden_entries_cannot_be_recommended(store) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_entries_cannot_be_recommended(store) -> None:
     _, factory = store
     with factory() as session, session.begin():
         entry = add_entry(session, crèche(status="hidden"))
@@ -209,7 +209,7 @@ def test_hidden_entries_cannot_be_recommended(store) -> None:  # type: ignore[no
         assert info.value.reason == "not_active"
 
 
-def test_join_organizations_and_follow_projects(store) -> None:  # type: ignore[no-untyped-def]
+def test_join_organizations_and_follow_projects(store) -> None:
     _, factory = store
     with factory() as session, session.begin():
         person = citizen(session)
@@ -239,7 +239,7 @@ def test_join_organizations_and_follow_projects(store) -> None:  # type: ignore[
         assert {e.id for e in summary.projects} == {garden.id, mine.id}
 
 
-def test_whats_new_lists_active_entries_created_since(store) -> None:  # type: ignore[no-untyped-def]
+def test_whats_new_lists_active_entries_created_since(store) -> None:
     _, factory = store
     since = datetime.now(UTC)
     with factory() as session, session.begin():
@@ -255,7 +255,7 @@ def test_whats_new_lists_active_entries_created_since(store) -> None:  # type: i
         assert whats_new(session, SAINT_PAUL, datetime.now(UTC) + timedelta(minutes=1)) == []
 
 
-def test_an_update_through_the_orm_reindexes_the_entry(store) -> None:  # type: ignore[no-untyped-def]
+def test_an_update_through_the_orm_reindexes_the_entry(store) -> None:
     _, factory = store
     with factory() as session, session.begin():
         entry = add_entry(session, crèche())
