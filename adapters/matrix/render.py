@@ -22,7 +22,6 @@ from bot.messages import (
     MapPin,
     Outgoing,
     Span,
-    Text,
     plain_text,
 )
 
@@ -69,28 +68,48 @@ def html(spans: tuple[Span, ...] | list[Span]) -> str:
     return "".join(out)
 
 
-def with_choices(out: Outgoing) -> tuple[Span, ...]:
-    """Matrix has no buttons: choices become a numbered list, answered by number or text;
-    a location request becomes a hint on how to share one."""
-    spans = list(out.spans)
+def listed_choices(out: Outgoing) -> int:
+    """How many choices the text already numbers: dialogs show results as a numbered list
+    whose numbers are the first choices, so those must not be listed twice."""
+    lists = [s for s in out.spans if isinstance(s, ListItems) and s.numbered]
+    if not lists or len(lists[-1].items) > len(out.choices):
+        return 0
+    return len(lists[-1].items)
+
+
+def choice_block(out: Outgoing) -> tuple[str, str]:
+    """The choices not already numbered in the text, plus the hints, as (plain, html).
+    Matrix has no buttons: choices are answered by number or text."""
     t = translator(out.lang)
+    start = listed_choices(out)
+    rest = out.choices[start:]
+    plain: list[str] = []
+    rich: list[str] = []
+    if rest:
+        plain += [f"{number}. {c.label}" for number, c in enumerate(rest, start=start + 1)]
+        attr = f' start="{start + 1}"' if start else ""
+        rich.append(f"<ol{attr}>" + "".join(f"<li>{escape(c.label)}</li>" for c in rest) + "</ol>")
     if out.choices:
-        spans.append(ListItems(tuple((Text(c.label),) for c in out.choices), numbered=True))
-        spans.append(Italic(t("matrix.choices_hint")))
+        plain.append(t("matrix.choices_hint"))
+        rich.append(f"<i>{escape(t('matrix.choices_hint'))}</i>")
     if out.request_location:
-        if spans and not isinstance(spans[-1], ListItems):
-            spans.append(LineBreak())
-        spans.append(Italic(t("matrix.location_hint")))
-    return tuple(spans)
+        plain.append(t("matrix.location_hint"))
+        rich.append(("<br>" if rich else "") + f"<i>{escape(t('matrix.location_hint'))}</i>")
+    return "\n".join(plain), "".join(rich)
 
 
-def notice_content(spans: tuple[Span, ...]) -> dict[str, Any]:
+def notice_content(spans: tuple[Span, ...], extra: tuple[str, str] = ("", "")) -> dict[str, Any]:
     """An ``m.notice`` with a plain ``body`` and an HTML ``formatted_body``."""
+    body, formatted = plain_text(spans).rstrip("\n"), html(spans)
+    if extra[0]:
+        body = f"{body}\n{extra[0]}" if body else extra[0]
+        separator = "" if not formatted or formatted.endswith(("</ol>", "</ul>")) else "<br>"
+        formatted = f"{formatted}{separator}{extra[1]}"
     return {
         "msgtype": "m.notice",
-        "body": plain_text(spans),
+        "body": body,
         "format": "org.matrix.custom.html",
-        "formatted_body": html(spans),
+        "formatted_body": formatted,
     }
 
 
@@ -130,9 +149,9 @@ def replacement(content: dict[str, Any], event_id: str) -> dict[str, Any]:
 def contents(out: Outgoing) -> list[dict[str, Any]]:
     """The events one Outgoing becomes: a notice (if any text) then a location (if a pin)."""
     result: list[dict[str, Any]] = []
-    spans = with_choices(out)
-    if spans:
-        result.append(notice_content(spans))
+    extra = choice_block(out)
+    if out.spans or extra[0]:
+        result.append(notice_content(out.spans, extra))
     if out.pin is not None:
         result.append(location_content(out.pin))
     return result

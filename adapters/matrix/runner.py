@@ -201,6 +201,11 @@ class MatrixBot:
         #: room id -> its creators (who outrank everyone in v12+ rooms)
         self._creators: dict[str, frozenset[str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        #: (kind, ...) items for the worker: ("event", room id, event) or ("token", next_batch)
+        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self._synced_once = asyncio.Event()
+        self._sync_tick = asyncio.Event()
+        #: set once the first batch is handled; pulsed after each handled batch
         self._first_sync_done = asyncio.Event()
         self.synced = asyncio.Event()
 
@@ -280,6 +285,7 @@ class MatrixBot:
         if client.should_upload_keys:
             await client.keys_upload()
         self._tasks.append(asyncio.create_task(self._sync_loop(), name="matrix-sync"))
+        self._tasks.append(asyncio.create_task(self._worker(), name="matrix-worker"))
         if self.outbox is not None:
             self._tasks.append(asyncio.create_task(self._outbox_loop(), name="matrix-outbox"))
 
@@ -308,16 +314,20 @@ class MatrixBot:
     # --- the sync loop ----------------------------------------------------------------
 
     async def _sync_loop(self) -> None:
+        """Sync forever. Events go to the worker queue so a slow answer (or one that waits
+        for a room to appear) never stalls the sync; the token is saved by the worker once
+        the batch is handled, so a crash replays it (the engine drops repeated event ids)
+        rather than losing it."""
         client = self.client
         assert client is not None
+        token = self.state.next_batch or None
         first = True
         backoff = 0.5
         while True:
-            since = self.state.next_batch or None
             resp = await client.sync(
                 timeout=0 if first else self.config.sync_timeout_ms,
                 sync_filter=SYNC_FILTER,
-                since=since,
+                since=token,
                 # nio keeps no room state across restarts: ask for all of it once
                 full_state=True if first else None,
             )
@@ -329,21 +339,38 @@ class MatrixBot:
                     await self.login()
                     client = self.client
                     assert client is not None
+                    first = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff_s)
                 continue
             backoff = 0.5
             try:
-                await self._on_sync(resp, backlog=since is None)
+                await self._on_sync(resp, backlog=token is None)
             except Exception:  # one bad event must not stop the bot; nio state is fine
                 log.exception("handling a Matrix sync batch failed")
-            self.state.next_batch = resp.next_batch
-            save_state(self.store_path, self.state)
+            token = resp.next_batch
+            await self._queue.put(("token", token))
             await self._crypto_chores()
             first = False
-            self._first_sync_done.set()
-            self.synced.set()
-            self.synced.clear()
+            self._synced_once.set()
+            self._sync_tick.set()
+            self._sync_tick.clear()
+
+    async def _worker(self) -> None:
+        """Handle queued events in order; save the sync token after each whole batch."""
+        while True:
+            kind, *args = await self._queue.get()
+            if kind == "token":
+                self.state.next_batch = str(args[0])
+                save_state(self.store_path, self.state)
+                self._first_sync_done.set()
+                self.synced.set()
+                self.synced.clear()
+                continue
+            try:
+                await self._on_timeline_event(str(args[0]), args[1])
+            except Exception:
+                log.exception("handling a Matrix event failed")
 
     async def _crypto_chores(self) -> None:
         """What ``sync_forever`` does between syncs: keys and to-device messages."""
@@ -384,7 +411,7 @@ class MatrixBot:
             if backlog:
                 continue
             for event in events[start:]:
-                await self._on_timeline_event(room_id, event)
+                await self._queue.put(("event", room_id, event))
 
     # --- invites ------------------------------------------------------------------------
 
@@ -550,9 +577,24 @@ class MatrixBot:
                 self._edits.put(edit_key, event_id)
         return ok
 
+    async def wait_for_room(self, room_id: str, timeout: float = 10.0) -> bool:
+        """A room just created or joined is known to nio only after the next sync."""
+        client = self.client
+        assert client is not None
+        deadline = time.monotonic() + timeout
+        while room_id not in client.rooms and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._sync_tick.wait(), max(0.01, deadline - time.monotonic())
+                )
+        return room_id in client.rooms
+
     async def _send(self, room_id: str, content: dict[str, Any]) -> str | None:
         client = self.client
         assert client is not None
+        if client.olm is not None and room_id not in client.rooms:
+            # nio must know whether the room is encrypted before it sends anything there
+            await self.wait_for_room(room_id)
         try:
             resp = await client.room_send(
                 room_id, "m.room.message", content, ignore_unverified_devices=True
@@ -695,7 +737,14 @@ def _engine_outbox(engine: Any) -> Outbox | None:
     message travels; one Matrix adapter runs per bot account (one sync stream), so no
     other worker competes for these rows.
     """
-    factory: Any = getattr(engine, "session_factory", None) or getattr(engine, "sessions", None)
+    factory: Any = next(
+        (
+            getattr(engine, name)
+            for name in ("session_factory", "sessions", "_factory")
+            if callable(getattr(engine, name, None))
+        ),
+        None,
+    )
     if factory is None:
         return None
     from bot import outbox as outbox_module

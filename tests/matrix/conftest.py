@@ -4,6 +4,7 @@ driven by matrix-nio, a fake engine that records what it was given."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -113,10 +114,8 @@ class Person:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
         await self.client.close()
 
     async def wait_for(
@@ -129,9 +128,8 @@ class Person:
                 if predicate(room_id, source):
                     return source
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(
-                    f"no matching message within {timeout}s; got {[s.get('content') for _, s in self.messages]}"
-                )
+                seen = [s.get("content") for _, s in self.messages]
+                raise AssertionError(f"no matching message within {timeout}s; got {seen}")
             await asyncio.sleep(0.05)
 
     def in_room(self, room_id: str) -> list[dict[str, Any]]:

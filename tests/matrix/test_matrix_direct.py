@@ -9,11 +9,11 @@ from bot.messages import ChatKind
 pytestmark = pytest.mark.synapse
 
 
-def from_bot(bot_id: str, room_id: str):  # type: ignore[no-untyped-def]
+def from_bot(bot_id: str, room_id: str):
     return lambda r, s: r == room_id and s.get("sender") == bot_id
 
 
-async def test_direct_chat_answers_everything_as_notice(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_direct_chat_answers_everything_as_notice(people, bot_factory, fake_engine):
     bot = await bot_factory(fake_engine)
     alice = await people("alice", display_name="Alice <script>")
     room = await alice.dm(bot.identity.user_id)
@@ -33,7 +33,7 @@ async def test_direct_chat_answers_everything_as_notice(people, bot_factory, fak
     assert incoming.user_id == alice.user_id and incoming.chat_id == room
 
 
-async def test_pin_and_choices(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_pin_and_choices(people, bot_factory, fake_engine):
     bot = await bot_factory(fake_engine)
     alice = await people("alice")
     room = await alice.dm(bot.identity.user_id)
@@ -50,7 +50,7 @@ async def test_pin_and_choices(people, bot_factory, fake_engine):  # type: ignor
     assert "<ol><li>Alpha</li><li>Beta</li></ol>" in numbered["content"]["formatted_body"]
 
 
-async def test_encrypted_direct_chat(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_encrypted_direct_chat(people, bot_factory, fake_engine):
     bot = await bot_factory(fake_engine)
     alice = await people("alice", encryption=True)
     room = await alice.dm(bot.identity.user_id, encrypted=True)

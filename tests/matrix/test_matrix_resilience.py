@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from nio import WhoamiResponse
+from pydantic import SecretStr
 
 from adapters.matrix.config import MatrixConfig
 from adapters.matrix.runner import MatrixBot, PacedClient
@@ -48,17 +50,17 @@ def limited(first: dict[str, Any], headers: dict[str, str]) -> tuple[Handler, li
     return handler, calls
 
 
-async def test_429_waits_the_retry_after_header(fake_server) -> None:  # type: ignore[no-untyped-def]
+async def test_429_waits_the_retry_after_header(fake_server) -> None:
     handler, calls = limited({"errcode": "M_LIMIT_EXCEEDED", "error": "slow"}, {"Retry-After": "1"})
     client = PacedClient(await fake_server(handler), "@bot:x")
     client.access_token = "t"
     who = await client.whoami()
     await client.close()
-    assert who.user_id == "@bot:x"  # type: ignore[union-attr]
+    assert isinstance(who, WhoamiResponse) and who.user_id == "@bot:x"
     assert len(calls) == 2 and 0.9 <= calls[1] - calls[0] < 3  # not nio's blind 5 s
 
 
-async def test_429_waits_retry_after_ms_from_the_body(fake_server) -> None:  # type: ignore[no-untyped-def]
+async def test_429_waits_retry_after_ms_from_the_body(fake_server) -> None:
     handler, calls = limited(
         {"errcode": "M_LIMIT_EXCEEDED", "error": "slow", "retry_after_ms": 200}, {}
     )
@@ -74,7 +76,7 @@ class Silent:
         return []
 
 
-async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:
     syncs: list[float] = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -93,7 +95,7 @@ async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:  
 
     config = MatrixConfig(
         enabled=True, homeserver=await fake_server(handler), user_id="@bot:x",
-        access_token="secret", store_path=str(tmp_path / "s"), encryption=False,
+        access_token=SecretStr("secret"), store_path=str(tmp_path / "s"), encryption=False,
         sync_timeout_ms=10,
     )
     bot = MatrixBot(config, Silent())
@@ -107,13 +109,13 @@ async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:  
     assert bot.state.next_batch.startswith("s") and bot.state.device_id == "DEV"
 
 
-async def test_missing_credentials_are_refused_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_missing_credentials_are_refused_clearly(tmp_path) -> None:
     from adapters.matrix.runner import MatrixStartError
 
     config = MatrixConfig(enabled=True, homeserver="http://127.0.0.1:9", user_id="@bot:x",
                           store_path=str(tmp_path))
     bot = MatrixBot(config, Silent())
-    with pytest.raises(MatrixStartError, match="password or matrix.access_token"):
+    with pytest.raises(MatrixStartError, match=r"password or matrix\.access_token"):
         await bot.login()
     assert bot.client is not None
     await bot.client.close()

@@ -14,18 +14,18 @@ from .conftest import PASSWORD, FakeEngine, register_bot
 pytestmark = pytest.mark.synapse
 
 
-async def settle(bot, rounds: int = 3) -> None:  # type: ignore[no-untyped-def]
+async def settle(bot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await asyncio.wait_for(bot.synced.wait(), 10)
 
 
-def echoes(person, room: str, bot_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+def echoes(person, room: str, bot_id: str) -> list[str]:
     return [s["content"]["body"] for s in person.in_room(room) if s["sender"] == bot_id]
 
 
 async def test_restart_answers_missed_messages_once_and_old_ones_never(
     people, bot_factory, tmp_path
-):  # type: ignore[no-untyped-def]
+):
     first = FakeEngine()
     store = tmp_path / "bot-store"
     bot = await bot_factory(first, store=store)
@@ -55,7 +55,7 @@ async def test_restart_answers_missed_messages_once_and_old_ones_never(
     ]
 
 
-async def test_first_start_and_new_rooms_ignore_their_backlog(people, bot_factory, synapse):  # type: ignore[no-untyped-def]
+async def test_first_start_and_new_rooms_ignore_their_backlog(people, bot_factory, synapse):
     me, localpart = await register_bot(synapse)
     alice = await people("alice")
     # the account joined a room and got messages before the bot ever ran
@@ -85,7 +85,7 @@ async def test_first_start_and_new_rooms_ignore_their_backlog(people, bot_factor
     assert sorted(i.text for i in engine.seen) == ["/search now", "/search now too"]
 
 
-async def test_homeserver_restart_is_survived(people, bot_factory, fake_engine, synapse):  # type: ignore[no-untyped-def]
+async def test_homeserver_restart_is_survived(people, bot_factory, fake_engine, synapse):
     bot = await bot_factory(fake_engine)
     alice = await people("alice")
     room = await alice.dm(bot.identity.user_id)

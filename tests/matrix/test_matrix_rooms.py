@@ -14,13 +14,13 @@ from bot.messages import ChatKind, Outgoing, Target, TargetKind
 pytestmark = pytest.mark.synapse
 
 
-async def settle(bot, rounds: int = 3) -> None:  # type: ignore[no-untyped-def]
+async def settle(bot, rounds: int = 3) -> None:
     """Let the bot go through a few sync rounds (so 'nothing happened' is meaningful)."""
     for _ in range(rounds):
         await asyncio.wait_for(bot.synced.wait(), 10)
 
 
-async def test_room_answers_only_when_addressed(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_room_answers_only_when_addressed(people, bot_factory, fake_engine):
     bot = await bot_factory(fake_engine)
     me = bot.identity.user_id
     alice = await people("alice")
@@ -57,7 +57,7 @@ async def test_room_answers_only_when_addressed(people, bot_factory, fake_engine
     assert fake_engine.seen[-1].addressed
 
 
-async def test_never_answers_notices_nor_itself(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_never_answers_notices_nor_itself(people, bot_factory, fake_engine):
     bot = await bot_factory(fake_engine)
     alice = await people("alice")
     room = await alice.dm(bot.identity.user_id)
@@ -71,7 +71,7 @@ async def test_never_answers_notices_nor_itself(people, bot_factory, fake_engine
     assert len([s for s in alice.in_room(room) if s["sender"] == bot.identity.user_id]) == 1
 
 
-async def test_spoofed_display_name_and_html(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_spoofed_display_name_and_html(people, bot_factory, fake_engine):
     bot = await bot_factory(fake_engine)
     mallory = await people("mallory", display_name="CommuneBot")
     room = await mallory.dm(bot.identity.user_id)
@@ -91,7 +91,7 @@ async def test_spoofed_display_name_and_html(people, bot_factory, fake_engine): 
     assert fake_engine.seen[-1].display_name == f"CommuneBot ({mallory.user_id})"
 
 
-async def test_invites_from_unlisted_users_are_declined(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_invites_from_unlisted_users_are_declined(people, bot_factory, fake_engine):
     alice = await people("alice")
     eve = await people("eve")
     bot = await bot_factory(fake_engine, allowed_inviters=[alice.user_id], allowed_servers=[])
@@ -128,7 +128,7 @@ class MemoryOutbox:
         self.sent.append(item_id)
 
 
-async def test_outbox_posts_to_rooms_and_opens_direct_chats(people, bot_factory, fake_engine):  # type: ignore[no-untyped-def]
+async def test_outbox_posts_to_rooms_and_opens_direct_chats(people, bot_factory, fake_engine):
     alice = await people("alice")
     bob = await people("bob")
     outbox = MemoryOutbox([])
@@ -156,14 +156,14 @@ async def test_outbox_posts_to_rooms_and_opens_direct_chats(people, bot_factory,
     assert bot.state.direct_rooms[bob.user_id] == direct
 
 
-async def test_admin_creates_and_binds_a_commune_room(people, bot_factory, fake_engine, synapse):  # type: ignore[no-untyped-def]
+async def test_admin_creates_and_binds_a_commune_room(people, bot_factory, fake_engine, synapse):
     admin = await people("admin")
     citizen = await people("citizen")
     bot = await bot_factory(fake_engine, admins=(f"matrix:{admin.user_id}",))
     me = bot.identity.user_id
     room = await citizen.dm(me)
     await citizen.wait_joined(room, me)
-    await citizen.say(room, "!admin room create 97415")
+    await citizen.say(room, "!admin room create 97416")
     refused = await citizen.wait_for(lambda r, s: s["sender"] == me)
     assert "administrateurs" in refused["content"]["body"]
 
@@ -172,18 +172,19 @@ async def test_admin_creates_and_binds_a_commune_room(people, bot_factory, fake_
     await admin.say(control, "!admin room create 99999")
     unknown = await admin.wait_for(lambda r, s: r == control and "99999" in s["content"]["body"])
     assert "INSEE" in unknown["content"]["body"]
-    await admin.say(control, "!admin room create 97415")
-    created = await admin.wait_for(lambda r, s: "Saint-Paul (974)" in s["content"]["body"])
-    assert f"#commune-97415:{synapse.server_name}" in created["content"]["body"]
-    alias = await admin.client.room_resolve_alias(f"#commune-97415:{synapse.server_name}")
+    # (97415 belongs to the engine scenario: one Synapse serves the whole session)
+    await admin.say(control, "!admin room create 97416")
+    created = await admin.wait_for(lambda r, s: "Saint-Pierre (974)" in s["content"]["body"])
+    assert f"#commune-97416:{synapse.server_name}" in created["content"]["body"]
+    alias = await admin.client.room_resolve_alias(f"#commune-97416:{synapse.server_name}")
     assert isinstance(alias, RoomResolveAliasResponse)
     bind = fake_engine.seen[-1]
-    assert bind.text == "/admin bind 97415" and bind.chat_id == alias.room_id
+    assert bind.text == "/admin bind 97416" and bind.chat_id == alias.room_id
     assert bind.user_id == admin.user_id and bind.chat_moderator
     await admin.client.join(alias.room_id)
     await admin.wait_joined(alias.room_id, admin.user_id)
     state = admin.client.rooms[alias.room_id]
-    assert state.name == "Saint-Paul (974)" and "Saint-Paul" in (state.topic or "")
+    assert state.name == "Saint-Pierre (974)" and "Saint-Pierre" in (state.topic or "")
     assert state.power_levels.get_user_level(admin.user_id) == 100
-    await admin.say(control, "!admin room create 97415")
+    await admin.say(control, "!admin room create 97416")
     await admin.wait_for(lambda r, s: r == control and "existe déjà" in s["content"]["body"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -41,13 +42,18 @@ ROOM = RoomFacts(room_id="!r:example.org", direct=False)
 DM = RoomFacts(room_id="!d:example.org", direct=True)
 
 
-def message(body: str, sender: str = "@alice:example.org", **content: object) -> dict[str, object]:
+def message(body: str, sender: str = "@alice:example.org", **content: Any) -> dict[str, Any]:
     return {
         "type": "m.room.message",
         "event_id": "$e",
         "sender": sender,
         "content": {"msgtype": "m.text", "body": body, **content},
     }
+
+
+def as_content(values: dict[str, Any]) -> dict[str, Any]:
+    """Content keys that are not Python names (``m.mentions``)."""
+    return values
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -139,7 +145,8 @@ def test_room_messages_are_addressed_only_by_command_mention_or_reply() -> None:
         ROOM, BOT,
     )
     assert pill is not None and pill.addressed
-    intentional = to_incoming(message("hey", **{"m.mentions": {"user_ids": [BOT.user_id]}}), ROOM, BOT)
+    mentions = as_content({"m.mentions": {"user_ids": [BOT.user_id]}})
+    intentional = to_incoming(message("hey", **mentions), ROOM, BOT)
     assert intentional is not None and intentional.addressed
     reply = to_incoming(message("> <@communebot:example.org> 1. A\n\n2"),
                         RoomFacts("!r:x", direct=False, reply_to_bot=True), BOT)
@@ -151,7 +158,7 @@ def test_room_messages_are_addressed_only_by_command_mention_or_reply() -> None:
 def test_silence_for_notices_own_events_edits_and_unknown_types() -> None:
     assert to_incoming(message("!search x", msgtype="m.notice"), DM, BOT) is None
     assert to_incoming(message("hi", sender=BOT.user_id), DM, BOT) is None
-    edit = message("* fixed", **{"m.relates_to": {"rel_type": "m.replace", "event_id": "$a"}})
+    edit = message("* fixed", **as_content({"m.relates_to": {"rel_type": "m.replace", "event_id": "$a"}}))
     assert to_incoming(edit, DM, BOT) is None
     assert to_incoming(message("file.png", msgtype="m.image"), DM, BOT) is None
     assert to_incoming({"sender": "@a:b", "content": "oops"}, DM, BOT) is None
@@ -213,7 +220,7 @@ def test_retry_after_header() -> None:
     assert retry_after_header_ms(None) is None
 
 
-def test_state_round_trip_and_bad_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_state_round_trip_and_bad_files(tmp_path) -> None:
     assert load_state(tmp_path) == AdapterState()
     state = AdapterState("@b:x", "DEV", "tok", "https://x", "s42", {"@a:x": "!d:x"})
     save_state(tmp_path / "store", state)
@@ -236,3 +243,21 @@ def test_catalogs_have_the_same_keys_in_both_languages() -> None:
     fr = {m.id for m in load_catalog("fr") if m.id and str(m.id).startswith("matrix.")}
     en = {m.id for m in load_catalog("en") if m.id and str(m.id).startswith("matrix.")}
     assert fr == en and len(fr) >= 10
+
+
+def test_choices_already_numbered_in_the_text_are_not_listed_twice() -> None:
+    results = ListItems(((Bold("Crèche A"),), (Bold("Crèche B"),)), numbered=True)
+    out = Outgoing(
+        spans=(Text("Crèches :"), results),
+        choices=(Choice("h1", "Crèche A"), Choice("h2", "Crèche B"), Choice("more", "Plus")),
+    )
+    [notice] = contents(out)
+    assert notice["body"].count("Crèche A") == 1
+    assert "1. Crèche A\n2. Crèche B\n3. Plus\n" in notice["body"]
+    assert '<ol><li><b>Crèche A</b></li><li><b>Crèche B</b></li></ol><ol start="3"><li>Plus</li></ol>' in (
+        notice["formatted_body"]
+    )
+    unrelated = Outgoing(spans=(ListItems(((Text("a"),), (Text("b"),)), numbered=True),),
+                         choices=(Choice("y", "Oui"),))
+    [notice] = contents(unrelated)
+    assert "1. Oui" in notice["body"]
