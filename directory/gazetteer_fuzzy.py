@@ -8,7 +8,9 @@ Scoring 35k names per query costs milliseconds; the narrowing keeps it well unde
    and the last ``n`` letters of a name of ``2n + 1`` letters or more, so every key within
    one typo shares its head or its tail with the query. Only those two buckets (within
    the length window) are scored; ``n`` grows with the query (2 to 4 letters). Heads skip a
-   leading "saint"/"sainte" (a fifth of all names start so) and use the letters after it.
+   leading "saint"/"sainte" (a fifth of all names start so) and use the letters after it,
+   so ``n`` is chosen from the length of what follows; a typo inside "saint" leaves the
+   tail intact.
 3. When the buckets hold nothing as close as one typo, the whole length window is scored:
    slower, but only for text that is far from every name anyway.
 """
@@ -34,6 +36,12 @@ def end_size(length: int) -> int:
         if length >= 2 * size + 1:
             return size
     return 0
+
+
+def query_end_size(query: str) -> int:
+    """``end_size`` of what follows a leading "saint": the head starts after it."""
+    found = _SAINT.match(query)
+    return end_size(len(query) - (found.end() if found else 0))
 
 
 def head(key: str, size: int) -> str:
@@ -90,7 +98,7 @@ class FuzzyNames:
         if not query or limit <= 0:
             return []
         found: list[tuple[str, float]] = []
-        if end_size(len(query)):
+        if query_end_size(query):
             found = self._score(query, self.narrowed(query, cutoff), cutoff, limit)
         if not found or found[0][1] < one_typo_ratio(len(query)):
             found = self._score(query, self.in_window(query, cutoff), cutoff, limit)
@@ -98,7 +106,7 @@ class FuzzyNames:
 
     def narrowed(self, query: str, cutoff: float) -> list[str]:
         """Keys in the length window sharing the query's head or tail (see module doc)."""
-        n = end_size(len(query))
+        n = query_end_size(query)
         if not n:
             return self.in_window(query, cutoff)
         low, high = self.window(len(query), cutoff)
