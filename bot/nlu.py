@@ -95,8 +95,7 @@ _ARTICLES = frozenset({"le", "la", "les", "l"})
 # Words after which a commune name is expected. "o" is SMS for "au", "a" for "à".
 _PLACE_STRONG = frozenset(
     {"a", "au", "aux", "en", "sur", "vers", "dans", "ds", "o", "pres", "habite", "jhabite",
-     "vis", "reste", "in", "at", "near", "around", "from", "to", "live", "ville", "commune",
-     "sen"}
+     "vis", "reste", "in", "at", "near", "around", "from", "to", "live", "ville", "commune"}
 )  # fmt: skip
 # Weaker: "de" follows many nouns ("de garde", "de chez moi"): only for unmistakable names.
 _PLACE_WEAK = frozenset({"de", "du", "des", "d", "pour", "of", "depuis", "cote", "c", "est", "is"})
@@ -439,8 +438,9 @@ class _Places:
     """Commune name keys for fast "is this word sequence a commune?" checks."""
 
     compacts: frozenset[str]
-    near_keys: dict[str, list[tuple[str, str]]]  # departement -> [(compact key, insee)]
-    popular: list[tuple[str, str]]  # (compact key, insee): cities and overseas communes
+    # (compact keys, INSEE codes) side by side, for rapidfuzz over a small pool
+    near_keys: dict[str, tuple[list[str], list[str]]]  # by département
+    popular: tuple[list[str], list[str]]  # towns over 10,000 people and overseas communes
 
 
 @cache
@@ -448,15 +448,18 @@ def _places() -> _Places:
     """Built once from the gazetteer (about 0.2 s)."""
     gaz = get_gazetteer()
     compacts: set[str] = set()
-    by_dept: dict[str, list[tuple[str, str]]] = {}
-    popular: list[tuple[str, str]] = []
+    by_dept: dict[str, tuple[list[str], list[str]]] = {}
+    popular: tuple[list[str], list[str]] = ([], [])
     rows: list[Commune] = [*gaz, *gaz.arrondissements()]
     for commune in rows:
-        keys = keys_of_folded(fold_name(commune.name))
-        compacts.add(keys.compact)
-        by_dept.setdefault(commune.departement, []).append((keys.compact, commune.insee))
+        key = keys_of_folded(fold_name(commune.name)).compact
+        compacts.add(key)
+        keys, codes = by_dept.setdefault(commune.departement, ([], []))
+        keys.append(key)
+        codes.append(commune.insee)
         if commune.population >= 10000 or commune.zone != "metro":
-            popular.append((keys.compact, commune.insee))
+            popular[0].append(key)
+            popular[1].append(commune.insee)
     return _Places(frozenset(compacts), by_dept, popular)
 
 
@@ -696,48 +699,53 @@ def _dept_names() -> dict[str, frozenset[str]]:
 def _fuzzy_place(
     tokens: list[_Tok], covered: set[int], gaz: Gazetteer, places: _Places, home: Commune | None
 ) -> tuple[int, int, list[Commune]] | None:
-    """A misspelt commune after a place word ("à Salazi", "in st pierr")."""
+    """A misspelt commune after a place word ("à Salazi", "in st pierr").
+
+    First among the communes of the home département and the towns and overseas communes
+    (cheap); the whole gazetteer's typo search only for a capitalised word or after
+    "j'habite" / "I live in", where a place is certain.
+    """
     words = [t.fold for t in tokens]
+    vocabulary = _FR_MARKERS | _EN_MARKERS | _IDIOMS
     for i, w in enumerate(words):
-        if w not in _PLACE_WORDS or w in {"is", "est", "of", "to", "pour", "de", "d"}:
+        if w not in _PLACE_STRONG:
             continue
+        first = i + 1
+        while first < len(words) and words[first] in _ARTICLES:
+            first += 1
         chunk: list[str] = []
-        k = i + 1
+        k = first
         while k < len(words) and k not in covered and len(chunk) < 4:
             word = words[k]
-            if (
-                word.isdigit()
-                or (word in _PLACE_WORDS and word not in _ARTICLES)
-                or (word in _COMMON and word not in _ARTICLES and word not in {"saint", "sainte"})
-            ):
+            if word.isdigit() or word in _PLACE_WORDS:
+                break
+            if word in vocabulary and word not in {"saint", "sainte", "st", "ste"}:
                 break
             chunk.append(word)
             k += 1
-        while chunk and chunk[0] in _ARTICLES:
-            chunk = chunk[1:]
         if not chunk or len("".join(chunk)) < 4:
             continue
         for size in range(len(chunk), 0, -1):
-            part = chunk[:size]
-            key = _compact(part)
+            key = _compact(chunk[:size])
             if len(key) < 4:
                 break
-            pools: list[list[tuple[str, str]]] = []
-            if home is not None:
-                pools.append(places.near_keys.get(home.departement, []))
+            pools: list[tuple[list[str], list[str]]] = []
+            if home is not None and home.departement in places.near_keys:
+                pools.append(places.near_keys[home.departement])
             pools.append(places.popular)
-            for pool in pools:
-                hit = process.extractOne(key, [p[0] for p in pool], scorer=fuzz.ratio, score_cutoff=84)
-                if hit is not None:
-                    insee = pool[hit[2]][1]
-                    commune = gaz.current(insee)
-                    if commune is not None:
-                        same = gaz.exact(commune.name)
-                        return i + 1, i + 1 + size, same or [commune]
-        near = home.insee if home is not None else None
-        matches = gaz.resolve(" ".join(chunk), near=near, limit=3)
-        if matches and matches[0].score >= 85:
-            return i + 1, i + 1 + len(chunk), [m.commune for m in matches]
+            for keys, codes in pools:
+                hit = process.extractOne(key, keys, scorer=fuzz.ratio, score_cutoff=84)
+                if hit is None:
+                    continue
+                commune = gaz.current(codes[hit[2]])
+                if commune is not None:
+                    return first, first + size, gaz.exact(commune.name) or [commune]
+        certain = tokens[first].text[:1].isupper() or w in {"habite", "jhabite", "live", "vis"}
+        if certain:
+            near = home.insee if home is not None else None
+            matches = gaz.resolve(" ".join(chunk), near=near, limit=3)
+            if matches and matches[0].score >= 85:
+                return first, first + len(chunk), [m.commune for m in matches]
     return None
 
 
