@@ -31,6 +31,7 @@ from dialogs.entry_view import (
     ACTION_DONE,
     ACTION_RECOMMEND,
     DELEGATE,
+    SEARCH_LEADS,
     Bad,
     act_on_entry,
     delegate,
@@ -39,6 +40,7 @@ from dialogs.entry_view import (
     load_entry,
     read_text,
     resume_delegate,
+    strip_lead,
 )
 
 if TYPE_CHECKING:
@@ -126,7 +128,8 @@ def understand(ctx: DialogContext, text: str) -> Slots:
     slots = slots_from({}, result)
     if slots.category or slots.name:
         return slots
-    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=text)
+    what = strip_lead(text, SEARCH_LEADS) or text  # "je cherche Ti Bouts" looks for "Ti Bouts"
+    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=what)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,17 @@ def query_state(slots: Slots, place: Place) -> JSON:
         "how": place.how,
         "radius": slots.radius_km or DEFAULT_RADIUS_KM,
     }
+
+
+def origin_of(query: JSON) -> tuple[float, float] | None:
+    """The point distances are measured from: the user's point, else the commune's centre."""
+    point = query.get("point")
+    if point:
+        return float(point[0]), float(point[1])
+    commune = common.commune(query.get("commune"))
+    if commune is not None and commune.lat is not None and commune.lon is not None:
+        return commune.lat, commune.lon
+    return None
 
 
 def run_search(ctx: DialogContext, query: JSON, cursor: str | None = None) -> SearchPage:
@@ -387,7 +401,8 @@ class AskDialog:
             if entry is None:
                 return self._again(ctx, state, "ask.gone")
             return Step.wait(
-                {**state, "step": "entry", "entry": entry.id}, *entry_message(ctx, entry, back=True)
+                {**state, "step": "entry", "entry": entry.id},
+                *entry_message(ctx, entry, back=True, origin=origin_of(query)),
             )
         return self._new_question(ctx, state, "results")
 
@@ -465,7 +480,7 @@ class AskDialog:
         if not (slots.category or slots.name or intent == "search"):
             return self._again(ctx, state, f"ask.hint.{step}")
         if not (slots.category or slots.name):
-            slots = replace(slots, text=typed)
+            slots = replace(slots, text=strip_lead(typed, SEARCH_LEADS) or typed)
         previous = state.get("query") or {}
         if (
             not slots.commune

@@ -151,6 +151,87 @@ def match_category(text: str, lang: str) -> tuple[str | None, list[str]]:
     return None, [category.slug for category, score in matches if score >= 55]
 
 
+# --- what a sentence is about -------------------------------------------------------------------
+
+#: how people start a sentence before naming a place (folded), for recommend / join
+NAME_LEADS = frozenset(
+    {
+        "je recommande",
+        "je vous recommande",
+        "je conseille",
+        "je vous conseille",
+        "recommande",
+        "i recommend",
+        "i d recommend",
+        "i would recommend",
+        "recommend",
+        "je fais partie de",
+        "je fais partie du",
+        "je fais partie des",
+        "je suis membre de",
+        "je suis membre du",
+        "je suis membre des",
+        "je suis dans",
+        "i belong to",
+        "i m a member of",
+        "i am a member of",
+        "i m in",
+        "i am in",
+    }
+)
+#: how people start a search before saying what (folded)
+SEARCH_LEADS = frozenset(
+    {
+        "je cherche",
+        "je recherche",
+        "cherche",
+        "recherche",
+        "on cherche",
+        "ou trouver",
+        "ou est",
+        "ou se trouve",
+        "trouve moi",
+        "trouvez moi",
+        "y a t il",
+        "il y a",
+        "connaissez vous",
+        "tu connais",
+        "vous connaissez",
+        "i m looking for",
+        "i am looking for",
+        "looking for",
+        "where is",
+        "where can i find",
+        "find",
+        "find me",
+        "is there",
+        "do you know",
+    }
+)
+_ARTICLES = frozenset({"le", "la", "les", "l", "du", "de", "des", "d", "the", "a", "an", "un", "une"})
+
+
+def strip_lead(text: str, leads: frozenset[str] = NAME_LEADS) -> str | None:
+    """The name in "je recommande la boulangerie Chez Mimi" -> "boulangerie Chez Mimi".
+
+    Compares folded word prefixes, so accents and case in the name itself are kept.
+    None when nothing is left (the user only said "je recommande").
+    """
+    words = text.split()
+    start = 0
+    for size in range(min(6, len(words)), 0, -1):
+        if fold(" ".join(words[:size])) in leads:
+            start = size
+            break
+    while start < len(words) - 1 and fold(words[start]) in _ARTICLES:
+        start += 1
+    rest = " ".join(words[start:])
+    if rest[:2].lower() in ("l'", "d'", "l’", "d’"):
+        rest = rest[2:]
+    rest = rest.strip(" ,.;:!?")
+    return rest if fold(rest) and (start == 0 or fold(rest) not in _ARTICLES) else None
+
+
 # --- entries -----------------------------------------------------------------------------------
 
 ACTION_RECOMMEND = "act:rec"
@@ -184,10 +265,10 @@ def entry_summary_line(ctx: DialogContext, entry: Entry) -> tuple[Inline, ...]:
     return (Bold(entry.name), Text(" — " + " · ".join(p for p in parts if p)))
 
 
-def entry_card(ctx: DialogContext, entry: Entry) -> list[Span]:
+def entry_card(ctx: DialogContext, entry: Entry, distance_km: float | None = None) -> list[Span]:
     """The details of one entry (``dialogs.common.entry_card``) plus what only a project
     has (stage, needs) and the latest recommendation comments."""
-    spans: list[Span] = list(common.entry_card(ctx.t, entry))
+    spans: list[Span] = list(common.entry_card(ctx.t, entry, distance_km=distance_km))
     extra: list[Span] = []
     if entry.kind == "project":
         if entry.stage:
@@ -229,9 +310,18 @@ def entry_actions(ctx: DialogContext, entry: Entry, *, back: bool) -> tuple[Choi
     return tuple(choices)
 
 
-def entry_message(ctx: DialogContext, entry: Entry, *, back: bool) -> list[Outgoing]:
-    """The entry's card with its actions, then its map pin when it has a point."""
-    out = [common.say_spans(ctx, entry_card(ctx, entry), choices=entry_actions(ctx, entry, back=back))]
+def entry_message(
+    ctx: DialogContext, entry: Entry, *, back: bool, origin: tuple[float, float] | None = None
+) -> list[Outgoing]:
+    """The entry's card with its actions (and its distance from ``origin``), then its map
+    pin when it has a point."""
+    distance = None
+    if origin is not None and entry.lat is not None and entry.lon is not None:
+        from directory.search import haversine_km
+
+        distance = haversine_km(origin, (entry.lat, entry.lon))
+    card = entry_card(ctx, entry, distance)
+    out = [common.say_spans(ctx, card, choices=entry_actions(ctx, entry, back=back))]
     pin = common.entry_pin(entry)
     if pin is not None:
         if not pin.address:

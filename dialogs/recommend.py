@@ -38,6 +38,7 @@ from dialogs.entry_view import (
     match_category,
     parse_contact,
     read_text,
+    strip_lead,
 )
 
 if TYPE_CHECKING:
@@ -76,62 +77,6 @@ def args_field(args: JSON | None, parse: Any, name: str) -> Any:
         if value not in (None, ""):
             return value
     return None
-
-
-#: how people start the sentence before the name (folded), longest first
-_LEADS = tuple(
-    sorted(
-        {
-            "je recommande",
-            "je vous recommande",
-            "je conseille",
-            "je vous conseille",
-            "recommande",
-            "i recommend",
-            "i d recommend",
-            "i would recommend",
-            "recommend",
-            "je fais partie de",
-            "je fais partie du",
-            "je fais partie des",
-            "je suis membre de",
-            "je suis membre du",
-            "je suis membre des",
-            "je suis dans",
-            "i belong to",
-            "i m a member of",
-            "i am a member of",
-            "i m in",
-            "i am in",
-        },
-        key=len,
-        reverse=True,
-    )
-)
-_ARTICLES = frozenset({"le", "la", "les", "l", "du", "de", "des", "d", "the", "a", "an", "un", "une"})
-
-
-def strip_lead(text: str) -> str | None:
-    """The name in "je recommande la boulangerie Chez Mimi" -> "boulangerie Chez Mimi".
-
-    Compares folded word prefixes, so accents and case in the name itself are kept.
-    None when nothing is left (the user only said "je recommande").
-    """
-    from directory.text import fold
-
-    words = text.split()
-    start = 0
-    for size in range(min(6, len(words)), 0, -1):
-        if fold(" ".join(words[:size])) in _LEADS:
-            start = size
-            break
-    while start < len(words) - 1 and fold(words[start]) in _ARTICLES:
-        start += 1
-    rest = " ".join(words[start:])
-    if rest[:2].lower() in ("l'", "d'", "l’", "d’"):
-        rest = rest[2:]
-    rest = rest.strip(" ,.;:!?")
-    return rest if fold(rest) and (start == 0 or fold(rest) not in _ARTICLES) else None
 
 
 class FindOrCreate:

@@ -95,6 +95,15 @@ def test_garagiste_au_port_searches_that_commune(seeded: Any) -> None:
     assert "Garage Auto Péi (fictive)" in text
 
 
+def test_i_am_looking_for_a_name(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "ask")
+    replies = chat.start({"intent": "search", "text": "je cherche Ti Bouts"})
+    assert chat.step == "results"
+    assert replies[-1].choices[0].label == "Crèche Ti Bouts (fictive)"
+    assert "« Ti Bouts »" in S.text_of(replies)
+
+
 def test_search_command_text_is_understood(seeded: Any) -> None:
     factory, _ids = seeded
     chat = S.Chat(factory, "ask")
@@ -110,6 +119,7 @@ def test_choosing_a_result_shows_details_pin_and_actions(seeded: Any) -> None:
     replies = chat.send(choice=f"hit:{ids['Crèche Ti Bouts (fictive)']}")
     text = S.text_of(replies)
     assert "12 rue des Lilas" in text and "0262 11 22 33" in text
+    assert "Crèche · Saint-Paul (974) · 4" in text  # its distance from the commune centre (~460 m)
     pins = [r.pin for r in replies if r.pin is not None]
     assert len(pins) == 1 and pins[0].name == "Crèche Ti Bouts (fictive)"
     assert -21.2 < pins[0].lat < -20.8 and 55.1 < pins[0].lon < 55.5
