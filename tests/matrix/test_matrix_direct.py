@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.messages import ChatKind
@@ -62,3 +64,33 @@ async def test_encrypted_direct_chat(people, bot_factory, fake_engine):
     assert bot.client is not None and bot.client.rooms[room].encrypted
     assert answer["event_id"] in alice.decrypted  # the answer travelled encrypted
     assert not alice.undecryptable
+
+
+async def test_pages_edit_the_same_message(people, bot_factory, fake_engine):
+    bot = await bot_factory(fake_engine)
+    alice = await people("alice")
+    room = await alice.dm(bot.identity.user_id)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await alice.say(room, "page 1")
+    first = await alice.wait_for(lambda r, s: s["content"].get("body") == "Results, page 1")
+    await alice.say(room, "page 2")
+    edit = await alice.wait_for(lambda r, s: "page 2" in s["content"].get("body", ""))
+    assert edit["content"]["m.relates_to"] == {"rel_type": "m.replace", "event_id": first["event_id"]}
+    assert edit["content"]["m.new_content"]["body"] == "Results, page 2"
+
+
+async def test_encrypted_room_without_encryption_says_so(people, bot_factory, fake_engine):
+    bot = await bot_factory(fake_engine, encryption=False)
+    alice = await people("alice", encryption=True)
+    room = await alice.dm(bot.identity.user_id, encrypted=True)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await alice.say(room, "can you read this?")
+    await alice.say(room, "and this?")
+    notice = await alice.wait_for(from_bot(bot.identity.user_id, room))
+    assert notice["content"]["msgtype"] == "m.notice"
+    assert "chiffré" in notice["content"]["body"] and "non chiffré" in notice["content"]["body"]
+    assert fake_engine.seen == []
+    await alice.say(room, "third")
+    await asyncio.sleep(1.5)
+    # said once, not once per message
+    assert len([s for s in alice.in_room(room) if s["sender"] == bot.identity.user_id]) == 1
