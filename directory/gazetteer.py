@@ -17,22 +17,27 @@ Which commune a match leads to
 * A point resolves to the nearest town hall among communes, arrondissements (rather than
   their city) and former communes with their own point (leading to their current commune).
 
-How ``resolve`` scores (0..100)
--------------------------------
+How ``resolve`` reads text and scores (0..100)
+----------------------------------------------
+Text is cleaned (invisible and control characters dropped, 200 characters at most) and
+folded (case, accents, hyphens, apostrophes); "St"/"Ste" become "Saint"/"Sainte"; a
+leading "à", "commune de", "near"… is dropped when the whole text is not a name.
+
 100  the name, INSEE code or postcode as typed (article optional when not typed:
      "Port" gives both Port (01) and Le Port (974));
- 92  an INSEE code that is also some commune's postcode ("97410": the postcode of
-     Saint-Pierre scores 100, Saint-Benoît's INSEE code 92);
- 99  the name with a qualifier it satisfies ("Saint-Louis 974", "Saint-Louis (68)",
-     "saint louis reunion", "saint paul 97460");
- 98  the same letters with other spacing ("Entredeux");
+ 99  the name with a qualifier it satisfies, after or before it ("Saint-Louis 974",
+     "Saint-Louis (68)", "saint louis reunion", "97460 Saint-Paul", "paris 75011");
+ 98  the same letters with other spacing ("Entredeux", "leport");
  96  a different article than typed ("La Port");
- -3  when the match is a former (delegated/associated) name;
- 95  at most for a typo (rapidfuzz ratio over the compact key, scaled to 92, plus up to 3
-     points when the commune is near the reference point);
--10  when the qualifier named no commune of that name (the rest is still offered).
-Ties (same-name communes) are ordered by distance from ``near`` then by population, so a
-dialog can show them as choices and ask.
+ 95  at most for a typo (rapidfuzz ratio of the letters, scaled to 92, plus up to 3 points
+     when the commune is near the reference point); typos are only searched when no
+     reading matched exactly, so "Saint-Martin" gives the five Saint-Martin and no noise;
+ 92  an INSEE code that is also some commune's postcode: people type postcodes, so for
+     "97410" Saint-Pierre's postcode scores 100 and Saint-Benoît's INSEE code 92;
+ -3  when what matched is a former (delegated/associated) commune's name;
+-10  when the qualifier fits no commune of that name (those are still offered).
+Ties (same-name communes, shared postcodes) are ordered by distance from ``near`` (an
+INSEE code or a point), then by population, so a dialog can offer them and ask.
 """
 
 from __future__ import annotations
@@ -61,7 +66,6 @@ from directory.gazetteer_names import (
     NameKeys,
     Qualifier,
     expand_tokens,
-    fold_name,
     keys_of_folded,
     keys_of_tokens,
     qualifier_table,
@@ -73,8 +77,6 @@ from directory.text import clean, fold
 MAX_INPUT_CHARS = 200  # longer text is cut before folding: no commune name is near that
 MAX_NAME_CHARS = 120  # folded text longer than this cannot be a name (+ qualifier)
 MAX_LIMIT = 50
-
-
 INSEE_ALSO_POSTCODE = 92.0  # score of an INSEE reading when the code is also a postcode
 FORMER_PENALTY = 3.0  # a former commune's name counts a little less than a current one's
 FUZZY_CUTOFF = 75.0  # rapidfuzz ratio below which a name is not a typo of the query
@@ -508,6 +510,5 @@ __all__ = [
     "Commune",
     "CommuneMatch",
     "Gazetteer",
-    "fold_name",
     "get_gazetteer",
 ]
