@@ -402,6 +402,22 @@ class BotAPIEmulator:
     def last_bot_message(self, chat_id: int) -> JSONDict:
         return self.messages_to(chat_id)[-1]
 
+    def buttons(self, message: JSONDict) -> dict[str, str]:
+        """label -> callback data of a message's inline keyboard."""
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+    def press_label(self, user_id: int, message: JSONDict, label: str,
+                    chat_id: int | None = None) -> int:
+        """Press the button whose label starts with ``label``."""
+        for text, data in self.buttons(message).items():
+            if text.startswith(label):
+                return self.press(user_id, message["message_id"], data, chat_id)
+        raise AssertionError(f"no button {label!r} in {list(self.buttons(message))}")
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [m.get("text", "") for m in self.messages_to(chat_id)]
+
     def confirmed(self, update_id: int) -> bool:
         return all(u["update_id"] != update_id for u in self.pending)
 
