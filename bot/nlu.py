@@ -835,13 +835,13 @@ def _name(reading: _Reading, place: tuple[int, int] | None, verb_end: int | None
         while (
             i < len(tokens)
             and tokens[i].text[0].islower()
+            and (place is None or not place[0] <= i + 1 < place[1])  # never into the place
             and (
-                tokens[i].fold in lead
+                (tokens[i].fold in lead and tokens[i].text != "à")
                 or (
                     tokens[i].fold in {"au", "aux", "a", "at", "in", "to", "for"}
                     and i + 1 < len(tokens)
                     and tokens[i + 1].text[:1].isupper()
-                    and (place is None or place[0] != i + 1)
                 )
             )
         ):

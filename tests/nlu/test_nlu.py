@@ -1,0 +1,335 @@
+"""Focused behaviour of the NLU: each slot, the traps, bad input, speed, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.nlu import INTENTS, Parse, parse, warm_up
+
+CONTRACT_KEYS = {"intent", "category", "commune", "near_me", "radius_km", "name"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    warm_up()
+
+
+# --- slots ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, intent, category, commune",
+    [
+        ("g cherche 1 garagiste st paul", "search", "garage", "97415"),
+        ("ya 1 bon medecin o port?", "search", "medecin", "97407"),
+        ("une épicerie à l'Entre-Deux", "search", "epicerie", "97403"),
+        ("épicerie d'Entre-Deux", "search", "epicerie", "97403"),
+        ("creche a l etang sale", "search", "creche", "97404"),
+        ("CRÈCHE SAINT-PIERRE", "search", "creche", "97416"),
+        ("pharmaci sen andre", "search", "pharmacie", "97409"),
+        ("restaurant à Salazi", "search", "restaurant", "97421"),
+        ("garage 97420", "search", "garage", "97407"),  # a postcode, not an INSEE code
+        ("medecin 97460", "search", "medecin", "97415"),
+        ("boulangerie Marseille 13005", "search", "boulangerie", "13205"),
+        ("une crèche dans le 974 à Saint-Louis", "search", "creche", "97414"),
+        ("I need a mechanic in Le Port", "search", "garage", "97407"),
+    ],
+)
+def test_search_slots(text: str, intent: str, category: str, commune: str) -> None:
+    result = parse(text)
+    assert (result.intent, result.category, result.commune) == (intent, category, commune)
+
+
+def test_article_in_name_au_port() -> None:
+    result = parse("garagiste au Port", home="97415")
+    assert result.commune == "97407"
+    assert result.commune_candidates[0] == "97407"
+
+
+@pytest.mark.parametrize(
+    "home, expected",
+    [("97416", "97414"), ("68224", "68297"), ("97101", "97126"), (None, "97414")],
+)
+def test_same_name_communes_follow_home(home: str | None, expected: str) -> None:
+    result = parse("une crèche à Saint-Louis", home=home)
+    assert result.commune == expected
+    assert set(result.commune_candidates) >= {"97414", "68297", "97126", "57618"}
+    assert result.commune_candidates[0] == expected
+
+
+def test_unknown_home_is_ignored() -> None:
+    assert parse("crèche à Saint-Louis", home="00000").commune == "97414"
+
+
+@pytest.mark.parametrize(
+    "text, radius, near_me",
+    [
+        ("une crèche à moins de 5 km", 5.0, True),
+        ("garage dans un rayon de 10km", 10.0, True),
+        ("pharmacy within 3 miles", 4.828, True),
+        ("boulangerie à 500 m", 0.5, True),
+        ("un médecin à moins de 2,5 km de Saint-Leu", 2.5, False),
+        ("dentist within 1.5 km", 1.5, True),
+        ("un resto à 10 minutes de chez moi", None, True),
+        ("près de chez moi une crèche", None, True),
+        ("pharmacie autour de moi", None, True),
+        ("daycare near me", None, True),
+        ("bakery nearby", None, True),
+        ("crèche à Saint-Paul", None, False),
+    ],
+)
+def test_radius_and_near_me(text: str, radius: float | None, near_me: bool) -> None:
+    result = parse(text)
+    assert result.radius_km == radius
+    assert result.near_me is near_me
+
+
+@pytest.mark.parametrize(
+    "text, intent, category, commune, name",
+    [
+        ("je recommande le garage Dupont au Port", "recommend", "garage", "97407", "Dupont"),
+        ("I recommend Garage Dupont in Le Port", "recommend", "garage", "97407", "Dupont"),
+        (
+            "je recommande la pharmacie du Centre à St Pierre",
+            "recommend", "pharmacie", "97416", "pharmacie du Centre",
+        ),
+        (
+            "je fais partie de la troupe Les Zarlor à Saint-Denis",
+            "join", "theatre", "97411", "Les Zarlor",
+        ),
+        ("je fais partie de la troupe de théâtre du Port", "join", "theatre", "97407", None),
+        ("I'm a member of the theatre group in Le Port", "join", "theatre", "97407", None),
+        (
+            "je lance un projet de jardin partagé à Saint-Denis",
+            "announce_project", "jardin-partage", "97411", None,
+        ),
+        ("j'habite à Saint-Pierre", "register", None, "97416", None),
+        ("I live in Le Tampon", "register", None, "97422", None),
+        ("tu me conseilles un garagiste au Tampon ?", "search", "garage", "97422", None),
+    ],
+)  # fmt: skip
+def test_intents_and_names(
+    text: str, intent: str, category: str | None, commune: str | None, name: str | None
+) -> None:
+    result = parse(text, home="97415")
+    assert (result.intent, result.category, result.commune) == (intent, category, commune)
+    if name is None:
+        assert result.name is None
+    else:
+        assert result.name is not None and result.name.lower() == name.lower()
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("bonjour", "greeting"),
+        ("hello", "greeting"),
+        ("aide", "help"),
+        ("how does this work?", "help"),
+        ("merci !", "thanks"),
+        ("annuler", "cancel"),
+        ("oui", "yes"),
+        ("ça marche", "yes"),
+        ("non merci", "no"),
+        ("la suite", "more"),
+        ("mes recommandations", "me"),
+        ("paramètres", "settings"),
+        ("il fait beau", "unknown"),
+    ],
+)
+def test_short_answers(text: str, intent: str) -> None:
+    result = parse(text)
+    assert result.intent == intent
+    assert result.category is None and result.commune is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "il y a une boulangerie ?",  # "y" is a commune (80829)
+        "une crèche à côté de chez moi",  # "La Côte"
+        "un club de sport dans mon quartier",  # "Le Quartier"
+        "un veto pas loin",  # "Le Pas"
+        "pharmacie de garde",  # "La Garde"
+        "the weather is nice today",  # "Nice"
+        "vétérinaire près de chez moi",  # "Les Prés"
+        "ça marche merci",  # not a market
+    ],
+)
+def test_ordinary_words_are_not_communes(text: str) -> None:
+    result = parse(text)
+    assert result.commune is None, result
+    assert result.category != "marche"
+
+
+def test_small_communes_named_like_words_need_context() -> None:
+    assert parse("un médecin à Y dans la Somme").commune == "80829"
+    assert parse("une crèche à Eu").commune == "76255"
+    assert parse("une crèche à Paris").commune == "75056"
+
+
+def test_category_words_are_not_communes() -> None:
+    # "Marché", "Plage", "Garage" could be lieux-dits; here they are what is searched for
+    for text in ("marché à Saint-Paul", "plage à Saint-Leu", "garage à Saint-André"):
+        result = parse(text)
+        assert result.category in {"marche", "plage", "garage"}
+        assert result.commune in {"97415", "97413", "97409"}
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("je cherche une crèche", "fr"),
+        ("looking for a daycare", "en"),
+        ("pharmacy in Saint-Denis", "en"),
+        ("pharmacie à Saint-Denis", "fr"),
+    ],
+)
+def test_language(text: str, lang: str) -> None:
+    assert parse(text).lang == lang
+
+
+def test_language_hint_breaks_ties() -> None:
+    assert parse("Saint-Pierre", lang="en").lang == "en"
+    assert parse("Saint-Pierre", lang="fr").lang == "fr"
+    assert parse("Saint-Pierre", lang="de").lang == "fr"
+
+
+# --- bad input --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "🙂🙂🙂🎉",
+        "\x00\x01\x02\x1b[31m",
+        "\u200b\u200c\u200d\ufeff",
+        "<script>alert('x')</script>",
+        "**gras** _italique_ [lien](http://x)",
+        "'; DROP TABLE entries; --",
+        "a" * 65536,
+        "je cherche " * 6000,
+        "\ud800",  # a lone surrogate
+    ],
+)
+def test_bad_input_never_crashes(text: str) -> None:
+    started = time.perf_counter()
+    result = parse(text)
+    elapsed = time.perf_counter() - started
+    assert isinstance(result, Parse)
+    assert result.intent in INTENTS
+    assert result.intent in {"unknown", "help", "search"}
+    assert result.category is None and result.commune is None
+    assert elapsed < 0.25
+
+
+def test_markup_around_words_is_ignored() -> None:
+    result = parse("<b>crèche</b> à <i>Saint-Paul</i>")
+    assert (result.category, result.commune) == ("creche", "97415")
+
+
+def test_zero_width_characters_inside_words() -> None:
+    result = parse("cr\u200bèche à Saint\u200b-Paul")
+    assert (result.category, result.commune) == ("creche", "97415")
+
+
+def test_not_a_string() -> None:
+    assert parse(None).intent == "unknown"  # type: ignore[arg-type]
+
+
+def test_question_marks_only_ask_for_help() -> None:
+    assert parse("???").intent == "help"
+
+
+# --- speed --------------------------------------------------------------------------------
+
+
+def test_typical_parse_is_fast() -> None:
+    samples = [
+        "g cherche 1 garagiste st paul",
+        "je recommande le garage Dupont au Port",
+        "une crèche à moins de 5 km",
+        "is there a good doctor in Saint-Denis?",
+        "j'habite à Saint-Pierre",
+        "bonjour",
+        "je fais partie de la troupe de théâtre du Port",
+        "pharmacie de garde à St Denis svp",
+    ]
+    timings = []
+    for text in samples:
+        best = min(_timed(text) for _ in range(5))
+        timings.append(best)
+    timings.sort()
+    assert timings[len(timings) // 2] < 0.002, timings  # median under 2 ms
+    assert timings[-1] < 0.01, timings
+
+
+def _timed(text: str) -> float:
+    started = time.perf_counter()
+    parse(text, home="97415")
+    return time.perf_counter() - started
+
+
+# --- JSON and CLI -------------------------------------------------------------------------
+
+
+def test_to_json_has_the_contract_keys() -> None:
+    data = parse("crèche à Saint-Louis", home="97416").to_json()
+    assert set(data) >= CONTRACT_KEYS
+    assert data["commune_candidates"][0] == "97414"
+    assert data["lang"] == "fr"
+    json.dumps(data)
+
+
+def test_cli_parse_json() -> None:
+    result = CliRunner().invoke(
+        main, ["parse", "je recommande le garage Dupont au Port", "--home", "97415", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) >= CONTRACT_KEYS
+    assert data["intent"] == "recommend"
+    assert data["category"] == "garage"
+    assert data["commune"] == "97407"
+    assert data["near_me"] is False
+    assert data["radius_km"] is None
+    assert data["name"] == "Dupont"
+
+
+def test_cli_parse_radius_json() -> None:
+    result = CliRunner().invoke(main, ["parse", "a pharmacy within 3 miles", "--lang", "en", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["radius_km"] == pytest.approx(4.828, abs=0.01)
+    assert data["near_me"] is True
+    assert data["lang"] == "en"
+
+
+def test_cli_parse_summary_is_localized() -> None:
+    fr = CliRunner().invoke(main, ["parse", "crèche à Saint-Louis", "--home", "68224"])
+    assert fr.exit_code == 0
+    assert "Catégorie : Crèche" in fr.output and "68297" in fr.output
+    en = CliRunner().invoke(main, ["parse", "daycare in Saint-Louis", "--lang", "en"])
+    assert en.exit_code == 0
+    assert "Category: Daycare" in en.output
+
+
+def test_cli_parse_bad_home_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["parse", "crèche", "--home", "99999", "--json"])
+    assert result.exit_code == 2
+    assert "99999" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text", ["", "🙂", "\x00" * 10, "x" * 70000])
+def test_cli_parse_bad_text(text: str) -> None:
+    result = CliRunner().invoke(main, ["parse", text, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["intent"] in {"unknown", "help"}
