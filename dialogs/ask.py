@@ -5,8 +5,9 @@ Steps (``state["step"]``):
 ``what``     nothing to look for yet: ask what (a category or a name).
 ``where``    no place known (no shared location, no home, no commune said, no bound chat):
              ask a commune or a shared location.
-``results``  a page of results; choices open one, "more" pages (the reply keeps
-             ``edit_key="results"`` so Telegram edits the list in place). Typing something
+``results``  a page of results; choices open one, "more" pages. Pages, cards and "back"
+             share one ``edit_key`` ("results:<search>") so Telegram edits the list in
+             place. Typing something
              else starts a new search.
 ``entry``    one entry's card, pin and actions (recommend, I belong here, follow, back).
 ``offer``    nothing found even after widening the radius once: offer to add one, which
@@ -20,6 +21,8 @@ through the join/follow buttons and the recommend dialog it hands over to.
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -56,6 +59,8 @@ MAX_RADIUS_KM = 100.0
 QUERY_MAX = 200
 
 HIT = "hit:"
+#: the edit key of a result list starts with this (one key per search, see results_key)
+RESULTS = "results"
 #: intents that leave the results for another dialog
 OTHER_INTENTS = frozenset(
     {"recommend", "join", "announce_project", "register", "help", "settings", "me", "greeting", "thanks"}
@@ -183,6 +188,14 @@ def query_state(slots: Slots, place: Place) -> JSON:
     }
 
 
+def results_key(ctx: DialogContext, query: JSON) -> str:
+    """One edit key per search: its pages, its cards and "back" replace each other in one
+    message on screen (Telegram edits, Matrix replaces), while a new search gets a new
+    message instead of overwriting the previous list far up in the chat."""
+    seed = f"{ctx.now.timestamp():.6f}|{json.dumps(query, sort_keys=True, default=str)}"
+    return f"{RESULTS}:{zlib.crc32(seed.encode()):08x}"
+
+
 def origin_of(query: JSON) -> tuple[float, float] | None:
     """The point distances are measured from: the user's point, else the commune's centre."""
     point = query.get("point")
@@ -249,7 +262,7 @@ def results_reply(
     options = [Choice(f"{HIT}{hit.entry_id}", _button(hit.name)) for hit in hits]
     if more:
         options.append(Choice(common.MORE, ctx.t("ask.more")))
-    return common.say_spans(ctx, spans, choices=options, edit_key="results")
+    return common.say_spans(ctx, spans, choices=options, edit_key=query.get("key") or RESULTS)
 
 
 def _button(name: str, limit: int = 40) -> str:
@@ -334,6 +347,7 @@ class AskDialog:
         return self._first_page(ctx, query_state(slots, place))
 
     def _first_page(self, ctx: DialogContext, query: JSON) -> Step:
+        query = {**query, "key": results_key(ctx, query)}
         page = run_search(ctx, query)
         note = ""
         if not page.hits:
@@ -402,7 +416,9 @@ class AskDialog:
                 return self._again(ctx, state, "ask.gone")
             return Step.wait(
                 {**state, "step": "entry", "entry": entry.id},
-                *entry_message(ctx, entry, back=True, origin=origin_of(query)),
+                *entry_message(
+                    ctx, entry, back=True, origin=origin_of(query), edit_key=query.get("key") or RESULTS
+                ),
             )
         return self._new_question(ctx, state, "results")
 

@@ -311,7 +311,12 @@ def entry_actions(ctx: DialogContext, entry: Entry, *, back: bool) -> tuple[Choi
 
 
 def entry_message(
-    ctx: DialogContext, entry: Entry, *, back: bool, origin: tuple[float, float] | None = None
+    ctx: DialogContext,
+    entry: Entry,
+    *,
+    back: bool,
+    origin: tuple[float, float] | None = None,
+    edit_key: str | None = None,
 ) -> list[Outgoing]:
     """The entry's card with its actions (and its distance from ``origin``), then its map
     pin when it has a point."""
@@ -321,7 +326,7 @@ def entry_message(
 
         distance = haversine_km(origin, (entry.lat, entry.lon))
     card = entry_card(ctx, entry, distance)
-    out = [common.say_spans(ctx, card, choices=entry_actions(ctx, entry, back=back))]
+    out = [common.say_spans(ctx, card, choices=entry_actions(ctx, entry, back=back), edit_key=edit_key)]
     pin = common.entry_pin(entry)
     if pin is not None:
         if not pin.address:

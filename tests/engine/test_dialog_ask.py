@@ -61,7 +61,7 @@ def test_creche_near_me_lists_name_distance_commune_and_recommendations(seeded: 
     assert "km" in text or " m " in text or " m ·" in text
     assert "recommand" in text  # "pas encore recommandé" / "1 recommandation"
     results = replies[-1]
-    assert results.edit_key == "results"
+    assert results.edit_key is not None and results.edit_key.startswith("results:")
     hits = [c for c in results.choices if c.id.startswith("hit:")]
     assert len(hits) == 5
     assert "more" in S.choice_ids(replies)
@@ -74,7 +74,7 @@ def test_more_pages_in_place_without_repeating(seeded: Any) -> None:
     first = chat.start({"category": "creche", "commune": S.SAINT_PAUL})
     first_ids = [c.id for c in first[-1].choices if c.id.startswith("hit:")]
     second = chat.pick("more")
-    assert second[-1].edit_key == "results"
+    assert second[-1].edit_key == first[-1].edit_key  # the same message, edited in place
     second_ids = [c.id for c in second[-1].choices if c.id.startswith("hit:")]
     assert second_ids and not set(first_ids) & set(second_ids)
     assert "page 2" in S.text_of(second)
@@ -126,8 +126,11 @@ def test_choosing_a_result_shows_details_pin_and_actions(seeded: Any) -> None:
     labels = S.choice_labels(replies)
     assert "Je recommande" in labels and "J'en fais partie" in labels
     assert "Suivre ce projet" not in labels  # only projects are followed
+    assert replies[0].edit_key == chat.state["query"]["key"]  # the card replaces the list
     back = chat.pick("Retour")
-    assert chat.step == "results" and back[-1].edit_key == "results"
+    assert chat.step == "results" and back[-1].edit_key == replies[0].edit_key
+    other = chat.send("garage")  # a new search: a new message, the old list stays
+    assert other[-1].edit_key != replies[0].edit_key
 
 
 def test_i_belong_here_joins_once(seeded: Any) -> None:
