@@ -249,6 +249,9 @@ def _feature_values(feature: Mapping[str, Any]) -> dict[str, Any]:
     values.setdefault("website", _first(tags, "website", "contact:website", "url"))
     values.setdefault("email", _first(tags, "email", "contact:email"))
     values.setdefault("description", _first(tags, "description"))
+    for key in ("phone", "website", "email", "postcode"):  # OSM lists several values with ";"
+        if isinstance(values.get(key), str):
+            values[key] = values[key].split(";")[0].strip()
     point = _centroid(feature.get("geometry"))
     if point is not None and "lat" not in values:
         values["lat"], values["lon"] = point
@@ -557,7 +560,7 @@ def records_of(path: Path, fmt: str) -> tuple[list[Record] | Iterator[Record], s
     if fmt == "csv":
         return csv_records(text), f"csv:{path.stem}"[:64]
     records = list(geojson_records(text))
-    ids = [str(r.values.get("id", "")) for r in records[:50]]
+    ids = [str(r.values["id"]) for r in records[:100] if r.values.get("id") is not None]
     if ids and all(i.startswith(OSM_ID_PREFIXES) for i in ids):
         return records, "osm"
     return records, f"geojson:{path.stem}"[:64]

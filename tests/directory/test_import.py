@@ -1,0 +1,250 @@
+"""Import: CSV and GeoJSON/OSM, re-imports that update, bad rows and bad files, batches
+that survive interruption, the sample directory. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.cli import main as cli
+from directory.gazetteer import get_gazetteer
+from directory.importer import (
+    CSV_COLUMNS,
+    ImportFailed,
+    Record,
+    import_file,
+    import_records,
+)
+from directory.models import Entry, EntryTerm
+from directory.sample import REUNION, load_sample
+from directory.search import SearchQuery, haversine_km, search
+
+FIXTURES = Path(__file__).with_name("fixtures")
+HEADER = "id,name,category,commune,lat,lon,kind,stage,needs,tags,starts_at\n"
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Entry)) or 0
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def test_csv_import_keeps_good_rows_and_reports_bad_ones(store, tmp_path: Path) -> None:
+    _, factory = store
+    path = write(
+        tmp_path / "annuaire.csv",
+        HEADER
+        + "a1,Crèche Ti Bouts (fictive),creche,97415,-21.03,55.33,,,,bébés;jardin,\n"  # line 2
+        + "a2,,creche,97415,,,,,,,\n"  # line 3: empty name
+        + f"a3,{'x' * 10_000},garage,97415,,,,,,,\n"  # line 4: too long
+        + "a4,Garage Lat,garage,97415,200,55.3,,,,,\n"  # line 5: latitude 200
+        + "a5,Garage Nulle Part,garage,99999,,,,,,,\n"  # line 6: unknown INSEE
+        + "a6,Jardin Lontan (fictive),jardin-partage,97416,,,project,started,volunteers;funding,,\n"
+        + "a7,\"Bob'); DROP TABLE entries;--\",garage,97416,,,,,,,\n"  # SQL-like, fine
+        + "a8,\"Zéro\u200blargeur\x07 (fictive)\",nounou,97416,,,,,,,\n"  # synonym as category
+        + "a9,Fête,association,97416,,,event,,,,demain\n"  # bad date
+        + "a1,Doublon,creche,97415,,,,,,,\n"  # duplicate id in the file
+        + "b1,Trop,de,cellules,97415,1,2,3,4,5,6,7\n"
+        + "\n",
+    )
+    report = import_file(factory, path)
+    assert report.source == "csv:annuaire"
+    assert (report.created, report.updated, report.skipped) == (4, 0, 7)
+    assert [(e.number, e.field, e.reason) for e in report.errors] == [
+        (3, "name", "empty"),
+        (4, "name", "too_long"),
+        (5, "lat", "bad_latitude"),
+        (6, "commune_insee", "unknown_commune"),
+        (10, "starts_at", "bad_datetime"),
+        (11, "id", "duplicate_in_file"),
+        (12, "row", "too_many_cells"),
+    ]
+    with factory() as session:
+        assert count(session) == 4
+        entries = {e.source_id: e for e in session.scalars(select(Entry))}
+    assert entries["a1"].tags == ["bébés", "jardin"]
+    assert entries["a6"].kind == "project" and entries["a6"].needs == ["volunteers", "funding"]
+    assert entries["a7"].name == "Bob'); DROP TABLE entries;--"
+    assert entries["a8"].name == "Zérolargeur (fictive)"
+    assert entries["a8"].category == "assistante-maternelle"
+
+
+def test_reimporting_a_source_updates_and_never_duplicates(store, tmp_path: Path) -> None:
+    _, factory = store
+    rows = "k1,Garage Alpha,garage,97415,,,,,,,\nk2,Crèche Beta,creche,97415,,,,,,,\n"
+    path = write(tmp_path / "src.csv", HEADER + rows)
+    first = import_file(factory, path)
+    assert (first.created, first.updated) == (2, 0)
+    write(path, HEADER + "k1,Garage Zembrocal,garage,97415,,,,,,,\nk2,Crèche Beta,creche,97415,,,,,,,\n"
+          + "k3,Snack Gamma,snack,97415,,,,,,,\n")
+    second = import_file(factory, path)
+    assert (second.created, second.updated, second.skipped) == (1, 2, 0)
+    with factory() as session:
+        assert count(session) == 3
+        garage = session.scalars(select(Entry).where(Entry.source_id == "k1")).one()
+        assert garage.name == "Garage Zembrocal" and garage.name_folded == "garage zembrocal"
+        page = search(session, SearchQuery(text="zembrocal", commune="97415"))
+        assert [h.entry_id for h in page.hits] == [garage.id]
+        assert not search(session, SearchQuery(text="alpha", commune="97415")).hits
+        terms = session.scalar(
+            select(func.count()).select_from(EntryTerm).where(EntryTerm.entry_id == garage.id)
+        )
+        assert terms == 4  # garage, zembrocal, @c:garage, @k:organization: old terms gone
+
+
+def test_rows_without_id_are_keyed_by_name_commune_and_category(store, tmp_path: Path) -> None:
+    _, factory = store
+    path = write(tmp_path / "noid.csv", "name,category,commune\nCrèche Ti Bouts,creche,97415\n")
+    import_file(factory, path)
+    report = import_file(factory, path)
+    assert (report.created, report.updated) == (0, 1)
+
+
+def test_commune_comes_from_the_point_when_absent(store, tmp_path: Path) -> None:
+    _, factory = store
+    path = write(tmp_path / "pts.csv", "name,category,lat,lon\nGarage Tangue,garage,-21.3,55.5\n"
+                 "Garage Large,garage,-30,60\n")
+    report = import_file(factory, path)
+    assert (report.created, report.skipped) == (1, 1)
+    assert report.errors[0].reason == "unknown_commune"
+    with factory() as session:
+        assert session.scalars(select(Entry.commune_insee)).one() == "97416"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("nom,catégorie,commune\nCrèche,creche,97415\n", "unknown_columns"),
+        ("id,name\n1,Crèche\n", "missing_columns"),
+        ("", "empty"),
+        ("\n\n", "empty"),
+    ],
+)
+def test_wrong_csv_columns_are_refused_before_writing(
+    store, tmp_path: Path, content: str, reason: str
+) -> None:
+    _, factory = store
+    with pytest.raises(ImportFailed) as info:
+        import_file(factory, write(tmp_path / "bad.csv", content))
+    assert info.value.reason == reason
+    with factory() as session:
+        assert count(session) == 0
+
+
+def test_latin1_and_binary_files_are_refused(store, tmp_path: Path) -> None:
+    _, factory = store
+    latin = write(tmp_path / "latin.csv", "name,category,commune\nCrèche Été,creche,97415\n", "latin-1")
+    with pytest.raises(ImportFailed) as info:
+        import_file(factory, latin)
+    assert info.value.reason == "not_utf8"
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(ImportFailed) as info:
+        import_file(factory, binary)
+    assert info.value.reason == "binary"
+    with pytest.raises(ImportFailed) as info:
+        import_file(factory, tmp_path / "missing.csv")
+    assert info.value.reason == "not_found"
+    with pytest.raises(ImportFailed) as info:
+        import_file(factory, write(tmp_path / "x.geojson", '{"type": "Feature"}'))
+    assert info.value.reason == "not_geojson"
+    with pytest.raises(ImportFailed) as info:
+        import_file(factory, write(tmp_path / "y.geojson", "{nope"))
+    assert info.value.reason == "bad_json"
+    with factory() as session:
+        assert count(session) == 0
+
+
+def test_osm_geojson_maps_tags_to_categories_and_points_to_communes(store) -> None:
+    _, factory = store
+    report = import_file(factory, FIXTURES / "osm_export.geojson")
+    assert report.source == "osm"
+    assert report.created == 4
+    assert sorted((e.number, e.reason) for e in report.errors) == [
+        (3, "no_category_for_tags"),
+        (5, "unknown_commune"),
+        (6, "empty"),
+        (8, "not_a_feature"),
+    ]
+    with factory() as session:
+        entries = {e.source_id: e for e in session.scalars(select(Entry))}
+    creche = entries["node/1001"]
+    assert (creche.category, creche.commune_insee) == ("creche", "97415")
+    assert creche.address == "3 Rue des Filaos" and creche.postcode == "97460"
+    assert creche.phone == "+262 262 00 00 01"
+    bakery = entries["way/2002"]
+    assert (bakery.category, bakery.commune_insee) == ("boulangerie", "97411")
+    assert bakery.website == "https://example.org"
+    assert bakery.lat == pytest.approx(-20.8804, abs=1e-3)
+    assert entries["node/1004"].category == "garage"
+    assert entries["node/1007"].category == "bibliotheque"
+    again = import_file(factory, FIXTURES / "osm_export.geojson")
+    assert (again.created, again.updated) == (0, 4)
+
+
+def test_an_interrupted_import_keeps_whole_batches_only(store) -> None:
+    _, factory = store
+
+    def records() -> Iterator[Record]:
+        for n in range(25):
+            values = {"id": f"r{n}", "name": f"Garage {n}", "category": "garage", "commune": "97415"}
+            yield Record(n + 2, values)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_records(factory, records(), "test", batch_size=10)
+    with factory() as session:
+        assert count(session) == 20
+        indexed = session.scalar(select(func.count(func.distinct(EntryTerm.entry_id))))
+        assert indexed == 20
+
+
+def test_the_sample_directory(store) -> None:
+    _, factory = store
+    with factory() as session, session.begin():
+        loaded = load_sample(session)
+    with factory() as session, session.begin():
+        assert load_sample(session) == loaded  # idempotent
+    gazetteer = get_gazetteer()
+    with factory() as session:
+        entries = list(session.scalars(select(Entry)))
+    assert loaded == len(entries) >= 300
+    communes = {e.commune_insee for e in entries}
+    assert set(REUNION) <= communes and {"75056", "59350", "98818"} <= communes
+    assert {e.kind for e in entries} == {"organization", "project", "event", "poi"}
+    assert len({e.category for e in entries}) >= 20
+    for entry in entries:
+        assert "(fictive)" in entry.name
+        commune = gazetteer.current(entry.commune_insee)
+        assert commune is not None and commune.point is not None
+        assert entry.lat is not None and entry.lon is not None
+        assert haversine_km(commune.point, (entry.lat, entry.lon)) < 3.0
+        if entry.kind == "project":
+            assert entry.stage and entry.needs
+        if entry.kind == "event":
+            assert entry.starts_at and entry.ends_at and entry.ends_at > entry.starts_at
+
+
+def test_cli_import_reports_and_refuses_clearly(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    rows = "c1,Garage Alpha,garage,97415,,,,,,,\nc2,,garage,97415,,,,,,,\n"
+    good = write(tmp_path / "ok.csv", HEADER + rows)
+    result = runner.invoke(cli, ["import", str(good), "--db", db_url, "--lang", "fr"])
+    assert result.exit_code == 0, result.output
+    assert "1 créées, 0 mises à jour, 1 ignorées" in result.output
+    assert "Ligne 3 ignorée — nom : ce champ est vide." in result.output
+    latin = write(tmp_path / "latin.csv", "name,category,commune\nÉté,creche,97415\n", "latin-1")
+    refused = runner.invoke(cli, ["import", str(latin), "--db", db_url, "--lang", "en"])
+    assert refused.exit_code == 1 and "not UTF-8" in refused.output
+    columns = runner.invoke(cli, ["import", str(write(tmp_path / "c.csv", "foo\n1\n")), "--db", db_url,
+                                  "--lang", "en"])
+    assert columns.exit_code == 1 and "Unknown columns: foo" in columns.output
+    assert all(c in columns.output for c in CSV_COLUMNS)
