@@ -137,8 +137,23 @@ def test_demo_is_interactive_on_a_terminal(tmp_path: Path) -> None:
         assert "Démo de communebot".encode() in seen
         os.write(master, b"/help\n")
         read_until(b"/settings")
+        end = time.monotonic() + 60
+        while not seen.endswith(b"> ") and time.monotonic() < end:  # the next prompt
+            read_until(b"> ")
+            if not seen.endswith(b"> "):
+                ready, _, _ = select.select([master], [], [], 0.5)
+                if ready:
+                    seen += os.read(master, 4096)
         os.write(master, b"\x04")  # Ctrl-D
-        assert proc.wait(timeout=30) == 0
+        end = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < end:  # keep draining the terminal
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+        assert proc.wait(timeout=5) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
