@@ -280,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workdir", type=Path, help="where the SQLite files go (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--communes", type=int, help="resolve this many communes (default: all)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([2000] if args.quick else [10_000, 100_000, 1_000_000])
     queries = args.queries or (20 if args.quick else 200)
@@ -287,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     picker = CommunePicker()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         results = [bench_size(n, Path(tmp), queries, baseline_queries, args.seed, picker) for n in sizes]
-    resolution = bench_resolution(200 if args.quick else None, args.seed)
+    resolution = bench_resolution(args.communes or (200 if args.quick else None), args.seed)
     print_report(results, resolution)
     output = {"sizes": results, "resolution": resolution}
     if args.json:
