@@ -171,7 +171,7 @@ class TelegramAdapter:
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop receiving; updates already in hand get ``grace`` seconds to finish."""
-        in_hand = [t for t in self._background if not t.done()]
+        in_hand: list[asyncio.Future[Any]] = [t for t in self._background if not t.done()]
         if self._batch is not None and not self._batch.done():
             in_hand.append(self._batch)
         if in_hand:
@@ -579,33 +579,40 @@ class TelegramAdapter:
             await asyncio.sleep(self.config.outbox_interval_seconds)
 
     async def deliver_outbox_once(self, limit: int = 20) -> int:
-        """Send what the outbox holds for Telegram, in one transaction (rows stay locked on
-        PostgreSQL while they travel, so two workers never send the same one)."""
+        """Send what the outbox holds for Telegram.
+
+        Claim and mark are two short transactions, so no database lock is held while
+        messages wait for their pacing turn (on SQLite that lock would stall every other
+        writer). One adapter polls per bot token (Telegram refuses a second getUpdates
+        consumer), so nobody else competes for these rows; a crash between sending and
+        marking sends that one message again at the next start (at least once)."""
         from bot import outbox
 
         assert self.sessions is not None
-        loop = asyncio.get_running_loop()
         sessions = self.sessions
 
-        def work() -> int:
-            sent = 0
+        def claim() -> list[outbox.OutboxItem]:
             with sessions() as session, session.begin():
-                for entry in outbox.claim(session, "telegram", limit):
-                    chat = entry.chat_id.removeprefix("user:")
-                    if not chat.lstrip("-").isdigit():
-                        continue
-                    future = asyncio.run_coroutine_threadsafe(
-                        self.send(int(chat), entry.outgoing), loop)
-                    try:
-                        future.result()
-                    except Exception:
-                        log.exception("outbox message %s to %s failed", entry.id, chat)
-                        continue
-                    outbox.mark_sent(session, entry.id)
-                    sent += 1
-            return sent
+                return outbox.claim(session, "telegram", limit)
 
-        return await asyncio.to_thread(work)
+        def mark(item_id: int) -> None:
+            with sessions() as session, session.begin():
+                outbox.mark_sent(session, item_id)
+
+        sent = 0
+        for entry in await asyncio.to_thread(claim):
+            chat = entry.chat_id.removeprefix("user:")
+            if not chat.lstrip("-").isdigit():
+                log.warning("outbox message %s: %r is not a Telegram chat", entry.id, chat)
+                continue
+            try:
+                await self.send(int(chat), entry.outgoing)
+            except Exception:
+                log.exception("outbox message %s to %s failed", entry.id, chat)
+                continue
+            await asyncio.to_thread(mark, entry.id)
+            sent += 1
+        return sent
 
 
 def _with(incoming: Incoming, **changes: Any) -> Incoming:

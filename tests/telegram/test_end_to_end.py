@@ -177,8 +177,8 @@ async def test_injected_faults_do_not_break_the_conversation(
     emulator.inject("editMessageText", "502")
     emulator.inject("sendVenue", "timeout")
     emulator.inject("answerCallbackQuery", "500")
-    emulator.inject("sendMessage", "parse_entities",
-                    match=lambda p: "Adresse" in str(p.get("text")))
+    for method in ("sendMessage", "editMessageText"):  # the card may replace the list
+        emulator.inject(method, "parse_entities", match=lambda p: "Adresse" in str(p.get("text")))
     emulator.send_text(ALICE, "boulangerie à 40 km")
     results = await answer(emulator, ALICE, "Boulangerie autour")
     emulator.press_label(ALICE, results, "Plus de résultats")
