@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,6 +61,19 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 
 ParseFn = Callable[..., Any]
+
+# Hot statements, built once: every message runs them (saves SQL construction per message).
+_USER = (
+    select(Account, Citizen)
+    .join(Citizen, Citizen.id == Account.citizen_id)
+    .where(
+        Account.platform == bindparam("platform"),
+        Account.platform_user_id == bindparam("user"),
+    )
+)
+_STATE = select(DialogState).where(
+    DialogState.account_id == bindparam("account"), DialogState.chat_id == bindparam("chat")
+)
 
 
 class Conflict(Exception):
@@ -166,14 +179,11 @@ class Engine:
             return _Turn(self, session, incoming, account, citizen, is_new).run()
 
     def _user(self, session: Session, incoming: Incoming) -> tuple[Account, Citizen, bool]:
-        account = session.scalar(
-            select(Account).where(
-                Account.platform == incoming.platform,
-                Account.platform_user_id == incoming.user_id,
-            )
-        )
-        if account is not None:
-            return account, account.citizen, False
+        found = session.execute(
+            _USER, {"platform": incoming.platform, "user": incoming.user_id}
+        ).first()
+        if found is not None:
+            return found[0], found[1], False
         name = clean(incoming.display_name, 200)
         citizen = Citizen(display_name=name, lang=pick_language(incoming.language_hint))
         session.add(citizen)
@@ -257,13 +267,12 @@ class _Turn:
         self.location_command_invalid = point is None and parse_command(raw) is not None and (
             parse_command(raw).name in {"location", "position"}  # type: ignore[union-attr]
         )
-        binding = session.get(ChatBinding, (incoming.platform, incoming.chat_id))
-        self.chat_commune = binding.commune_insee if binding is not None else None
-        self.row = session.scalar(
-            select(DialogState).where(
-                DialogState.account_id == account.id, DialogState.chat_id == incoming.chat_id
-            )
-        )
+        # only groups and rooms are ever bound (``/admin bind`` refuses direct chats)
+        self.chat_commune: str | None = None
+        if incoming.chat_kind == ChatKind.GROUP:
+            binding = session.get(ChatBinding, (incoming.platform, incoming.chat_id))
+            self.chat_commune = binding.commune_insee if binding is not None else None
+        self.row = session.scalar(_STATE, {"account": account.id, "chat": incoming.chat_id})
         #: the version read now: what our write must still find (not the ORM attribute,
         #: which a dialog's own session work could refresh)
         self.version = self.row.version if self.row is not None else 0
