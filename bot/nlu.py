@@ -220,6 +220,8 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 
 _RECOMMEND_ASK = _rx(
     r"(?<!je )(?:tu|vous) (?:me |nous )?(?:recommande\w*|conseille\w*)",
+    r"(?:recommande|conseille)(?:s|z)? (?:moi|nous)",
+    r"(?:recommandez|conseillez) (?:moi|nous)",
     r"(?:can|could|would) you (?:recommend|suggest)",
     r"recommend me",
     r"what do you recommend",
@@ -392,6 +394,7 @@ _RADIUS = re.compile(
     r"(\d+(?:[.,]\d+)?)\s*(km|kms|kilometres?|kilometers?|kilometre|m|metres?|meters?|mi|miles?)\b",
     _RE_FLAGS,
 )
+_UNITS = frozenset({"km", "kms", "m", "mi", "miles", "min", "minutes", "h", "ans", "euros", "e"})
 _DEPT_NAME_WORDS = frozenset({"dans", "en", "in", "departement", "dept", "dpt"})
 
 
@@ -657,7 +660,7 @@ def _postcodes(tokens: list[_Tok], gaz: Gazetteer) -> list[tuple[int, list[Commu
     return found
 
 
-def _dept_qualifiers(tokens: list[_Tok]) -> tuple[set[str], set[int]]:
+def _dept_qualifiers(tokens: list[_Tok], cleaned: str) -> tuple[set[str], set[int]]:
     """Départements the text names ("dans le 974", "Saint-Louis (68)", "dans la Somme")."""
     deps: set[str] = set()
     used: set[int] = set()
@@ -667,9 +670,12 @@ def _dept_qualifiers(tokens: list[_Tok]) -> tuple[set[str], set[int]]:
         prev = words[i - 1] if i > 0 else ""
         prev2 = words[i - 2] if i > 1 else ""
         code = w.upper()
-        if code in DEPARTEMENTS and (len(w) == 3 or w[0] == "0" or prev in {"le", "dans"} or prev2 == "dans"):
+        in_parens = cleaned[: tokens[i].start].rstrip().endswith("(")
+        if code in DEPARTEMENTS and (
+            len(w) == 3 or w[0] == "0" or prev in {"le", "dans"} or prev2 == "dans" or in_parens
+        ):
             following = words[i + 1] if i + 1 < len(words) else ""
-            if following not in {"km", "kms", "m", "mi", "miles", "min", "minutes", "h", "ans"}:
+            if following not in _UNITS:
                 deps.add(code)
                 used.add(i)
         for n in (3, 2, 1):
@@ -925,12 +931,14 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     for k in range(len(words) - 1):
         if words[k] in {"ca", "sa", "ce"} and words[k + 1] in {"marche", "marchera", "fonctionne"}:
             blocked.update({k, k + 1})
+        if words[k] in {"je", "j", "tu", "on", "il", "elle"} and words[k + 1] == "marche":
+            blocked.add(k + 1)  # "je marche", the verb
     mentions = _categories(reading, tax, blocked)
     # exact category words first; typo-tolerant ones only where no commune name is
     # ("Sainte-Marie" is not a misspelt "mairie")
     reading.cat_mentions = [m for m in mentions if m[1] >= 100]
     exact_tokens = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
-    deps, qual_tokens = _dept_qualifiers(tokens)
+    deps, qual_tokens = _dept_qualifiers(tokens, cleaned)
     covered = set(exact_tokens)
     hits = _place_hits(
         tokens,
@@ -977,6 +985,10 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         )
         if any(k in qual_tokens for k in range(best.start, best.end)):
             deps = set()  # the qualifier was the place itself ("in Paris")
+        after = words[best.end] if best.end < len(words) else ""
+        following = words[best.end + 1] if best.end + 1 < len(words) else ""
+        if after.upper() in DEPARTEMENTS and following not in _UNITS:
+            deps.add(after.upper())  # "Saint-Louis 68", "Saint-Denis 93"
         commune_list = best.communes
         place_span = (best.start, best.end)
         # "FC Avirons": a capitalised place right after a capitalised word is part of a name
@@ -1014,7 +1026,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         near_me = True
 
     # --- intent ---
-    intent, verb_end = _intent(folded, tokens, whole, category is not None, commune is not None)
+    group = category is not None and category.org_type == "association"
+    intent, verb_end = _intent(folded, tokens, whole, category is not None, commune is not None, group)
     name = None
     if intent in {"recommend", "join", "announce_project"}:
         name = _name(reading, place_span if place_context else None, verb_end)
@@ -1033,12 +1046,23 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
 
 
 _NO_SLOTS = frozenset({"greeting", "help", "thanks", "cancel", "yes", "no", "more", "me", "settings"})
+# Adding one's own place: "ajouter mon asso", "inscrire ma boulangerie", "add my business".
+_ADD = _rx(
+    r"(?:ajouter|ajoute|inscrire|inscris|referencer|enregistrer|declarer|proposer)"
+    r" (?:mon|ma|mes|notre|nos|un|une|le|la|l) ?(?!fils\b|fille\b|enfant|gamin|petit|bebe)\w+",
+    r"(?:add|list|register) (?:my|our|a|an|the) (?!son\b|daughter|kid|child)\w+",
+)
 _MY_RECOMMENDATIONS = re.compile(r"\b(?:mes|my) recommand|\bmy recommendations\b")
 _GROUP_WORDS = re.compile(r"\b(?:asso\w*|club|groupe|collectif)\b")
 
 
 def _intent(
-    folded: str, tokens: list[_Tok], whole: str | None, has_category: bool, has_commune: bool
+    folded: str,
+    tokens: list[_Tok],
+    whole: str | None,
+    has_category: bool,
+    has_commune: bool,
+    has_group_category: bool = False,
 ) -> tuple[str, int | None]:
     """The intent, from the most specific phrasing to the most general, and the index of
     the first token after the verb that announced it (where an entry's name may start)."""
@@ -1055,6 +1079,10 @@ def _intent(
         return "announce_project", _token_after(tokens, verb.end()) if verb else None
     if found := _RECOMMEND.search(folded):
         return "recommend", _token_after(tokens, found.end())
+    if _ADD.search(folded):
+        # one's own group is joined (created if missing); any other place is recommended
+        group = has_group_category or _GROUP_WORDS.search(folded)
+        return ("join" if group else "recommend"), None
     if _REGISTER.search(folded) and not has_category:
         return "register", None
     if has_category or has_commune:

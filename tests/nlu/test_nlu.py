@@ -62,6 +62,20 @@ def test_same_name_communes_follow_home(home: str | None, expected: str) -> None
     assert result.commune_candidates[0] == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("crèche Saint-Louis 68", "68297"),
+        ("crèche saint louis (57)", "57618"),
+        ("médecin à Saint-Denis 93", "93066"),
+        ("une crèche dans le 971 à Saint-Louis", "97126"),
+        ("saint louis dans le Haut-Rhin", "68297"),
+    ],
+)
+def test_departement_qualifiers(text: str, expected: str) -> None:
+    assert parse(text).commune == expected
+
+
 def test_unknown_home_is_ignored() -> None:
     assert parse("crèche à Saint-Louis", home="00000").commune == "97414"
 
@@ -111,6 +125,11 @@ def test_radius_and_near_me(text: str, radius: float | None, near_me: bool) -> N
         ("j'habite à Saint-Pierre", "register", None, "97416", None),
         ("I live in Le Tampon", "register", None, "97422", None),
         ("tu me conseilles un garagiste au Tampon ?", "search", "garage", "97422", None),
+        ("recommande-moi un garagiste au Tampon", "search", "garage", "97422", None),
+        ("can you recommend a dentist in Le Port?", "search", "dentiste", "97407", None),
+        ("je voudrais ajouter mon asso à Saint-Leu", "join", "association", "97413", None),
+        ("je veux inscrire ma boulangerie au Port", "recommend", "boulangerie", "97407", None),
+        ("jveux inscrire mon fils au judo a saint-paul", "search", "club-sportif", "97415", None),
     ],
 )  # fmt: skip
 def test_intents_and_names(
@@ -159,6 +178,7 @@ def test_short_answers(text: str, intent: str) -> None:
         "the weather is nice today",  # "Nice"
         "vétérinaire près de chez moi",  # "Les Prés"
         "ça marche merci",  # not a market
+        "je marche tous les jours",  # the verb
     ],
 )
 def test_ordinary_words_are_not_communes(text: str) -> None:
