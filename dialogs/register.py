@@ -52,14 +52,17 @@ def _confirm(ctx: DialogContext, insee: str, point: Any = None, before: tuple[An
 
 
 def _from_payload(payload: str) -> str | None:
-    """An INSEE code or postcode from a deep link, when it names exactly one commune."""
+    """An INSEE code (preferred) or a postcode naming exactly one commune, from a deep link."""
     from directory.gazetteer import get_gazetteer
 
     text = payload.strip()
     if not text or len(text) > 64:
         return None
     matches = get_gazetteer().resolve(text, limit=3)
-    if not matches or matches[0].matched not in {"insee", "postcode"}:
+    for match in matches:  # links carry INSEE codes: one wins over a same-looking postcode
+        if match.matched == "insee":
+            return str(match.commune.insee)
+    if not matches or matches[0].matched != "postcode":
         return None
     insee, _candidates = rank_communes(matches)
     return insee

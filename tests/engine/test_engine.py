@@ -210,7 +210,10 @@ def test_admin_binds_a_group_to_a_commune(talk, engine_store) -> None:
     # the bot's own admin (config) may do it without being a chat moderator
     root: Talk = talk(user="root", chat="grp", kind=ChatKind.GROUP)
     assert f"{root.platform}:{root.user}" == ADMIN
-    assert "Saint-Pierre (974)" in root.say("/admin bind 97416")
+    assert "Le Tampon (974)" in root.say("/admin bind le tampon")
+    # a code that is one commune's postcode and another's INSEE code is asked, not guessed
+    assert "Laquelle" in root.say("/admin bind 97416")
+    assert "Saint-Pierre (974)" in root.press("Saint-Pierre")
     assert "n'est plus relié" in root.say("/admin unbind")
     direct: Talk = talk(user="mod")
     assert "utilisez-la dans le groupe" in direct.say("/admin bind 97407")
@@ -339,3 +342,9 @@ def test_banned_citizens_get_no_answer(talk, engine_store) -> None:
 
 
 ProbeFactory = Callable[..., Any]
+
+
+def test_start_payload_prefers_the_insee_code(talk, engine_store) -> None:
+    me: Talk = talk()
+    assert "Saint-Pierre (974)" in me.say("/start 97416")  # also a postcode of Saint-Leu
+    assert citizen_of(engine_store[1], "u1").home_insee == "97416"  # type: ignore[union-attr]
