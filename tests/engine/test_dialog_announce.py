@@ -40,12 +40,9 @@ def seeded(store: Any) -> tuple[sessionmaker[Session], dict[str, int]]:
     return factory, S.seed(factory)
 
 
-@pytest.fixture
-def sqlite_seeded(sqlite_url: str) -> tuple[sessionmaker[Session], dict[str, int]]:
-    from directory.db import open_store
-
-    _engine, factory = open_store(sqlite_url)
-    return factory, S.seed(factory)
+# the seeded SQLite store is copied from a per-session template (fast)
+seeded_template = S.seeded_template
+sqlite_seeded = S.sqlite_seeded
 
 
 def _up_to_summary(chat: Any) -> None:

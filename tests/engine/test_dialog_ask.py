@@ -37,12 +37,9 @@ def seeded(store: Any) -> tuple[sessionmaker[Session], dict[str, int]]:
     return factory, S.seed(factory)
 
 
-@pytest.fixture
-def sqlite_seeded(sqlite_url: str) -> tuple[sessionmaker[Session], dict[str, int]]:
-    from directory.db import open_store
-
-    _engine, factory = open_store(sqlite_url)
-    return factory, S.seed(factory)
+# the seeded SQLite store is copied from a per-session template (fast)
+seeded_template = S.seeded_template
+sqlite_seeded = S.sqlite_seeded
 
 
 def test_creche_near_me_lists_name_distance_commune_and_recommendations(seeded: Any) -> None:
@@ -86,8 +83,8 @@ def test_more_pages_in_place_without_repeating(seeded: Any) -> None:
         assert "pas d'autres" in S.text_of(chat.replies)
 
 
-def test_garagiste_au_port_searches_that_commune(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_garagiste_au_port_searches_that_commune(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", home=S.SAINT_PAUL)
     replies = chat.start({"category": "garage", "commune": S.LE_PORT, "text": "garagiste au Port"})
     text = S.text_of(replies)
@@ -104,8 +101,8 @@ def test_i_am_looking_for_a_name(sqlite_seeded: Any) -> None:
     assert "« Ti Bouts »" in S.text_of(replies)
 
 
-def test_search_command_text_is_understood(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_search_command_text_is_understood(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask")
     replies = chat.start({"text": "crèche", "intent": "search"})
     assert chat.step == "results"
@@ -178,8 +175,8 @@ def test_recommend_from_a_result_hands_over_and_counts(seeded: Any) -> None:
     assert S.entry_row(factory, entry_id).recommendation_count == 1
 
 
-def test_nothing_near_widens_the_radius_once(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_nothing_near_widens_the_radius_once(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", home=S.SAINT_DENIS)
     replies = chat.start({"category": "garage", "radius_km": 3})
     text = S.text_of(replies)
@@ -189,8 +186,8 @@ def test_nothing_near_widens_the_radius_once(seeded: Any) -> None:
         assert "ni même de 9 km" in text and chat.step == "offer"
 
 
-def test_no_result_at_all_offers_to_recommend_one(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_no_result_at_all_offers_to_recommend_one(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask")
     replies = chat.start({"category": "plombier", "commune": S.SAINT_PAUL})
     text = S.text_of(replies)
@@ -202,16 +199,16 @@ def test_no_result_at_all_offers_to_recommend_one(seeded: Any) -> None:
     assert chat.state["inner"]["category"] == "plombier"
 
 
-def test_no_thanks_closes(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_no_thanks_closes(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask")
     chat.start({"category": "plombier", "commune": S.SAINT_PAUL})
     chat.send("non")
     assert not chat.open
 
 
-def test_nothing_to_look_for_asks_what_then_searches(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_nothing_to_look_for_asks_what_then_searches(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask")
     replies = chat.start({"intent": "search"})
     assert chat.step == "what" and "Que cherchez-vous" in S.text_of(replies)
@@ -244,15 +241,15 @@ def test_bad_what_answers_are_refused_and_the_question_asked_again(
     assert len(text) < 400  # short answers, the 10,000 characters are not echoed
 
 
-def test_chat_bound_to_a_commune_searches_there(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_chat_bound_to_a_commune_searches_there(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", home=S.SAINT_PAUL, chat_commune=S.LE_PORT)
     replies = chat.start({"category": "creche"})
     assert "autour de Le Port (974)" in S.text_of(replies)
 
 
-def test_near_me_uses_the_shared_point_first(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_near_me_uses_the_shared_point_first(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     point = S.commune_point(S.LE_PORT)
     chat = S.Chat(factory, "ask", home=S.SAINT_PAUL, point=point)
     replies = chat.start({"category": "creche", "near_me": True})
@@ -262,8 +259,8 @@ def test_near_me_uses_the_shared_point_first(seeded: Any) -> None:
     assert first_hit.label == "Crèche du Port (fictive)"
 
 
-def test_without_any_place_it_asks_where(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_without_any_place_it_asks_where(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", home=None)
     replies = chat.start({"category": "garage"})
     assert chat.step == "where" and replies[-1].request_location
@@ -274,8 +271,8 @@ def test_without_any_place_it_asks_where(seeded: Any) -> None:
     assert chat.step == "results" and "Garage Auto Péi (fictive)" in S.text_of(replies)
 
 
-def test_shared_location_answers_where(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_shared_location_answers_where(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", home=None)
     chat.start({"category": "creche"})
     lat, lon = S.commune_point(S.LE_PORT)
@@ -283,8 +280,8 @@ def test_shared_location_answers_where(seeded: Any) -> None:
     assert chat.step == "results" and "près de vous" in S.text_of(replies)
 
 
-def test_typed_text_on_results_starts_a_new_search(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_typed_text_on_results_starts_a_new_search(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask")
     chat.start({"category": "creche", "commune": S.LE_PORT})
     replies = chat.send("garage")
@@ -306,8 +303,8 @@ def test_an_entry_hidden_meanwhile_is_not_shown(seeded: Any) -> None:
     assert chat.step == "results"
 
 
-def test_english_user_gets_english(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_english_user_gets_english(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", lang="en")
     replies = chat.start({"category": "creche", "commune": S.SAINT_PAUL})
     text = S.text_of(replies)

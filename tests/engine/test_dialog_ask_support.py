@@ -8,10 +8,14 @@ pytest also collects it, so it carries a self-check.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -217,6 +221,36 @@ def count(factory: sessionmaker[Session], model: Any, **where: Any) -> int:
         for key, value in where.items():
             statement = statement.where(getattr(model, key) == value)
         return int(session.scalar(statement) or 0)
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """A migrated, seeded SQLite file built once per session; tests copy it (migrating
+    and seeding each time is most of a test's cost)."""
+    from directory.db import open_store
+
+    path = tmp_path_factory.mktemp("dialogs-template") / "template.db"
+    engine, factory = open_store(f"sqlite:///{path}")
+    ids = seed(factory)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path, ids
+
+
+@pytest.fixture
+def sqlite_seeded(
+    seeded_template: tuple[Path, dict[str, int]], tmp_path: Path
+) -> Iterator[tuple[sessionmaker[Session], dict[str, int]]]:
+    """A private copy of the seeded SQLite store."""
+    from directory.db import open_store
+
+    template, ids = seeded_template
+    target = tmp_path / "dialogs.db"
+    shutil.copyfile(template, target)
+    engine, factory = open_store(f"sqlite:///{target}", migrate=False)
+    yield factory, dict(ids)
+    engine.dispose()
 
 
 def test_support_chat_round_trips_state(store: Any) -> None:

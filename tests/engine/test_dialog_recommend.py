@@ -38,12 +38,9 @@ def seeded(store: Any) -> tuple[sessionmaker[Session], dict[str, int]]:
     return factory, S.seed(factory)
 
 
-@pytest.fixture
-def sqlite_seeded(sqlite_url: str) -> tuple[sessionmaker[Session], dict[str, int]]:
-    from directory.db import open_store
-
-    _engine, factory = open_store(sqlite_url)
-    return factory, S.seed(factory)
+# the seeded SQLite store is copied from a per-session template (fast)
+seeded_template = S.seeded_template
+sqlite_seeded = S.sqlite_seeded
 
 
 def test_finds_the_entry_fuzzily_and_recommends_it_once(seeded: Any) -> None:
@@ -73,8 +70,8 @@ def test_finds_the_entry_fuzzily_and_recommends_it_once(seeded: Any) -> None:
         assert session.scalars(select(Recommendation.comment)).one() == "Toujours aussi bien"
 
 
-def test_count_is_plural_with_two_citizens(seeded: Any) -> None:
-    factory, ids = seeded
+def test_count_is_plural_with_two_citizens(sqlite_seeded: Any) -> None:
+    factory, ids = sqlite_seeded
     entry_id = ids["Garage Auto Péi (fictive)"]
     for user, lang in (("a", "fr"), ("b", "en")):
         chat = S.Chat(factory, "recommend", user=user, lang=lang)
@@ -119,8 +116,8 @@ def test_creates_a_missing_entry_in_short_steps_and_writes_once(seeded: Any) -> 
     assert "Chez Mimi" in S.text_of(ask.start({"category": "boulangerie", "commune": S.SAINT_PAUL}))
 
 
-def test_none_of_these_then_a_shared_point(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_none_of_these_then_a_shared_point(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "recommend", lang="en")
     chat.start({"name": "Crèche Ti Bouts", "category": "creche", "commune": S.SAINT_PAUL})
     assert chat.step == "pick"
@@ -161,8 +158,8 @@ def test_an_entry_added_meanwhile_is_proposed_not_duplicated(seeded: Any) -> Non
         assert rec.entry_id == other_id and rec.comment == "Le meilleur pain"
 
 
-def test_a_different_one_despite_the_duplicate(seeded: Any) -> None:
-    factory, _ids = seeded
+def test_a_different_one_despite_the_duplicate(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "recommend")
     chat.start({"name": "Boulangerie Ti Pain", "category": "boulangerie", "commune": S.SAINT_PAUL})
     chat.pick("Passer")
