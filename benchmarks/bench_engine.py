@@ -94,6 +94,7 @@ def write_entries(path: Path, size: int, seed: int) -> None:
                 commune = communes[bisect.bisect(weights, rng.random() * weights[-1])]
             category = rng.choice(categories)
             name = f"{category.name_fr} {rng.choice(words)} {rng.choice(words)}"
+            assert commune.lat is not None and commune.lon is not None
             d, b = rng.uniform(0, 3), rng.uniform(0, 2 * math.pi)
             lat = commune.lat + d * math.cos(b) / 111.2
             lon = commune.lon + d * math.sin(b) / (111.2 * math.cos(math.radians(commune.lat)))
