@@ -121,7 +121,7 @@ class Person:
         await self.client.close()
 
     async def wait_for(
-        self, predicate: Callable[[str, dict[str, Any]], bool], timeout: float = 15.0
+        self, predicate: Callable[[str, dict[str, Any]], bool], timeout: float = 30.0
     ) -> dict[str, Any]:
         """The first message (already received or coming) matching the predicate."""
         deadline = asyncio.get_running_loop().time() + timeout
