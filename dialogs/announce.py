@@ -29,6 +29,7 @@ from dialogs.entry_view import (
     TEXT_MAX,
     Bad,
     Contact,
+    as_name,
     entry_summary_line,
     load_entry,
     match_category,
@@ -353,7 +354,7 @@ class AnnounceDialog:
 
         contact = Contact.from_json(state.get("contact"))
         return NewEntry(
-            name=state["title"],
+            name=as_name(state["title"]),
             category=state["category"],
             commune_insee=state["commune"],
             kind="project",

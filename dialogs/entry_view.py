@@ -69,6 +69,12 @@ def read_text(raw: str | None, *, max_len: int, need_word: bool = True) -> str |
     return text
 
 
+def as_name(text: str) -> str:
+    """A name as a directory shows it: first letter capitalised ("troupe de théâtre du
+    Port" read from a sentence becomes "Troupe de théâtre du Port"); the rest untouched."""
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
+
+
 # --- contact ----------------------------------------------------------------------------------
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

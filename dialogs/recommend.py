@@ -33,6 +33,7 @@ from dialogs.entry_view import (
     NAME_MAX,
     Bad,
     Contact,
+    as_name,
     entry_summary_line,
     load_entry,
     match_category,
@@ -334,7 +335,7 @@ class FindOrCreate:
         contact = Contact.from_json(state.get("contact"))
         point = state.get("point")
         return NewEntry(
-            name=state["name"],
+            name=as_name(state["name"]),
             category=state["category"],
             commune_insee=state["commune"],
             kind=category.kind if category else "organization",

@@ -121,3 +121,22 @@ def test_join_without_a_name_asks_it_and_refuses_bad_input(sqlite_seeded: Any) -
     assert chat.step == "pick" and "Troupe de théâtre du Port (fictive)" in S.choice_labels(replies)
     chat.send(choice=f"entry:{ids['Troupe de théâtre du Port (fictive)']}")
     assert S.count(factory, Membership) == 1
+
+
+def test_a_name_typed_in_lower_case_is_stored_capitalised(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "join")
+    chat.start({"intent": "join", "commune": S.SAINT_PAUL})
+    chat.send("chorale Ti Kaz Maloya")
+    assert chat.state is not None and chat.state["name"] == "chorale Ti Kaz Maloya"
+    if chat.step == "pick":
+        chat.pick("Aucune")
+    if chat.step == "category":
+        chat.send("chorale")
+        if chat.step == "category":
+            chat.send(choice=S.choice_ids(chat.replies)[0])
+    assert chat.step == "confirm"
+    chat.send("oui")
+    with factory() as session:
+        names = session.scalars(select(Entry.name).where(Entry.created_by_id == chat.citizen_id)).all()
+        assert names == ["Chorale Ti Kaz Maloya"]
