@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.models import Entry, EntryKind
@@ -448,7 +448,7 @@ def write_batch(
             r["recommendation_count"] = 0
         # plain executemany (RETURNING would make SQLite run one statement per row), then
         # one indexed read of the new ids by (source, source_id)
-        conn.execute(insert(Entry), fresh)
+        _driver_insert(conn, fresh)
         new_ids = _ids_of(session, source, [r["source_id"] for r in fresh])
         sources.extend(_index_source(new_ids[r["source_id"]], r) for r in fresh)
         index_entries(conn, sources, replace=False)
@@ -463,6 +463,30 @@ def write_batch(
         conn.execute(update(table).where(table.c.id == bindparam("b_id")), stale)
         index_entries(conn, [_index_source(r["b_id"], r) for r in stale], replace=True)
         report.updated += len(stale)
+
+
+def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` through the DB-API's executemany with each column type's own bind
+    processor (JSON, dates) applied once per value: what SQLAlchemy would send, without its
+    per-row statement bookkeeping, which dominates a bulk import."""
+    table = Entry.__table__
+    assert isinstance(table, Table)
+    placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if placeholder is None:  # pragma: no cover - other drivers: let SQLAlchemy bind
+        conn.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    processors = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
+    quote = conn.dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([placeholder] * len(columns))})"
+    )
+    pairs = list(zip(columns, processors, strict=True))
+    conn.exec_driver_sql(
+        statement,
+        [tuple(p(r[c]) if p is not None else r[c] for c, p in pairs) for r in rows],
+    )
 
 
 def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | None, int]:

@@ -145,6 +145,7 @@ def index_entries(conn: Connection, sources: Sequence[IndexSource], *, replace: 
         for start in range(0, len(ids), 500):
             conn.execute(delete(EntryTerm).where(EntryTerm.entry_id.in_(ids[start : start + 500])))
     rows = [row for source in sources for row in term_rows(source)]
+    rows.sort(key=lambda r: r["term"])  # index pages filled in order, not at random
     _insert_terms(conn, rows)
     add_vocabulary(conn, (r["term"] for r in rows))
     return len(rows)

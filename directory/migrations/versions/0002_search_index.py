@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("lon", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["entry_id"], ["entries.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("entry_id", "term"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_entry_terms_term_geo", "entry_terms", ["term", "lat", "lon", "entry_id"])
     op.create_table(
