@@ -421,7 +421,7 @@ class BotAPIEmulator:
     def confirmed(self, update_id: int) -> bool:
         return all(u["update_id"] != update_id for u in self.pending)
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Wait until ``predicate()`` is truthy (re-checked after every call the bot makes)."""
         async def _wait() -> Any:
             async with self._changed:
@@ -431,7 +431,7 @@ class BotAPIEmulator:
         return await asyncio.wait_for(_wait(), timeout)
 
     async def wait_calls(self, method: str, count: int, chat_id: int | None = None,
-                         timeout: float = 10.0) -> list[Call]:
+                         timeout: float = 30.0) -> list[Call]:
         await self.wait_for(lambda: len(self.sent(method, chat_id)) >= count, timeout)
         return self.sent(method, chat_id)
 

@@ -55,7 +55,7 @@ async def bot(make_adapter: AdapterFactory, engine: Engine) -> AsyncIterator[Any
 
 
 async def answer(emulator: BotAPIEmulator, chat: int, contains: str,
-                 timeout: float = 20.0) -> JSONDict:
+                 timeout: float = 60.0) -> JSONDict:
     """The first bot message in ``chat`` whose text contains ``contains`` (waits for it)."""
     def find() -> JSONDict | None:
         return next((m for m in emulator.messages_to(chat) if contains in m.get("text", "")),

@@ -1,0 +1,147 @@
+"""Pacing and retries, on a fake clock (the limits are minutes long in real time)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from adapters.telegram.pacing import Pacer, Window
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def pacer(t: FakeTime, **kwargs: Any) -> Pacer:
+    return Pacer(clock=t.clock, sleep=t.sleep, **kwargs)
+
+
+async def send(p: Pacer, chat: int, endpoint: str = "sendMessage",
+               callback: Any = None) -> Any:
+    async def ok() -> bool:
+        return True
+    return await p.process_request(callback or ok, (), {}, endpoint, {"chat_id": chat}, None)
+
+
+def test_window_counts_a_sliding_period() -> None:
+    w = Window(2, 60.0)
+    assert w.delay(0) == 0
+    w.record(0)
+    w.record(10)
+    assert w.delay(30) == 30
+    assert w.delay(60) == 0
+
+
+async def test_one_message_per_second_in_a_private_chat() -> None:
+    t = FakeTime()
+    p = pacer(t)
+    start = t.now
+    for _ in range(5):
+        await send(p, 42)
+    assert t.now - start == pytest.approx(4.0)
+
+
+async def test_twenty_messages_a_minute_in_a_group() -> None:
+    t = FakeTime()
+    p = pacer(t)
+    start = t.now
+    stamps = []
+    for _ in range(21):
+        await send(p, -100123)
+        stamps.append(t.now - start)
+    assert stamps[19] == pytest.approx(19.0)  # 1/s up to the 20th
+    assert stamps[20] == pytest.approx(60.0)  # the 21st waits for the minute
+
+
+async def test_thirty_messages_a_second_overall() -> None:
+    t = FakeTime()
+    p = pacer(t)
+    start = t.now
+    for chat in range(31):
+        await send(p, chat + 1)
+    assert t.now - start == pytest.approx(1.0)
+
+
+async def test_unpaced_methods_do_not_wait() -> None:
+    t = FakeTime()
+    p = pacer(t)
+    for _ in range(5):
+        await send(p, 42, endpoint="answerCallbackQuery")
+    assert t.slept == []
+
+
+async def test_429_waits_retry_after_for_everyone_then_retries() -> None:
+    t = FakeTime()
+    p = pacer(t, chat_interval=0)
+    calls = 0
+
+    async def flood() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RetryAfter(7)
+        return True
+
+    start = t.now
+    assert await send(p, 42, callback=flood) is True
+    assert calls == 2 and t.now - start == pytest.approx(7.0)
+    assert ("429", "sendMessage", 7.0) in p.events
+
+
+@pytest.mark.parametrize("error", [NetworkError("Bad Gateway"), TimedOut()])
+async def test_network_errors_back_off_exponentially(error: Exception) -> None:
+    t = FakeTime()
+    p = pacer(t, chat_interval=0, backoff=1.0, backoff_max=3.0)
+    calls = 0
+
+    async def flaky() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise error
+        return True
+
+    assert await send(p, 42, callback=flaky) is True
+    assert [e[2] for e in p.events] == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("error", [BadRequest("message is too long"), Forbidden("blocked")])
+async def test_client_errors_are_not_retried(error: Exception) -> None:
+    t = FakeTime()
+    p = pacer(t)
+    calls = 0
+
+    async def refused() -> bool:
+        nonlocal calls
+        calls += 1
+        raise error
+
+    with pytest.raises(type(error)):
+        await send(p, 42, callback=refused)
+    assert calls == 1
+
+
+async def test_retries_give_up_after_max_retries() -> None:
+    t = FakeTime()
+    p = pacer(t, max_retries=2, chat_interval=0)
+    calls = 0
+
+    async def down() -> bool:
+        nonlocal calls
+        calls += 1
+        raise NetworkError("Internal Server Error")
+
+    with pytest.raises(NetworkError):
+        await send(p, 42, callback=down)
+    assert calls == 3

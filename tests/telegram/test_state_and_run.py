@@ -1,0 +1,71 @@
+"""What the adapter keeps across restarts (both database backends), and the entry point
+``communebot run`` awaits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from typing import Any
+
+from emulator import BotAPIEmulator
+
+from adapters.telegram.config import TelegramConfig
+from adapters.telegram.runner import run_telegram
+from adapters.telegram.state import TelegramState
+from bot.wiring import build_engine
+from directory.db import transaction
+from directory.models import ChatBinding
+
+
+async def test_state_round_trips_and_is_per_bot(store: Any) -> None:
+    _engine, factory = store
+    state = TelegramState(factory, 111)
+    other = TelegramState(factory, 222)
+    assert await state.offset() is None
+    await state.save_offset(41)
+    await state.save_offset(42)
+    assert await state.offset() == 42
+    assert await other.offset() is None
+    await state.inbox_put(9, {"update_id": 9})
+    await state.inbox_put(10, {"update_id": 10})
+    await other.inbox_put(11, {"update_id": 11})
+    await state.inbox_done(9)
+    assert await state.inbox() == [{"update_id": 10}]
+    with transaction(factory) as session:
+        session.add(ChatBinding(platform="telegram", chat_id="-1001", commune_insee="97415"))
+        session.add(ChatBinding(platform="matrix", chat_id="!r:x", commune_insee="97415"))
+    assert await state.bound_chats("97415") == ["-1001"]
+
+
+async def test_run_telegram_serves_until_cancelled(
+        emulator: BotAPIEmulator, sqlite_url: str) -> None:
+    engine = build_engine(sqlite_url)
+    config = TelegramConfig(enabled=True, token=emulator.token, base_url=emulator.base_url,
+                            poll_timeout=1, set_commands=True, chat_interval_seconds=0)
+    task = asyncio.create_task(run_telegram(config, engine))
+    emulator.user(700, "Zoé", "fr")
+    emulator.send_text(700, "/start 97411")
+    await emulator.wait_for(lambda: any(
+        "Saint-Denis" in t for t in emulator.texts(700)) if 700 in emulator.chats else False,
+        timeout=60)
+    assert emulator.commands[("default", "en")]
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+
+
+async def test_paced_replies_keep_one_second_apart_in_a_chat(
+        emulator: BotAPIEmulator, make_adapter: Any) -> None:
+    from bot.messages import Incoming, Outgoing
+
+    class Three:
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            return [Outgoing.text(f"réponse {i}") for i in range(3)]
+
+    await make_adapter(Three(), chat_interval_seconds=1.0)
+    emulator.send_text(800, "bonjour")
+    calls = await emulator.wait_calls("sendMessage", 3, chat_id=800)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
+    assert all(gap >= 0.95 for gap in gaps), gaps
