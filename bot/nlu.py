@@ -190,7 +190,8 @@ _WHOLE: dict[str, frozenset[str]] = {
          "how does it work", "what can you do", "what do you do", "how to use", "menu",
          "commandes", "info", "infos", "what is this", "what is this bot", "who are you",
          "what are you", "c est quoi", "c est quoi ce bot", "qui es tu", "t es qui",
-         "mode d emploi", "i don t understand", "instructions"]
+         "mode d emploi", "i don t understand", "instructions", "au secours", "sos",
+         "je suis perdu", "je suis perdue", "perdu", "i m lost", "help me please"]
     ),
     "more": frozenset(
         ["encore", "la suite", "suite", "suivant", "suivants", "plus de resultats",
@@ -245,6 +246,11 @@ _RECOMMEND = _rx(
 )
 _JOIN = _rx(
     r"fais partie",
+    r"j ?ai (?:cree|fonde|monte) (?:un|une|l|le|la|mon|ma|notre)",
+    r"i (?:run|manage|founded|started) (?:a|an|the|our|my)",
+    r"je (?:gere|dirige|anime|preside)",
+    r"je m occupe (?:de|du|d|des)",
+    r"je suis (?:le |la |l )?(?:president|presidente|responsable|tresorier|tresoriere|secretaire)",
     r"fais parti",
     r"fait parti",
     r"faire partie",
@@ -273,7 +279,14 @@ _JOIN = _rx(
     r"i sing in",
     r"i play (?:for|in|with)",
 )
-_PROJECT = _rx(r"projet", r"projets", r"project", r"projects")
+_PROJECT = _rx(
+    r"projet",
+    r"projets",
+    r"project",
+    r"projects",
+    r"(?:cherch\w*|looking for|need|besoin)\s+(?:de\s+|des\s+|d\s+|some\s+)?"
+    r"(?:benevoles|volunteers|bras|helpers|coups de main)",
+)
 _CREATE = _rx(
     r"je lance",
     r"on lance",
@@ -394,8 +407,9 @@ _RADIUS = re.compile(
     r"(\d+(?:[.,]\d+)?)\s*(km|kms|kilometres?|kilometers?|kilometre|m|metres?|meters?|mi|miles?)\b",
     _RE_FLAGS,
 )
+_NAME_INTRO = frozenset({"appelle", "apelle", "name", "nom", "prenom", "called", "am", "suis"})
 _UNITS = frozenset({"km", "kms", "m", "mi", "miles", "min", "minutes", "h", "ans", "euros", "e"})
-_DEPT_NAME_WORDS = frozenset({"dans", "en", "in", "departement", "dept", "dpt"})
+_DEPT_NAME_WORDS = frozenset({"dans", "en", "in", "a", "departement", "dept", "dpt"})
 
 
 # fmt: on
@@ -660,10 +674,10 @@ def _postcodes(tokens: list[_Tok], gaz: Gazetteer) -> list[tuple[int, list[Commu
     return found
 
 
-def _dept_qualifiers(tokens: list[_Tok], cleaned: str) -> tuple[set[str], set[int]]:
+def _dept_qualifiers(tokens: list[_Tok], cleaned: str) -> tuple[set[str], dict[int, set[str]]]:
     """Départements the text names ("dans le 974", "Saint-Louis (68)", "dans la Somme")."""
     deps: set[str] = set()
-    used: set[int] = set()
+    used: dict[int, set[str]] = {}  # token -> the départements it names
     words = [t.fold for t in tokens]
     names = _dept_names()
     for i, w in enumerate(words):
@@ -677,7 +691,7 @@ def _dept_qualifiers(tokens: list[_Tok], cleaned: str) -> tuple[set[str], set[in
             following = words[i + 1] if i + 1 < len(words) else ""
             if following not in _UNITS:
                 deps.add(code)
-                used.add(i)
+                used.setdefault(i, set()).add(code)
         for n in (3, 2, 1):
             phrase = " ".join(words[i : i + n])
             if phrase in names and (
@@ -686,7 +700,8 @@ def _dept_qualifiers(tokens: list[_Tok], cleaned: str) -> tuple[set[str], set[in
                 or (prev in _ARTICLES and prev2 in _DEPT_NAME_WORDS)
             ):
                 deps.update(names[phrase])
-                used.update(range(i, i + n))
+                for k in range(i, i + n):
+                    used.setdefault(k, set()).update(names[phrase])
                 break
     return deps, used
 
@@ -732,8 +747,10 @@ def _fuzzy_place(
         if not chunk or len("".join(chunk)) < 4:
             continue
         for size in range(len(chunk), 0, -1):
+            if chunk[size - 1] in {"saint", "sainte", "st", "ste", "sen", "les", "le", "la"}:
+                continue  # "Sainte-Clotilde" is not a misspelt "Saint-Leu"
             key = _compact(chunk[:size])
-            if len(key) < 4:
+            if len(key) < 5:
                 break
             pools: list[tuple[list[str], list[str]]] = []
             if home is not None and home.departement in places.near_keys:
@@ -933,6 +950,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
             blocked.update({k, k + 1})
         if words[k] in {"je", "j", "tu", "on", "il", "elle"} and words[k + 1] == "marche":
             blocked.add(k + 1)  # "je marche", the verb
+        if words[k] in _NAME_INTRO and tokens[k + 1].text[:1].isupper():
+            blocked.add(k + 1)  # "je m'appelle Marie": neither a mairie nor a commune
     mentions = _categories(reading, tax, blocked)
     # exact category words first; typo-tolerant ones only where no commune name is
     # ("Sainte-Marie" is not a misspelt "mairie")
@@ -945,15 +964,21 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         covered,
         gaz,
         places,
-        {i for _, _, i, _ in mentions},
+        {i for _, _, i, _ in reading.cat_mentions},  # a typo category is no landmark
         {j - 1 for _, _, _, j in mentions},
     )
     content_tokens = [k for k in range(len(tokens)) if k not in covered and words[k] not in _FILLERS]
     accepted: list[_PlaceHit] = []
     for hit in hits:
+        named = set().union(*(qual_tokens.get(k, set()) for k in range(hit.start, hit.end)))
+        if named and not any(c.departement in named for c in hit.communes):
+            continue  # "à la Réunion" is the island, not La Réunion (47)
         whole_text = all(hit.start <= k < hit.end for k in content_tokens)
         big = any(c.population >= 20000 for c in hit.communes[:1])
         several = hit.end - hit.start > 1
+        introduced = hit.start > 0 and words[hit.start - 1] in _NAME_INTRO
+        if introduced and not hit.context:
+            continue  # "je m'appelle Marie": a first name
         if hit.context or whole_text or hit.adjacent or (hit.strong and (several or big or hit.capital)):
             accepted.append(hit)
     place_tokens = {k for h in accepted for k in range(h.start, h.end)}
@@ -1007,7 +1032,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
             place_span = (pc_index, pc_index + 1)
             place_context = True
     if not commune_list:
-        fuzzy = _fuzzy_place(tokens, covered, gaz, places, home_commune)
+        fuzzy = _fuzzy_place(tokens, covered | set(qual_tokens), gaz, places, home_commune)
         if fuzzy is not None:
             place_span = (fuzzy[0], fuzzy[1])
             commune_list = fuzzy[2]
@@ -1091,7 +1116,7 @@ def _intent(
         return whole, None
     if _SEARCH_WORDS.search(folded) and len(tokens) > 1:
         return "search", None
-    if len(tokens) <= 4 and tokens[0].fold in _WHOLE["greeting"]:
+    if len(tokens) <= 12 and tokens[0].fold in _WHOLE["greeting"]:
         return "greeting", None
     return "unknown", None
 

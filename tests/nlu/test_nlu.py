@@ -130,6 +130,12 @@ def test_radius_and_near_me(text: str, radius: float | None, near_me: bool) -> N
         ("je voudrais ajouter mon asso à Saint-Leu", "join", "association", "97413", None),
         ("je veux inscrire ma boulangerie au Port", "recommend", "boulangerie", "97407", None),
         ("jveux inscrire mon fils au judo a saint-paul", "search", "club-sportif", "97415", None),
+        ("I run a theatre group in Saint-Denis", "join", "theatre", "97411", None),
+        ("j'ai créé une asso de quartier à Saint-Leu", "join", "association", "97413", None),
+        (
+            "on cherche des bénévoles pour le jardin partagé de Saint-Leu",
+            "announce_project", "jardin-partage", "97413", None,
+        ),
     ],
 )  # fmt: skip
 def test_intents_and_names(
@@ -179,6 +185,9 @@ def test_short_answers(text: str, intent: str) -> None:
         "vétérinaire près de chez moi",  # "Les Prés"
         "ça marche merci",  # not a market
         "je marche tous les jours",  # the verb
+        "bonjour je m'appelle Marie",  # "Marie" (06), and not a misspelt "mairie"
+        "un élagueur à la Réunion",  # the island, not La Réunion (47)
+        "des jardins partagés sur Sainte-Clotilde",  # a quartier: not "Saint-Leu" by typo
     ],
 )
 def test_ordinary_words_are_not_communes(text: str) -> None:
