@@ -36,7 +36,7 @@ from dialogs.entry_view import (
     parse_contact,
     read_text,
 )
-from dialogs.recommend import args_field
+from dialogs.recommend import args_field, known_slugs
 from directory.text import fold
 
 if TYPE_CHECKING:
@@ -45,6 +45,16 @@ if TYPE_CHECKING:
 NEEDS: tuple[str, ...] = ("volunteers", "materials", "funding", "skills")
 STAGES: tuple[str, ...] = ("idea", "concept", "started", "development", "testing", "mature")
 FIELDS: tuple[str, ...] = ("title", "description", "category", "commune", "needs", "stage", "contact")
+
+#: fields offered as buttons before anything is typed (typing any other works)
+USUAL_CATEGORIES: tuple[str, ...] = (
+    "jardin-partage",
+    "association",
+    "club-sportif",
+    "theatre",
+    "repair-cafe",
+    "tiers-lieu",
+)
 
 NEED = "need:"
 STAGE = "stage:"
@@ -159,10 +169,8 @@ class AnnounceDialog:
         if field == "description":
             return common.ask(ctx, state, "announce.ask_description", before=before, title=state["title"])
         if field == "category":
-            options = tuple(
-                Choice(CATEGORY + slug, common.category_name(slug, ctx.lang))
-                for slug in state.get("category_candidates", [])
-            )
+            slugs = state.get("category_candidates") or known_slugs(USUAL_CATEGORIES)
+            options = tuple(Choice(CATEGORY + slug, common.category_name(slug, ctx.lang)) for slug in slugs)
             return common.ask(ctx, state, "announce.ask_category", choices=options, before=before)
         if field == "commune":
             step = common.ask_commune(ctx, state, "announce.ask_commune", before=before)

@@ -28,6 +28,14 @@ class JoinDialog(FindOrCreate):
     name: ClassVar[str] = "join"
     kinds: ClassVar[tuple[str, ...]] = ("organization",)
     creation_steps: ClassVar[tuple[str, ...]] = ("confirm",)
+    usual_categories: ClassVar[tuple[str, ...]] = (
+        "association",
+        "club-sportif",
+        "theatre",
+        "ecole-musique",
+        "danse",
+        "jardin-partage",
+    )
 
     def ask_step(self, ctx: DialogContext, state: JSON, step: str, before: tuple[Outgoing, ...]) -> Step:
         return common.ask_yes_no(

@@ -80,6 +80,14 @@ def args_field(args: JSON | None, parse: Any, name: str) -> Any:
     return None
 
 
+def known_slugs(slugs: Sequence[str]) -> list[str]:
+    """The slugs the taxonomy knows, in order (a renamed category just drops out)."""
+    from directory.categories import get_taxonomy
+
+    taxonomy = get_taxonomy()
+    return [slug for slug in slugs if taxonomy.get(slug) is not None]
+
+
 class FindOrCreate:
     """Steps shared by recommend and join: find an entry by name, or describe a new one."""
 
@@ -88,6 +96,15 @@ class FindOrCreate:
     kinds: ClassVar[tuple[str, ...]] = ()
     #: creation steps after the category and commune, in order
     creation_steps: ClassVar[tuple[str, ...]] = ()
+    #: categories offered as buttons before anything is typed (typing any other works)
+    usual_categories: ClassVar[tuple[str, ...]] = (
+        "creche",
+        "medecin",
+        "garage",
+        "restaurant",
+        "boulangerie",
+        "association",
+    )
 
     # --- start ---------------------------------------------------------------------------
 
@@ -174,7 +191,8 @@ class FindOrCreate:
     def ask_category(
         self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...], candidates: Sequence[str] = ()
     ) -> Step:
-        options = tuple(Choice(CATEGORY + slug, common.category_name(slug, ctx.lang)) for slug in candidates)
+        slugs = list(candidates) or known_slugs(self.usual_categories)
+        options = tuple(Choice(CATEGORY + slug, common.category_name(slug, ctx.lang)) for slug in slugs)
         return common.ask(
             ctx, state, "recommend.ask_category", choices=options, before=before, name=state["name"]
         )

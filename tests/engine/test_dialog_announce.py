@@ -250,3 +250,17 @@ def test_parse_needs_and_stage() -> None:
     assert parse_stage("idee", labels) == "idea"
     assert parse_stage("Démaré", labels) == "started"
     assert parse_stage("n'importe quoi", labels) is None
+
+
+def test_usual_fields_are_offered_as_buttons(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "announce")
+    chat.start({"name": "Potager de l'école"})
+    chat.send("Un potager pour les enfants.")
+    assert chat.step == "category"
+    labels = S.choice_labels(chat.replies)
+    assert len(labels) >= 4 and "Club sportif" in labels
+    garden = [c for c in chat.replies[-1].choices if c.id == "cat:jardin-partage"]
+    assert len(garden) == 1
+    chat.send(choice=garden[0].id)
+    assert chat.step == "commune" and chat.state is not None and chat.state["category"] == "jardin-partage"

@@ -244,3 +244,15 @@ def test_recommend_from_an_unknown_entry_id_says_so(sqlite_seeded: Any) -> None:
     chat = S.Chat(factory, "recommend")
     replies = chat.start({"entry_id": 987654})
     assert not chat.open and "plus disponible" in S.text_of(replies)
+
+
+def test_usual_kinds_are_offered_as_buttons(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "recommend", lang="en")
+    chat.start({"name": "Doctor Payet", "commune": S.SAINT_PAUL})
+    if chat.step == "pick":
+        chat.pick("None of these")
+    assert chat.step == "category"
+    assert "cat:medecin" in S.choice_ids(chat.replies)
+    chat.send(choice="cat:medecin")
+    assert chat.step == "address" and chat.state is not None and chat.state["category"] == "medecin"
