@@ -548,8 +548,12 @@ class MatrixBot:
                 else None
             )
             await self.send_outgoing(incoming.chat_id, out, reply_id)
-        elif target.kind == TargetKind.USER and target.platform in (None, "matrix") and target.ref:
-            room_id = await self.direct_room(target.ref)
+        elif (
+            target.kind == TargetKind.USER
+            and target.platform in (None, "matrix")
+            and (target.ref or "").startswith("@")
+        ):
+            room_id = await self.direct_room(str(target.ref))
             if room_id:
                 await self.send_outgoing(room_id, out)
         elif target.kind == TargetKind.COMMUNE_ROOM and target.platform in (None, "matrix"):

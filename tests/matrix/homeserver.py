@@ -91,6 +91,8 @@ class Synapse:
             "macaroon_secret_key": secrets.token_hex(16),
             "form_secret": secrets.token_hex(16),
             "report_stats": False,
+            # test passwords need no brute-force resistance; registrations get much cheaper
+            "bcrypt_rounds": 4,
             "trusted_key_servers": [],
             "suppress_key_server_warning": True,
             "federation_domain_whitelist": [],

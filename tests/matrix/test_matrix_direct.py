@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from nio import AsyncClient, LoginResponse
 
 from bot.messages import ChatKind
+
+from .conftest import PASSWORD
 
 pytestmark = pytest.mark.synapse
 
@@ -94,3 +97,26 @@ async def test_encrypted_room_without_encryption_says_so(people, bot_factory, fa
     await asyncio.sleep(1.5)
     # said once, not once per message
     assert len([s for s in alice.in_room(room) if s["sender"] == bot.identity.user_id]) == 1
+
+
+async def test_undecryptable_message_is_answered_plainly(people, bot_factory, fake_engine, synapse):
+    bot = await bot_factory(fake_engine)
+    alice = await people("alice", encryption=True)
+    room = await alice.dm(bot.identity.user_id, encrypted=True)
+    await alice.wait_joined(room, bot.identity.user_id)
+    # a second session of alice sends an event whose key the bot never received
+    other = AsyncClient(synapse.url, alice.name)
+    assert isinstance(await other.login(PASSWORD), LoginResponse)
+    bogus = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEnACgAkLmt6qF84IK++J7UDH2Za1YVchHyprqTqsg",
+        "sender_key": "IlRMeOPX2e0MurIyfWEucYBRVOEEUMrOHqn/8mLqMjA",
+        "session_id": "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ",
+        "device_id": other.device_id,
+    }
+    await other.room_send(room, "m.room.encrypted", bogus)
+    await other.close()
+    notice = await alice.wait_for(from_bot(bot.identity.user_id, room))
+    assert "déchiffrer" in notice["content"]["body"]
+    assert notice["event_id"] in alice.decrypted  # said in the room's own encryption
+    assert fake_engine.seen == []
