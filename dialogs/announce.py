@@ -139,6 +139,8 @@ class AnnounceDialog:
         if category and common.category_name(category, ctx.lang) != category:
             state["category"] = category
         commune_code = args_field(args, ctx.parse, "commune")
+        if args_field(args, ctx.parse, "near_me"):
+            commune_code = None  # "près de chez moi": the citizen's own commune, asked or default
         if commune_code and common.commune(commune_code) is not None:
             state["commune"] = commune_code
         name = args_field(args, ctx.parse, "name")

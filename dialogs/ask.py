@@ -22,6 +22,7 @@ through the join/follow buttons and the recommend dialog it hands over to.
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -45,9 +46,12 @@ from dialogs.entry_view import (
     resume_delegate,
     strip_lead,
 )
+from directory.gazetteer_geo import valid_point
 
 if TYPE_CHECKING:
     from directory.search import SearchHit, SearchPage
+
+log = logging.getLogger(__name__)
 
 #: results per page (a Telegram message with this many buttons stays readable)
 PAGE_SIZE = 5
@@ -111,9 +115,12 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
     if radius_km is not None and not 0 < radius_km <= MAX_RADIUS_KM * 5:
         radius_km = None
     text = pick("text") or pick("query")
+    commune = pick("commune")
+    if commune is not None and common.commune(str(commune)) is None:
+        commune = None  # an unknown code is no place to search
     return Slots(
         category=pick("category"),
-        commune=pick("commune"),
+        commune=commune,
         near_me=bool(pick("near_me")),
         radius_km=radius_km,
         name=pick("name"),
@@ -156,7 +163,7 @@ def choose_place(ctx: DialogContext, slots: Slots) -> Place | None:
         else None
     )
     location = ctx.incoming.location
-    if location is not None:
+    if location is not None and valid_point(location.lat, location.lon):
         return Place((location.lat, location.lon), None, "you")
     if slots.commune and not slots.near_me:
         return Place(None, slots.commune, "commune")
@@ -208,21 +215,27 @@ def origin_of(query: JSON) -> tuple[float, float] | None:
 
 
 def run_search(ctx: DialogContext, query: JSON, cursor: str | None = None) -> SearchPage:
-    from directory.search import SearchQuery, search
+    """One page of results (an empty page if the search refuses the query: the inputs are
+    checked before, so that is a bug to log, not a reason to crash the chat)."""
+    from directory.search import InvalidQuery, SearchPage, SearchQuery, search
 
     point = query.get("point")
-    return search(
-        ctx.session,
-        SearchQuery(
-            text=query.get("text") or "",
-            category=query.get("category"),
-            point=(float(point[0]), float(point[1])) if point else None,
-            commune=query.get("commune"),
-            radius_km=float(query["radius"]),
-            limit=PAGE_SIZE,
-            cursor=cursor,
-        ),
-    )
+    try:
+        return search(
+            ctx.session,
+            SearchQuery(
+                text=query.get("text") or "",
+                category=query.get("category"),
+                point=(float(point[0]), float(point[1])) if point else None,
+                commune=query.get("commune"),
+                radius_km=float(query["radius"]),
+                limit=PAGE_SIZE,
+                cursor=cursor,
+            ),
+        )
+    except InvalidQuery:
+        log.warning("search refused a query from the ask dialog: %r", query)
+        return SearchPage(hits=[], next_cursor=None)
 
 
 def subject(ctx: DialogContext, query: JSON) -> str:

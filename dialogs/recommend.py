@@ -120,6 +120,8 @@ class FindOrCreate:
         text = args_field(args, None, "text")
         category = args_field(args, ctx.parse, "category")
         commune_code = args_field(args, ctx.parse, "commune")
+        if args_field(args, ctx.parse, "near_me"):
+            commune_code = None  # "près de chez moi": the citizen's own commune, asked or default
         if not name and text:
             name, category, commune_code = self._from_text(ctx, str(text), category, commune_code)
         if category and common.category_name(category, ctx.lang) != category:

@@ -309,3 +309,16 @@ def test_english_user_gets_english(sqlite_seeded: Any) -> None:
     replies = chat.start({"category": "creche", "commune": S.SAINT_PAUL})
     text = S.text_of(replies)
     assert "around Saint-Paul (974)" in text and "More results" in S.choice_labels(replies)
+
+
+def test_impossible_places_fall_back_to_home(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "ask", home=S.LE_PORT)
+    replies = chat.start({"category": "creche", "commune": "99999"})
+    assert "autour de Le Port (974)" in S.text_of(replies)
+    chat = S.Chat(factory, "ask", home=S.LE_PORT, user="u2")
+    replies = chat._run(
+        chat.incoming(location=Location(200.0, 55.3)),
+        lambda ctx: chat.dialog.start(ctx, {"category": "creche"}),
+    )
+    assert "autour de Le Port (974)" in S.text_of(replies)
