@@ -250,25 +250,34 @@ class Taxonomy:
     def match(self, text: str, lang: str | None = None, limit: int = 3) -> list[tuple[Category, float]]:
         """Categories whose names or synonyms look like ``text``, best first, score 0..100.
 
-        An exact (folded) term scores 100; otherwise rapidfuzz's WRatio over every term,
-        keeping each category's best term. ``lang`` breaks ties in favour of terms of that
-        language.
+        * 100: ``text`` is a term (folded, plural-blind);
+        * 80..99: a term is mentioned inside ``text`` ("un garage auto", "asso de foot"),
+          more for a mention that covers more of the text, less for a typo'd mention;
+        * otherwise rapidfuzz's plain ratio between ``text`` and each term (a whole-string
+          comparison: "truc" is not "food truck").
+        Each category keeps its best term; ``lang`` breaks ties in favour of its terms.
         """
-        key = _key(fold(text))
+        folded = fold(text)
+        key = _key(folded)
         if not key or limit <= 0:
             return []
         best: dict[str, tuple[float, float]] = {}
+
+        def offer(slug: str, score: float, bonus: float) -> None:
+            if slug not in best or (score, bonus) > best[slug]:
+                best[slug] = (score, bonus)
+
         exact = self._exact.get(key)
         if exact is not None:
-            best[exact.category.slug] = (100.0, 1.0)
+            offer(exact.category.slug, 100.0, 1.0)
+        for cat, score, (start, end) in self.find_all_in_text(folded):
+            coverage = (end - start) / max(len(folded), 1)
+            offer(cat.slug, min(99.0, (80 + 19 * coverage) * score / 100), 0.0)
         for found, score, _ in process.extract(
-            key, self._all_keys, scorer=fuzz.WRatio, limit=limit * 6, score_cutoff=50
+            key, self._all_keys, scorer=fuzz.ratio, limit=limit * 6, score_cutoff=50
         ):
             term = self._exact[found]
-            bonus = 0.5 if lang and term.lang == lang else 0.0
-            slug = term.category.slug
-            if slug not in best or (score, bonus) > best[slug]:
-                best[slug] = (float(score), bonus)
+            offer(term.category.slug, float(score), 0.5 if lang and term.lang == lang else 0.0)
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
         return [(self._by_slug[slug], round(score, 1)) for slug, (score, _) in ranked[:limit]]
 

@@ -151,6 +151,27 @@ def test_match_everyday_words(tax: Taxonomy, word: str, slug: str) -> None:
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize(
+    "text, slug",
+    [
+        ("une troupe", "theatre"),
+        ("un garage auto", "garage"),
+        ("cours de piano pour enfants", "ecole-musique"),
+        ("salon de coiffure afro", "coiffeur"),
+        ("magasin de vélos", "velo"),
+    ],
+)
+def test_match_phrases(tax: Taxonomy, text: str, slug: str) -> None:
+    ranked = tax.match(text)
+    assert ranked[0][0].slug == slug
+    assert ranked[0][1] >= 80
+
+
+@pytest.mark.parametrize("text", ["truc", "azerty", "bonjour"])
+def test_match_nonsense_scores_low(tax: Taxonomy, text: str) -> None:
+    assert all(score < 80 for _, score in tax.match(text, limit=5))
+
+
 def test_match_limits_and_empty(tax: Taxonomy) -> None:
     assert tax.match("") == []
     assert tax.match("   !!! ") == []
