@@ -470,7 +470,7 @@ class TelegramAdapter:
         if not chunks and inline is not None and item.pin is None:
             chunks = render_chunks((Text(t("telegram.choose")),))
         if item.edit_key and len(chunks) == 1 and item.pin is None and not item.request_location:
-            target = await self._edit_target(chat_id, item.edit_key, pressed)
+            target = self._edit_target(chat_id, item.edit_key, pressed)
             if target is not None and await self._edit(chat_id, target, chunks[0], inline):
                 self._note_edit_key(chat_id, target, item.edit_key)
                 return
@@ -509,8 +509,6 @@ class TelegramAdapter:
             await self._send_chunk(chat_id, prompt, self._location_markup(t))
         if item.edit_key and last_id is not None and item.pin is None:
             self._note_edit_key(chat_id, last_id, item.edit_key)
-            assert self.state is not None
-            await self.state.set(f"edit:{chat_id}:{item.edit_key}", str(last_id))
 
     def _location_markup(self, t: Callable[..., str]) -> ReplyKeyboardMarkup:
         return ReplyKeyboardMarkup(
@@ -535,14 +533,15 @@ class TelegramAdapter:
     async def _send_plain(self, chat_id: int, text: str) -> None:
         await self.app.bot.send_message(chat_id, text)
 
-    async def _edit_target(self, chat_id: int, key: str, pressed: int | None) -> int | None:
-        """The message showing ``key``: the pressed one if it shows it, else the last one."""
-        assert self.state is not None
-        stored = await self.state.get(f"edit:{chat_id}:{key}")
-        last = int(stored) if stored and stored.isdigit() else None
-        if pressed is not None and (self._edit_keys.get((chat_id, pressed)) == key or pressed == last):
-            return pressed
-        return last
+    def _edit_target(self, chat_id: int, key: str, pressed: int | None) -> int | None:
+        """The pressed message, when the reply is a new view of it (next page, a card
+        replacing the list). Only a press edits: a typed question gets a new message at
+        the bottom of the chat, where the person looks. A pressed message known to show
+        another view (a different edit key) is left as it is."""
+        if pressed is None:
+            return None
+        shown = self._edit_keys.get((chat_id, pressed))
+        return pressed if shown in (None, key) else None
 
     def _note_edit_key(self, chat_id: int, message_id: int, key: str) -> None:
         self._edit_keys[(chat_id, message_id)] = key

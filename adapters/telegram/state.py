@@ -2,7 +2,6 @@
 
 - ``offset``: the last update handled to the end (polling resumes just after it);
 - ``inbox:<update_id>``: a webhook update acknowledged but not yet handled (replayed at start);
-- ``edit:<chat>:<edit key>``: the message that shows a paginated view, so a later page edits it;
 - ``cb:<digest>``: a choice id too long for callback data, under the digest sent instead.
 
 Keys are prefixed with ``telegram:<bot id>:`` so two bots can share one database.

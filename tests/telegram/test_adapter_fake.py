@@ -370,3 +370,30 @@ async def test_different_chats_run_concurrently_one_chat_in_order(
     emulator.send_text(4004, "fast other")
     await emulator.wait_for(lambda: len(order) == 3)
     assert order.index("fast other") < order.index("slow 1") < order.index("fast 2")
+
+
+async def test_a_typed_question_gets_a_new_message_not_an_edit_far_above(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "results")
+    emulator.send_text(USER, "results")
+    await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+    assert emulator.sent("editMessageText") == []
+
+
+async def test_a_press_on_a_message_showing_another_view_sends_a_new_one(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    class Views(FakeEngine):
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            if incoming.choice_id == "open":
+                return [Outgoing.text("Liste", choices=(Choice("x", "x"),), edit_key="results")]
+            return [Outgoing.text("Fiche", choices=(Choice("open", "Voir la liste"),),
+                                  edit_key="card")]
+
+    await make_adapter(Views())
+    emulator.send_text(USER, "fiche")
+    [card] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    emulator.press(USER, card.result["message_id"], "open")
+    calls = await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+    assert calls[1].params["text"] == "Liste"
+    assert emulator.sent("editMessageText") == []
