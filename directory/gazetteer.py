@@ -14,6 +14,8 @@ Which commune a match leads to
   arrondissement when it knows it, and ``Gazetteer.members("75056")`` lists the city and its
   arrondissements for a search over the whole city. "Paris" alone gives the city (75056).
   ``current()`` therefore returns a commune or an arrondissement, never a former commune.
+* A well-known place that is not a commune ("Saint-Gilles-les-Bains", "Sainte-Clotilde",
+  "Plaine des Cafres"; ``gazetteer_names.LOCALITIES``) leads to its commune the same way.
 * A point resolves to the nearest town hall among communes, arrondissements (rather than
   their city) and former communes with their own point (leading to their current commune).
 
@@ -54,8 +56,8 @@ from directory.gazetteer_geo import GridIndex, haversine_km, valid_point
 from directory.gazetteer_index import (
     CURRENT_KINDS,
     DEFAULT_REACH_KM,
-    FORMER_KINDS,
     GRID_REACH_KM,
+    LEADING_KINDS,
     REACH_KM,
     Index,
     Record,
@@ -91,7 +93,7 @@ class Commune:
 
     insee: str
     name: str
-    kind: str  # commune | deleguee | associee | arrondissement
+    kind: str  # commune | deleguee | associee | arrondissement | localite
     parent: str | None
     departement: str
     region: str
@@ -237,7 +239,7 @@ class Gazetteer:
         return None if row is None else self._lead(row)
 
     def _lead(self, row: Commune) -> Commune | None:
-        if row.kind in FORMER_KINDS:
+        if row.kind in LEADING_KINDS:
             return self.get(row.parent) if row.parent else None
         return row
 
@@ -266,7 +268,8 @@ class Gazetteer:
 
         Accepted variants: with or without the article (an article the phrase carries must
         match), ``st``/``ste`` expanded, any spacing, an arrondissement's short forms.
-        Former communes lead to their current commune unless ``include_former`` is false.
+        Former communes and well-known localities lead to their commune unless
+        ``include_former`` is false.
         """
         if not isinstance(folded_phrase, str):
             return []
@@ -277,7 +280,7 @@ class Gazetteer:
         for hit in self._exact_hits(keys_of_folded(folded)):
             if hit.score < 98:  # a different article than the phrase's
                 continue
-            if hit.row.kind in FORMER_KINDS and not include_former:
+            if not hit.row.is_current and not include_former:
                 continue
             target = self._lead(hit.row)
             if target is None:

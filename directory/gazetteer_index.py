@@ -28,15 +28,22 @@ from typing import Any
 
 from directory.gazetteer_fuzzy import FuzzyNames
 from directory.gazetteer_geo import GridIndex
-from directory.gazetteer_names import arrondissement_aliases, keys_of_folded, name_variants
+from directory.gazetteer_names import (
+    LOCALITIES,
+    arrondissement_aliases,
+    keys_of_folded,
+    name_variants,
+)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 COLUMNS = [
     "insee", "name", "kind", "parent", "departement", "region", "zone",
     "postcodes", "lat", "lon", "population", "timezone",
 ]  # fmt: skip
 CURRENT_KINDS = frozenset({"commune", "arrondissement"})
 FORMER_KINDS = frozenset({"deleguee", "associee"})
+LOCALITY_KIND = "localite"  # a named place inside a commune (``LOCALITIES``), not a row
+LEADING_KINDS = FORMER_KINDS | {LOCALITY_KIND}  # kinds that lead to their ``parent``
 GRID_CELL_DEGREES = 0.1
 
 # How far from the nearest town hall a point may be and still belong to that commune.
@@ -93,8 +100,23 @@ def parse_records(data: bytes) -> list[Record]:
     return records
 
 
+def with_localities(records: list[Record]) -> list[Record]:
+    """The rows plus one pseudo-row per well-known locality whose commune is present."""
+    by_code = {rec[0]: rec for rec in records if rec[2] == "commune"}
+    extra: list[Record] = []
+    for name, insee in LOCALITIES.items():
+        parent = by_code.get(insee)
+        if parent is not None:
+            dep, region, zone, timezone = parent[4], parent[5], parent[6], parent[11]
+            extra.append(
+                (insee, name, LOCALITY_KIND, insee, dep, region, zone, (), None, None, 0, timezone)
+            )
+    return records + extra
+
+
 def build_index(records: list[Record]) -> Index:
     """Every lookup table the gazetteer needs; only marshal-able values."""
+    records = with_localities(records)
     by_insee: dict[str, int] = {}
     for i, rec in enumerate(records):
         # A commune nouvelle and its chef-lieu delegated commune share an INSEE code;
@@ -104,7 +126,7 @@ def build_index(records: list[Record]) -> Index:
             by_insee[rec[0]] = i
 
     def lead(rec: Record) -> Record | None:
-        if rec[2] in FORMER_KINDS:
+        if rec[2] in LEADING_KINDS:
             parent = by_insee.get(rec[3]) if rec[3] else None
             return records[parent] if parent is not None else None
         return rec

@@ -135,6 +135,21 @@ def arrondissement_aliases(folded_name: str) -> list[str]:
     return [alias for alias in aliases if alias != folded_name]
 
 
+# Well-known places that are not communes, as people name them, with the commune they lie in.
+# Only unambiguous ones (La Saline straddles two communes; "Saint-Gilles" alone is also a
+# commune name in five départements). They lead to their commune like a former commune.
+LOCALITIES: dict[str, str] = {
+    "Saint-Gilles-les-Bains": "97415", "Saint-Gilles-les-Hauts": "97415",
+    "L'Hermitage-les-Bains": "97415", "Boucan Canot": "97415", "La Saline-les-Bains": "97415",
+    "Le Guillaume": "97415", "Sainte-Clotilde": "97411", "La Plaine-des-Cafres": "97422",
+    "Bourg-Murat": "97422", "Trois-Mares": "97422", "Hell-Bourg": "97421",
+    "Grand-Îlet": "97421", "Terre-Sainte": "97416", "Ravine des Cabris": "97416",
+    "Le Tévelave": "97401", "Bras-Sec": "97424", "Îlet à Cordes": "97424",
+    "Dos d'Âne": "97408", "Piton Saint-Leu": "97413", "La Chaloupe Saint-Leu": "97413",
+    "La Rivière Saint-Louis": "97414",
+}  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------------
 # Qualifiers: départements, regions, overseas collectivities, postcodes.
 

@@ -299,6 +299,32 @@ def test_delegated_commune_name_leads_to_its_current_commune(gaz: Gazetteer) -> 
     assert first(gaz, "chatillon en michaille").commune.insee == "01033"
 
 
+@pytest.mark.parametrize(
+    ("text", "insee"),
+    [
+        ("Saint-Gilles-les-Bains", "97415"),
+        ("st gilles les bains", "97415"),
+        ("Sainte-Clotilde", "97411"),
+        ("plaine des cafres", "97422"),
+        ("Hell-Bourg", "97421"),
+        ("hellbourg", "97421"),
+        ("Terre Sainte", "97416"),
+    ],
+)
+def test_well_known_localities_lead_to_their_commune(
+    gaz: Gazetteer, text: str, insee: str
+) -> None:
+    match = first(gaz, text)
+    assert match.commune.insee == insee
+    assert match.alias is not None and match.commune.kind == "commune"
+    assert gaz.exact(text)[0].insee == insee
+    assert gaz.exact(text, include_former=False) == []
+
+
+def test_a_locality_never_hides_a_commune_of_that_name(gaz: Gazetteer) -> None:
+    assert all(m.commune.name == "Saint-Gilles" for m in gaz.resolve("Saint-Gilles"))
+
+
 def test_parenthesised_names_found_without_the_parenthesis(gaz: Gazetteer) -> None:
     assert {"16052", "16053"} <= set(codes(gaz.resolve("Bors")))
 
@@ -380,10 +406,10 @@ def test_random_names_with_one_typo_are_found(gaz: Gazetteer) -> None:
     ],
 )
 def test_bad_input_gives_nothing_quickly(gaz: Gazetteer, text: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     assert gaz.resolve(text) == []
     assert gaz.exact(text) == []
-    assert time.perf_counter() - started < 0.2
+    assert time.process_time() - started < 0.2
 
 
 def test_invisible_and_control_characters_are_ignored(gaz: Gazetteer) -> None:
@@ -448,6 +474,7 @@ def test_distance_km(gaz: Gazetteer) -> None:
 
 
 def test_resolution_p95_under_5_ms(gaz: Gazetteer) -> None:
+    """CPU time, so that other processes on a busy machine do not make it flaky."""
     rng = random.Random(11)
     communes = list(gaz)
     gaz.resolve("warm up the fuzzy index")
@@ -456,8 +483,8 @@ def test_resolution_p95_under_5_ms(gaz: Gazetteer) -> None:
         name = rng.choice(communes).name
         i = rng.randrange(len(name))
         text = name[:i] + rng.choice("aeiourstln") + name[i + 1 :]
-        started = time.perf_counter()
+        started = time.process_time()
         gaz.resolve(text)
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
     timings.sort()
     assert timings[int(len(timings) * 0.95)] < 0.005

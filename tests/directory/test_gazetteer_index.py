@@ -111,7 +111,7 @@ def test_other_data_gets_its_own_cache_and_old_ones_go(
     index = load_index(sample_csv(SAMPLE_ROWS[:2]))
     (second,) = tmp_path.glob("gazetteer-*.marshal")
     assert first != second
-    assert len(index["records"]) == 2
+    assert len(index["current"]) == 2
 
 
 def test_unwritable_or_disabled_cache_still_works(
@@ -120,9 +120,9 @@ def test_unwritable_or_disabled_cache_still_works(
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("COMMUNEBOT_CACHE_DIR", str(blocker / "cache"))
-    assert len(load_index(sample_csv())["records"]) == 5
+    assert len(load_index(sample_csv())["current"]) == 4
     monkeypatch.setenv("COMMUNEBOT_CACHE_DIR", "")
-    assert len(load_index(sample_csv())["records"]) == 5
+    assert len(load_index(sample_csv())["current"]) == 4
     assert list(tmp_path.glob("**/*.marshal")) == []
 
 
