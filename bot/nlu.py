@@ -111,6 +111,32 @@ _IDIOMS = _words(
 )
 # A place word that carries the article of the name after it: "au Port" is "le Port".
 _ARTICLE_OF = {"au": "le", "du": "le", "o": "le", "aux": "les", "des": "les"}
+# Places people name instead of their commune: quartiers and villages of La Réunion, the
+# island the project was born on. A name that is also a commune elsewhere ("Saint-Gilles",
+# a commune of the Gard) counts as the locality only for a user whose home is on the
+# island (the département in the second field); the others count everywhere.
+_LOCALITIES: dict[str, tuple[str, str | None]] = {
+    "saint gilles les bains": ("97415", None), "saint gilles les hauts": ("97415", None),
+    "saint gilles": ("97415", "974"), "l hermitage": ("97415", None),
+    "hermitage les bains": ("97415", None), "boucan canot": ("97415", None),
+    "la saline les bains": ("97415", None), "plateau caillou": ("97415", None),
+    "le guillaume": ("97415", None), "la plaine saint paul": ("97415", None),
+    "sainte clotilde": ("97411", None), "le chaudron": ("97411", None),
+    "le moufia": ("97411", None), "bellepierre": ("97411", None),
+    "hell bourg": ("97421", None), "grand ilet": ("97421", None),
+    "la riviere saint louis": ("97414", None), "riviere saint louis": ("97414", None),
+    "les makes": ("97414", None), "le gol": ("97414", None),
+    "terre sainte": ("97416", None), "ravine des cabris": ("97416", None),
+    "mont vert": ("97416", None), "pierrefonds": ("97416", None),
+    "grands bois": ("97416", None),
+    "la plaine des cafres": ("97422", None), "plaine des cafres": ("97422", None),
+    "trois mares": ("97422", None), "bourg murat": ("97422", None),
+    "piton saint leu": ("97413", None), "la chaloupe saint leu": ("97413", None),
+    "dos d ane": ("97408", None), "riviere des galets": ("97407", None),
+    "manapany": ("97412", None), "vincendo": ("97412", None),
+    "champ borne": ("97409", None), "etang sale les bains": ("97404", None),
+    "gillot": ("97418", None),
+}
 _SMS_EXPANSIONS = {"sen": "saint", "sin": "saint", "snt": "saint", "sainte": "sainte"}
 
 # Ordinary words that are also commune names somewhere ("Y", "Eu", "Port", "Ville", "Pas",
@@ -587,8 +613,9 @@ def _place_hits(
     places: _Places,
     cat_starts: set[int],
     cat_ends: set[int],
+    home_dept: str | None = None,
 ) -> list[_PlaceHit]:
-    """Every token sequence that is exactly a commune name, with its context."""
+    """Every token sequence that is exactly a commune (or known locality) name, in context."""
     hits: list[_PlaceHit] = []
     words = [t.fold for t in tokens]
     letters = [ch for t in tokens for ch in t.text if ch.isalpha()]
@@ -610,6 +637,13 @@ def _place_hits(
             candidates.append(_phrase(span))
             found: list[Commune] = []
             for phrase in candidates:
+                locality = _LOCALITIES.get(phrase)
+                if locality is not None and (locality[1] is None or locality[1] == home_dept):
+                    commune = gaz.current(locality[0])
+                    if commune is not None:
+                        # same-name communes stay candidates ("Saint-Gilles dans le Gard")
+                        found = [commune, *gaz.exact(phrase)]
+                        break
                 if keys_of_folded(phrase).compact not in places.compacts:
                     continue
                 found = gaz.exact(phrase)
@@ -966,6 +1000,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         places,
         {i for _, _, i, _ in reading.cat_mentions},  # a typo category is no landmark
         {j - 1 for _, _, _, j in mentions},
+        home_commune.departement if home_commune is not None else None,
     )
     content_tokens = [k for k in range(len(tokens)) if k not in covered and words[k] not in _FILLERS]
     accepted: list[_PlaceHit] = []

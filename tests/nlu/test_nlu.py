@@ -76,6 +76,22 @@ def test_departement_qualifiers(text: str, expected: str) -> None:
     assert parse(text).commune == expected
 
 
+@pytest.mark.parametrize(
+    "text, home, expected",
+    [
+        ("un bar à Saint-Gilles-les-Bains", None, "97415"),
+        ("halte garderie sainte clotilde", None, "97411"),
+        ("restaurant à la Plaine des Cafres", None, "97422"),
+        ("j'habite à Hell-Bourg", None, "97421"),
+        ("yoga à Saint-Gilles", "97415", "97415"),  # the Réunion one, for an islander
+        ("yoga à Saint-Gilles", None, "30258"),  # the commune of the Gard otherwise
+        ("yoga à Saint-Gilles dans le Gard", "97415", "30258"),
+    ],
+)
+def test_localities_lead_to_their_commune(text: str, home: str | None, expected: str) -> None:
+    assert parse(text, home=home).commune == expected
+
+
 def test_unknown_home_is_ignored() -> None:
     assert parse("crèche à Saint-Louis", home="00000").commune == "97414"
 
@@ -187,7 +203,7 @@ def test_short_answers(text: str, intent: str) -> None:
         "je marche tous les jours",  # the verb
         "bonjour je m'appelle Marie",  # "Marie" (06), and not a misspelt "mairie"
         "un élagueur à la Réunion",  # the island, not La Réunion (47)
-        "des jardins partagés sur Sainte-Clotilde",  # a quartier: not "Saint-Leu" by typo
+        "des jardins partagés sur Sainte-Bidule",  # not "Saint-Leu" by typo
     ],
 )
 def test_ordinary_words_are_not_communes(text: str) -> None:
