@@ -134,7 +134,8 @@ class CommuneMatch:
     score: float  # 0..100, higher is better
     matched: str  # "insee" | "postcode" | "name" | "fuzzy"
     distance_km: float | None = None  # from the reference point, when one was given
-    alias: str | None = None  # the former name that matched, if not the commune's own
+    alias: str | None = None  # the name that matched, when not the commune's own
+    alias_kind: str | None = None  # what that name is: deleguee | associee | localite
 
 
 @dataclass(slots=True)
@@ -468,7 +469,10 @@ class Gazetteer:
             if origin is not None and target.point is not None:
                 distance = round(haversine_km(*origin, *target.point), 3)
             alias = hit.row.name if hit.row.name != target.name else None
-            best[target.insee] = CommuneMatch(target, score, hit.matched, distance, alias)
+            alias_kind = hit.row.kind if alias and not hit.row.is_current else None
+            best[target.insee] = CommuneMatch(
+                target, score, hit.matched, distance, alias, alias_kind
+            )
         ordered = sorted(
             best.values(),
             key=lambda m: (

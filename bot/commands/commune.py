@@ -31,6 +31,7 @@ def match_json(match: CommuneMatch) -> dict[str, Any]:
         "score": match.score,
         "matched": match.matched,
         "alias": match.alias,
+        "alias_kind": match.alias_kind,
         "distance_km": match.distance_km,
         "timezone": commune.timezone,
         "population": commune.population,
@@ -57,7 +58,9 @@ def render_table(t: Translator, text: str, matches: list[CommuneMatch]) -> str:
     rows = []
     for match in matches:
         name = match.commune.name
-        if match.alias:
+        if match.alias and match.alias_kind == "localite":
+            name = t("gazetteer.cli.locality", name=name, alias=match.alias)
+        elif match.alias:
             name = t("gazetteer.cli.formerly", name=name, alias=match.alias)
         postcodes = ", ".join(match.commune.postcodes[:4])
         if len(match.commune.postcodes) > 4:

@@ -294,7 +294,7 @@ def test_arrondissement_names(gaz: Gazetteer) -> None:
 def test_delegated_commune_name_leads_to_its_current_commune(gaz: Gazetteer) -> None:
     match = first(gaz, "Bellegarde-sur-Valserine")
     assert match.commune.insee == "01033" and match.commune.name == "Valserhône"
-    assert match.alias == "Bellegarde-sur-Valserine"
+    assert match.alias == "Bellegarde-sur-Valserine" and match.alias_kind == "deleguee"
     assert match.matched == "name" and 90 <= match.score < 100
     assert first(gaz, "chatillon en michaille").commune.insee == "01033"
 

@@ -77,6 +77,13 @@ def test_table_is_readable() -> None:
     assert "13 km" in lines[2]
     code, output = run("Bellegarde-sur-Valserine", "--lang", "en")
     assert "Valserhône (formerly Bellegarde-sur-Valserine)" in output
+    assert "Saint-Gilles-les-Bains, commune de Saint-Paul" in run("saint gilles les bains")[1]
+    data = run_json("Sainte-Clotilde")
+    assert (data[0]["insee"], data[0]["alias"], data[0]["alias_kind"]) == (
+        "97411",
+        "Sainte-Clotilde",
+        "localite",
+    )
 
 
 def test_table_messages_in_both_languages() -> None:
