@@ -35,6 +35,7 @@ from dialogs.entry_view import (
     match_category,
     parse_contact,
     read_text,
+    says_none_of_these,
 )
 from dialogs.recommend import args_field, known_slugs
 from directory.text import fold
@@ -337,7 +338,7 @@ class AnnounceDialog:
         from directory import services
 
         picked = common.chosen(ctx)
-        if picked == NEW:
+        if picked == NEW or (picked is None and says_none_of_these(ctx.incoming.text)):
             return self.publish(ctx, {**state, "force": True})
         if picked and picked.startswith(UPDATE):
             entry = load_entry(ctx, picked[len(UPDATE) :])

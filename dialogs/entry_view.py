@@ -69,6 +69,38 @@ def read_text(raw: str | None, *, max_len: int, need_word: bool = True) -> str |
     return text
 
 
+#: typed answers meaning "none of these, it is a new one" (folded)
+NONE_OF_THESE = frozenset(
+    {
+        "aucun",
+        "aucune",
+        "aucun des deux",
+        "ni l un ni l autre",
+        "autre",
+        "un autre",
+        "une autre",
+        "nouveau",
+        "nouvelle",
+        "c est un autre",
+        "c est une autre",
+        "none",
+        "none of these",
+        "neither",
+        "other",
+        "another",
+        "another one",
+        "new",
+        "new one",
+        "a new one",
+    }
+)
+
+
+def says_none_of_these(text: str) -> bool:
+    """ "aucun", "un autre", "none of these"…: the user rejects every candidate offered."""
+    return fold(text) in NONE_OF_THESE
+
+
 def as_name(text: str) -> str:
     """A name as a directory shows it: first letter capitalised ("troupe de théâtre du
     Port" read from a sentence becomes "Troupe de théâtre du Port"); the rest untouched."""

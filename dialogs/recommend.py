@@ -39,6 +39,7 @@ from dialogs.entry_view import (
     match_category,
     parse_contact,
     read_text,
+    says_none_of_these,
     strip_lead,
 )
 
@@ -298,7 +299,8 @@ class FindOrCreate:
 
     def _on_offered(self, ctx: DialogContext, state: JSON, *, creating: bool, force: bool = False) -> Step:
         picked = common.chosen(ctx)
-        if picked == NEW or common.parse_yes_no(ctx.incoming.text) is False:
+        typed = ctx.incoming.text if picked is None else ""
+        if picked == NEW or common.parse_yes_no(typed) is False or says_none_of_these(typed):
             rejected = sorted({*state.get("rejected", []), *state.get("offered", [])})
             new_state = {**state, "creating": creating, "rejected": rejected}
             if force:

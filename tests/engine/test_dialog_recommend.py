@@ -256,3 +256,18 @@ def test_usual_kinds_are_offered_as_buttons(sqlite_seeded: Any) -> None:
     assert "cat:medecin" in S.choice_ids(chat.replies)
     chat.send(choice="cat:medecin")
     assert chat.step == "address" and chat.state is not None and chat.state["category"] == "medecin"
+
+
+@pytest.mark.parametrize("typed", ["aucun", "un autre", "None of these", "non"])
+def test_typed_none_of_these_goes_on_to_create(sqlite_seeded: Any, typed: str) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "recommend")
+    chat.start({"name": "Ti Bouts", "category": "creche"})
+    assert chat.step == "pick"
+    chat.send(typed)
+    assert chat.step == "commune"  # creating: the commune is confirmed (home offered)
+    hint = S.Chat(factory, "recommend", user="u2")
+    hint.start({"name": "Ti Bouts", "category": "creche"})
+    replies = hint.send("je sais pas")
+    assert hint.step == "pick" and "Choisissez" in S.text_of(replies)
+    assert "new" in S.choice_ids(replies)  # the candidates are offered again with the hint
