@@ -85,7 +85,8 @@ def test_recommend_in_free_text_then_the_count(talk: Any, seeded: dict[str, int]
         expected = "1 personne recommande" if n == 1 else "2 personnes recommandent"
         assert expected in text, text
     with engine_store[1]() as session:
-        assert session.get(Entry, entry_id).recommendation_count == 2  # type: ignore[union-attr]
+        entry = session.get(Entry, entry_id)
+        assert entry is not None and entry.recommendation_count == 2
         assert len(session.scalars(select(Recommendation)).all()) == 2
 
 

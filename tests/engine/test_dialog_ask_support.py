@@ -177,29 +177,30 @@ def add(
 def seed(factory: sessionmaker[Session]) -> dict[str, int]:
     """A small directory on the west coast of La Réunion; returns name -> id."""
     ids: dict[str, int] = {}
+    rows: list[tuple[str, str, str, dict[str, Any]]] = [
+        (
+            "Crèche Ti Bouts (fictive)",
+            "creche",
+            SAINT_PAUL,
+            {"phone": "0262 11 22 33", "address": "12 rue des Lilas"},
+        ),
+        ("Crèche Les Cabris (fictive)", "creche", SAINT_PAUL, {"dlat": 0.01}),
+        ("Crèche Marmailles (fictive)", "creche", SAINT_PAUL, {"dlat": -0.01}),
+        ("Crèche Zoizeaux (fictive)", "creche", SAINT_PAUL, {"dlon": 0.01}),
+        ("Crèche Ti Zanfan (fictive)", "creche", SAINT_PAUL, {"dlon": -0.005}),
+        ("Crèche Papangue (fictive)", "creche", SAINT_PAUL, {"dlat": 0.02}),
+        ("Crèche du Port (fictive)", "creche", LE_PORT, {}),
+        ("Garage Auto Péi (fictive)", "garage", LE_PORT, {"website": "https://autopei.example"}),
+        ("Troupe de théâtre du Port (fictive)", "theatre", LE_PORT, {"org_type": "association"}),
+        (
+            "Jardin partagé des Lataniers (fictive)",
+            "jardin-partage",
+            SAINT_PAUL,
+            {"kind": "project", "stage": "started", "needs": ("volunteers",)},
+        ),
+    ]
     with factory() as session, session.begin():
-        for name, category, insee, kw in [
-            (
-                "Crèche Ti Bouts (fictive)",
-                "creche",
-                SAINT_PAUL,
-                {"phone": "0262 11 22 33", "address": "12 rue des Lilas"},
-            ),
-            ("Crèche Les Cabris (fictive)", "creche", SAINT_PAUL, {"dlat": 0.01}),
-            ("Crèche Marmailles (fictive)", "creche", SAINT_PAUL, {"dlat": -0.01}),
-            ("Crèche Zoizeaux (fictive)", "creche", SAINT_PAUL, {"dlon": 0.01}),
-            ("Crèche Ti Zanfan (fictive)", "creche", SAINT_PAUL, {"dlon": -0.005}),
-            ("Crèche Papangue (fictive)", "creche", SAINT_PAUL, {"dlat": 0.02}),
-            ("Crèche du Port (fictive)", "creche", LE_PORT, {}),
-            ("Garage Auto Péi (fictive)", "garage", LE_PORT, {"website": "https://autopei.example"}),
-            ("Troupe de théâtre du Port (fictive)", "theatre", LE_PORT, {"org_type": "association"}),
-            (
-                "Jardin partagé des Lataniers (fictive)",
-                "jardin-partage",
-                SAINT_PAUL,
-                {"kind": "project", "stage": "started", "needs": ("volunteers",)},
-            ),
-        ]:
+        for name, category, insee, kw in rows:
             entry = add(session, name, category, insee, **kw)
             ids[name] = entry.id
     return ids
