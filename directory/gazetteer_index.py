@@ -3,10 +3,11 @@
 Folding and indexing 37,590 names costs about a second of pure Python on a small machine,
 too slow for a CLI that starts per command. The tables are therefore plain lists, tuples
 and dicts of strings and numbers, written once with ``marshal`` to the user's cache
-directory under a name that includes the SHA-256 of the packaged data and the Python
-version; later starts read them back in well under 0.1 s. A missing, stale, corrupt or
-unwritable cache only means building again. Set ``COMMUNEBOT_CACHE_DIR`` to choose the
-folder, or to an empty string to disable the cache.
+directory under a name that includes the SHA-256 of the packaged data and of the code
+tables that shape the index (localities, abbreviations…), and the Python version. Later
+starts read them back in about 0.2 s of CPU. A missing, stale, corrupt or unwritable
+cache only means building again. Set ``COMMUNEBOT_CACHE_DIR`` to choose the folder, or
+to an empty string to disable the cache.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from directory.gazetteer_fuzzy import FuzzyNames
+from directory.gazetteer_fuzzy import END_SIZES, FuzzyNames
 from directory.gazetteer_geo import GridIndex
 from directory.gazetteer_names import (
+    ABBREVIATIONS,
+    ARTICLES,
     LOCALITIES,
     arrondissement_aliases,
     keys_of_folded,
@@ -231,10 +234,19 @@ def cache_dir() -> Path | None:
     return Path(base) / "communebot"
 
 
+def _code_fingerprint() -> bytes:
+    """What in the code shapes the tables: a change there must not reuse an old cache."""
+    tables = (
+        FORMAT_VERSION, sorted(LOCALITIES.items()), sorted(ABBREVIATIONS.items()),
+        sorted(ARTICLES), GRID_CELL_DEGREES, END_SIZES, sorted(REACH_KM.items()), GRID_REACH_KM,
+    )  # fmt: skip
+    return repr(tables).encode("utf-8")
+
+
 def load_index(data: bytes | None = None, *, use_cache: bool = True) -> Index:
     """The tables for ``data`` (default: the packaged file), from the cache when valid."""
     data = packaged_data() if data is None else data
-    digest = hashlib.sha256(data).hexdigest()[:20]
+    digest = hashlib.sha256(data + _code_fingerprint()).hexdigest()[:20]
     tag = f"gazetteer-v{FORMAT_VERSION}-py{sys.version_info[0]}{sys.version_info[1]}-{digest}"
     folder = cache_dir() if use_cache else None
     path = folder / f"{tag}.marshal" if folder is not None else None

@@ -201,6 +201,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "paca": ("04", "05", "06", "13", "83", "84"), "idf": ("75", "77", "78", "91", "92", "93",
     "94", "95"), "alsace": ("67", "68"), "corse": ("2A", "2B"), "20": ("2A", "2B"),
     "dom": ("971", "972", "973", "974", "976"), "drom": ("971", "972", "973", "974", "976"),
+    # English names
+    "reunion island": ("974",), "french guiana": ("973",), "new caledonia": ("988",),
+    "french polynesia": ("987",), "saint pierre and miquelon": ("975",),
+    "wallis and futuna": ("986",), "corsica": ("2A", "2B"),
+    "brittany": ("22", "29", "35", "56"), "normandy": ("14", "27", "50", "61", "76"),
 }  # fmt: skip
 
 

@@ -263,6 +263,9 @@ def test_saint_martin(gaz: Gazetteer) -> None:
         ("Saint-Pierre Martinique", "97225"),
         ("Saint-Pierre SPM", "97502"),
         ("paris 75011", "75111"),
+        ("Saint-Paul, Reunion Island", "97415"),
+        ("Saint-Louis (Guadeloupe)", "97126"),
+        ("Le Port, 97420", "97407"),
     ],
 )
 def test_qualifier_picks_among_same_names(gaz: Gazetteer, text: str, insee: str) -> None:
