@@ -183,3 +183,71 @@ def test_followers_of_an_updated_project_get_a_direct_message(
         assert len(rows) == 1 and rows[0].platform == "telegram"
         project = session.get(Entry, project_id)
         assert project is not None and project.needs == ["materials"] and project.stage == "started"
+
+
+def _to_summary(user: Any, title: str) -> None:
+    user.say("/project")
+    user.say(title)
+    user.say("Un moment convivial entre voisins.")
+    user.say("association")
+    if "Lequel" in S.text_of(user.last):
+        user.say("1")
+    user.say("1")
+    user.say("aucun")
+    user.say("Idée")
+    user.say("Passer")
+    assert "Voici votre projet" in S.text_of(user.last), S.text_of(user.last)
+
+
+def test_a_redelivered_publish_publishes_once(talk: Any, seeded: dict[str, int], engine_store: Any) -> None:
+    factory = engine_store[1]
+    with factory() as session, session.begin():
+        session.add(ChatBinding(platform="console", chat_id="room-sp", commune_insee=S.SAINT_PAUL))
+    user = _registered(talk)
+    _to_summary(user, "Fête des voisins de la Saline")
+    first = user.send("Publier", event_id="publish-1")
+    again = user.send("Publier", event_id="publish-1")  # the platform delivers it twice
+    assert "est publié" in S.text_of(first) and again == []
+    with factory() as session:
+        projects = session.scalars(select(Entry).where(Entry.name == "Fête des voisins de la Saline")).all()
+        assert len(projects) == 1
+        assert len(session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_a_crash_in_the_final_step_writes_nothing(
+    talk: Any, seeded: dict[str, int], engine_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = engine_store[1]
+    user = _registered(talk)
+    user.say("/recommend Boulangerie Ti Pain")
+    for _ in range(6):  # category, commune, address, contact: answer until the comment step
+        text = S.text_of(user.last)
+        if "Pourquoi" in text:
+            break
+        if "genre" in text:
+            user.say("boulangerie")
+        elif "commune" in text:
+            user.say("1")
+        else:
+            user.say("Passer")
+    assert "Pourquoi" in S.text_of(user.last)
+    before = (S.count(factory, Entry), S.count(factory, Recommendation))
+    from directory import services
+
+    def broken(*_args: Any, **_kw: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "recommend", broken)
+    user.say("Le meilleur pain")
+    assert (S.count(factory, Entry), S.count(factory, Recommendation)) == before  # the new entry too
+    monkeypatch.undo()
+
+
+def test_a_huge_message_mid_dialog_keeps_the_question(talk: Any, seeded: dict[str, int]) -> None:
+    user = _registered(talk)
+    user.say("/project")
+    text = user.say("x" * 65_536)
+    assert len(text) < 500
+    text = user.say("<b>Fête</b>")
+    assert "HTML" in text and "nom de votre projet" in text
+    assert "Décrivez" in user.say("Fête de quartier")
