@@ -356,7 +356,8 @@ class Gazetteer:
         if isinstance(near, str):
             commune = self.current(near)
             return commune.point if commune is not None else None
-        if isinstance(near, tuple) and len(near) == 2 and valid_point(near[0], near[1]):
+        # A list is accepted too: a point that went through JSON (dialog state) comes back so.
+        if isinstance(near, tuple | list) and len(near) == 2 and valid_point(near[0], near[1]):
             return (float(near[0]), float(near[1]))
         return None
 

@@ -233,6 +233,8 @@ def test_same_name_communes_ranked_by_distance_then_population(gaz: Gazetteer) -
     )
     assert codes(gaz.resolve("Saint-Louis", near="68224"))[0] == "68297"
     assert codes(gaz.resolve("Saint-Louis", near=(16.0, -61.7)))[0] == "97126"
+    json_point = [16.0, -61.7]  # as a point comes back from JSON state
+    assert codes(gaz.resolve("Saint-Louis", near=json_point))[0] == "97126"  # type: ignore[arg-type]
 
 
 def test_saint_martin(gaz: Gazetteer) -> None:
