@@ -180,7 +180,7 @@ class Gazetteer:
     def load(cls, *, use_cache: bool = True) -> Gazetteer:
         """The packaged ``communes.csv.gz``, via the on-disk cache of its tables.
 
-        About 0.1 s from the cache, about 1 s to build it; see ``gazetteer_index``.
+        About 0.2 s of CPU from the cache, about 1 s to build it; see ``gazetteer_index``.
         Prefer ``get_gazetteer()``, which loads once per process.
         """
         return cls(load_index(use_cache=use_cache))
