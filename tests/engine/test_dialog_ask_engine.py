@@ -251,3 +251,11 @@ def test_a_huge_message_mid_dialog_keeps_the_question(talk: Any, seeded: dict[st
     text = user.say("<b>Fête</b>")
     assert "HTML" in text and "nom de votre projet" in text
     assert "Décrivez" in user.say("Fête de quartier")
+
+
+def test_another_intent_typed_over_the_results_opens_its_dialog(talk: Any, seeded: dict[str, int]) -> None:
+    user = _registered(talk)
+    user.say("/search crèche")
+    text = user.say("je recommande la crèche Ti Bouts")
+    assert "Est-ce l'un de ceux-ci" in text  # the recommend dialog, not a search for those words
+    assert "Crèche Ti Bouts (fictive)" in [label for _id, label in user.choices()]
