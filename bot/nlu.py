@@ -39,7 +39,12 @@ from rapidfuzz import fuzz, process
 
 from directory.categories import Category, Taxonomy, get_taxonomy
 from directory.gazetteer import Commune, Gazetteer, get_gazetteer
-from directory.gazetteer_names import DEPARTEMENTS, fold_name, keys_of_folded
+from directory.gazetteer_names import (
+    DEPARTEMENTS,
+    arrondissement_aliases,
+    fold_name,
+    keys_of_folded,
+)
 from directory.text import clean, fold
 
 MAX_CHARS = 1000  # nobody asks for a crèche in more than this; the rest is ignored
@@ -172,7 +177,7 @@ _EN_MARKERS = _words(
     yep show it we our new starting launching just moved town closest nearest add announce
     project change language recommendation results
     someone anyone place want would like belong volunteer part opening hours kids son baby
-    thx no next ok bot
+    thx no next ok bot sure
     """
 )
 
@@ -357,6 +362,12 @@ _REGISTER = _rx(
     r"ma commune",
     r"je reste (?:a|au|aux|en|sur)",
     r"je suis sur",
+    r"m install\w*",
+    r"me suis install\w*",
+    r"je suis (?:nouveau|nouvelle|arrive|arrivee) (?:a|au|aux|sur|dans|en)",
+    r"i m new (?:in|to)",
+    r"i am new (?:in|to)",
+    r"i (?:just )?settled in",
     r"je suis (?:a|au|aux)",
     r"moi c est",
     r"changer (?:ma|de) commune",
@@ -497,6 +508,9 @@ def _places() -> _Places:
     for commune in rows:
         key = keys_of_folded(fold_name(commune.name)).compact
         compacts.add(key)
+        if commune.kind == "arrondissement":  # "Lyon 3e", "paris 11"
+            for alias in arrondissement_aliases(fold_name(commune.name)):
+                compacts.add(keys_of_folded(alias).compact)
         keys, codes = by_dept.setdefault(commune.departement, ([], []))
         keys.append(key)
         codes.append(commune.insee)
@@ -524,6 +538,7 @@ class _PlaceHit:
     strong: bool  # unmistakable without context: several words, or one uncommon word
     adjacent: bool  # right next to a category word ("garagiste st paul")
     capital: bool  # written with a capital inside the sentence
+    article: bool  # the name carries its article ("le port", "les avirons")
 
 
 def _order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None) -> list[Commune]:
@@ -692,7 +707,7 @@ def _judge(
     elif word in _PLACE_WEAK and strong:
         context = 1
     adjacent = (ctx in cat_ends and (strong or has_article)) or (j in cat_starts and strong)
-    return _PlaceHit(i, j, found, context, strong, adjacent, capital)
+    return _PlaceHit(i, j, found, context, strong, adjacent, capital, has_article)
 
 
 def _postcodes(tokens: list[_Tok], gaz: Gazetteer) -> list[tuple[int, list[Commune]]]:
@@ -726,7 +741,7 @@ def _dept_qualifiers(tokens: list[_Tok], cleaned: str) -> tuple[set[str], dict[i
             if following not in _UNITS:
                 deps.add(code)
                 used.setdefault(i, set()).add(code)
-        for n in (3, 2, 1):
+        for n in (5, 4, 3, 2, 1):
             phrase = " ".join(words[i : i + n])
             if phrase in names and (
                 prev in _DEPT_NAME_WORDS
@@ -858,7 +873,62 @@ def _whole_message(folded: str) -> str | None:
         for intent in ("cancel", "no", "yes", "thanks", "greeting", "help", "more", "me", "settings"):
             if text in _WHOLE[intent]:
                 return intent
-    # a greeting followed only by politeness: "bonjour à tous !", "hi there!"
+    return _short_answer(words) or (_short_answer(trimmed) if trimmed else None)
+
+
+# The first word of a short answer says what it is: "oui c'est ça", "non pas celui-là",
+# "merci, bonne journée". Only for a few words, with nothing searchable in them.
+_HEADS: tuple[tuple[str, frozenset[str], int], ...] = (
+    ("cancel", frozenset({"annuler", "annule", "annulez", "cancel", "abandonner", "arrete"}), 4),
+    ("no", frozenset({"non", "nan", "no", "nope", "nah", "nop"}), 5),
+    (
+        "yes",
+        frozenset(
+            {
+                "oui",
+                "ouais",
+                "ouai",
+                "ok",
+                "okay",
+                "oki",
+                "yes",
+                "yep",
+                "yeah",
+                "yup",
+                "sure",
+                "dac",
+                "daccord",
+                "parfait",
+                "exact",
+                "exactement",
+                "volontiers",
+                "absolument",
+                "carrement",
+                "certainement",
+                "correct",
+            }
+        ),
+        4,
+    ),
+    ("thanks", frozenset({"merci", "mci", "mrc", "thx", "thanks", "thank", "ty", "cimer"}), 6),
+)
+_MORE_WORDS = frozenset({"autres", "autre", "suite", "suivant", "suivants", "more", "next", "others"})
+_HELP_PHRASE = re.compile(
+    r"^(?:comment (?:on fait|ca marche|faire|je fais|utiliser)|que faire|quoi faire|"
+    r"what (?:do|can|should) i do|how (?:do|does|can) (?:i|it|this|you)|how to)\b"
+)
+
+
+def _short_answer(words: list[str]) -> str | None:
+    if not words or len(words) > 6:
+        return None
+    for intent, heads, longest in _HEADS:
+        if words[0] in heads and len(words) <= longest:
+            return intent
+    if _HELP_PHRASE.search(" ".join(words)):
+        return "help"
+    if any(w in _MORE_WORDS for w in words) and len(words) <= 5:
+        return "more"
     return None
 
 
@@ -1011,10 +1081,18 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         whole_text = all(hit.start <= k < hit.end for k in content_tokens)
         big = any(c.population >= 20000 for c in hit.communes[:1])
         several = hit.end - hit.start > 1
+        # "atelier théâtre enfants le port": an article + name closing a request
+        trailing = hit.article and hit.end == len(tokens) and bool(reading.cat_mentions)
         introduced = hit.start > 0 and words[hit.start - 1] in _NAME_INTRO
         if introduced and not hit.context:
             continue  # "je m'appelle Marie": a first name
-        if hit.context or whole_text or hit.adjacent or (hit.strong and (several or big or hit.capital)):
+        if (
+            hit.context
+            or whole_text
+            or hit.adjacent
+            or trailing
+            or (hit.strong and (several or big or hit.capital))
+        ):
             accepted.append(hit)
     place_tokens = {k for h in accepted for k in range(h.start, h.end)}
     for m in mentions:
@@ -1043,8 +1121,6 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
                 h.start,
             ),
         )
-        if any(k in qual_tokens for k in range(best.start, best.end)):
-            deps = set()  # the qualifier was the place itself ("in Paris")
         after = words[best.end] if best.end < len(words) else ""
         following = words[best.end + 1] if best.end + 1 < len(words) else ""
         if after.upper() in DEPARTEMENTS and following not in _UNITS:
