@@ -132,9 +132,6 @@ class Contact:
         data = data or {}
         return cls(data.get("phone"), data.get("website"), data.get("email"))
 
-    def is_empty(self) -> bool:
-        return not (self.phone or self.website or self.email)
-
 
 def parse_contact(raw: str) -> Contact | Bad:
     """Find a phone number, a website and an e-mail in one free answer.

@@ -271,3 +271,82 @@ def test_typed_none_of_these_goes_on_to_create(sqlite_seeded: Any, typed: str) -
     replies = hint.send("je sais pas")
     assert hint.step == "pick" and "Choisissez" in S.text_of(replies)
     assert "new" in S.choice_ids(replies)  # the candidates are offered again with the hint
+
+
+# --- the pure helpers the four dialogs share -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Crèche   Ti\u200b Bouts ", "Crèche Ti Bouts"),
+        ("**Garage Péi**", "Garage Péi"),
+        ("Tom & Jerry <3", "Tom & Jerry <3"),  # a heart is not a tag
+    ],
+)
+def test_read_text_cleans(raw: str, expected: str) -> None:
+    from dialogs.entry_view import read_text
+
+    assert read_text(raw, max_len=100) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("", "common.text.empty"),
+        ("\u200b\u200d\u2060", "common.text.empty"),
+        ("a" * 101, "common.text.too_long"),
+        ("<a href='x'>y</a>", "entry.input.markup"),
+        ("<!-- hidden -->", "entry.input.markup"),
+        ("🎉 !!", "common.text.no_letters"),
+    ],
+)
+def test_read_text_refuses(raw: str, key: str) -> None:
+    from dialogs.entry_view import Bad, read_text
+
+    refused = read_text(raw, max_len=100)
+    assert isinstance(refused, Bad) and refused.key == key
+
+
+def test_parse_contact() -> None:
+    from dialogs.entry_view import Bad, Contact, parse_contact
+
+    assert parse_contact("0262 12 34 56, www.tibouts.re") == Contact(
+        phone="0262 12 34 56", website="https://www.tibouts.re"
+    )
+    assert parse_contact("tibouts@example.org") == Contact(email="tibouts@example.org")
+    assert parse_contact("https://a.example/x +262 692 11 22 33") == Contact(
+        phone="+262 692 11 22 33", website="https://a.example/x"
+    )
+    assert isinstance(parse_contact("appelez Josiane"), Bad)
+    assert isinstance(parse_contact("12"), Bad)  # too short to be a phone
+
+
+def test_strip_lead_and_none_of_these() -> None:
+    from dialogs.entry_view import SEARCH_LEADS, says_none_of_these, strip_lead
+
+    assert strip_lead("Je recommande la Boulangerie Chez Mimi") == "Boulangerie Chez Mimi"
+    assert strip_lead("je fais partie de l'Amicale Laïque") == "Amicale Laïque"
+    assert strip_lead("je recommande") is None
+    assert strip_lead("I'm looking for a plumber", SEARCH_LEADS) == "plumber"
+    assert strip_lead("Chez Mimi") == "Chez Mimi"
+    assert says_none_of_these("Aucune !") and says_none_of_these("none of these")
+    assert not says_none_of_these("la deuxième")
+
+
+def test_name_similarity() -> None:
+    from dialogs.recommend import NAME_SIMILARITY, name_similarity
+
+    assert name_similarity("ti bouts", "Crèche Ti Bouts (fictive)") >= NAME_SIMILARITY
+    assert name_similarity("Creche Ti Bout", "Crèche Ti Bouts (fictive)") >= NAME_SIMILARITY
+    assert name_similarity("Épicerie Ti Kaz", "Crèche Ti Bouts (fictive)") < NAME_SIMILARITY
+    assert name_similarity("", "x") == 0.0
+
+
+def test_match_category() -> None:
+    from dialogs.entry_view import match_category
+
+    assert match_category("boulangerie", "fr") == ("boulangerie", [])
+    assert match_category("mechanic", "en")[0] == "garage"
+    slug, candidates = match_category("qsdfghjk", "fr")
+    assert slug is None and candidates == []
