@@ -168,7 +168,7 @@ def bench_size(size: int, workdir: Path, queries: int, baseline_queries: int, se
     write_synthetic_csv(csv_path, size, seed, picker)
     engine, factory = open_store(f"sqlite:///{db_path}")
     start = time.perf_counter()
-    report = import_file(factory, csv_path, batch_size=5000)
+    report = import_file(factory, csv_path, batch_size=5000, bulk=True)
     import_seconds = time.perf_counter() - start
     assert report.skipped == 0, report.errors[:5]
     rate = size / import_seconds

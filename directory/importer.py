@@ -52,11 +52,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Index, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory.models import Entry, EntryKind
-from directory.search_index import IndexSource, fast_clean, fast_fold, index_entries
+from directory.models import Entry, EntryKind, EntryTerm
+from directory.search_index import (
+    IndexSource,
+    add_vocabulary,
+    fast_clean,
+    fast_fold,
+    index_entries,
+)
 from directory.services import InvalidEntry, NewEntry, validate_entry
 from directory.text import clean
 
@@ -426,7 +432,10 @@ def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
 
 
 def write_batch(
-    session: Session, rows: list[dict[str, Any]], report: ImportReport
+    session: Session,
+    rows: list[dict[str, Any]],
+    report: ImportReport,
+    vocabulary: set[str] | None = None,
 ) -> None:
     """Insert new rows and update known ones (same source and source id), then index them.
 
@@ -451,7 +460,7 @@ def write_batch(
         _driver_insert(conn, fresh)
         new_ids = _ids_of(session, source, [r["source_id"] for r in fresh])
         sources.extend(_index_source(new_ids[r["source_id"]], r) for r in fresh)
-        index_entries(conn, sources, replace=False)
+        index_entries(conn, sources, replace=False, vocabulary=vocabulary)
         report.created += len(fresh)
     if stale:
         table = Entry.__table__
@@ -461,7 +470,9 @@ def write_batch(
             r.pop("source_id")
             r["updated_at"] = now
         conn.execute(update(table).where(table.c.id == bindparam("b_id")), stale)
-        index_entries(conn, [_index_source(r["b_id"], r) for r in stale], replace=True)
+        index_entries(
+            conn, [_index_source(r["b_id"], r) for r in stale], replace=True, vocabulary=vocabulary
+        )
         report.updated += len(stale)
 
 
@@ -536,32 +547,67 @@ def import_records(
     *,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    bulk: bool = False,
 ) -> ImportReport:
-    """Convert and write, one transaction per batch (an interruption keeps whole batches)."""
+    """Convert and write, one transaction per batch (an interruption keeps whole batches).
+
+    ``bulk`` (SQLite; for large loads such as a first import or the benchmark): secondary
+    indexes of ``entries`` and ``entry_terms`` are dropped for the load and rebuilt at the
+    end (one sort instead of millions of random B-tree inserts), and the search vocabulary
+    is written once. Searches are slow while it runs; the unique (source, source_id) index
+    stays, so re-imports still update. The indexes are rebuilt even when the load fails,
+    and any import first restores indexes a killed bulk load may have left missing.
+    """
     report = ImportReport(source)
     batch: list[dict[str, Any]] = []
     done = 0
+    with factory() as session, session.begin():
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        restore_indexes(session.connection())
+        if bulk and sqlite:
+            for index in _secondary_indexes():
+                index.drop(session.connection(), checkfirst=True)
+    vocabulary: set[str] | None = set() if bulk and sqlite else None
 
     def flush() -> None:
         with factory() as session, session.begin():
-            if session.get_bind().dialect.name == "sqlite":
+            if sqlite:
                 # a bigger page cache for this connection: index pages stay in memory
                 session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
-            write_batch(session, batch, report)
+            write_batch(session, batch, report, vocabulary)
         batch.clear()
 
-    for row in convert(records, source, report):
-        batch.append(row)
-        if len(batch) >= batch_size:
+    try:
+        for row in convert(records, source, report):
+            batch.append(row)
+            if len(batch) >= batch_size:
+                flush()
+            done += 1
+            if progress is not None and done % 500 == 0:
+                progress(done)
+        if batch:
             flush()
-        done += 1
-        if progress is not None and done % 500 == 0:
-            progress(done)
-    if batch:
-        flush()
+    finally:
+        if vocabulary is not None:
+            with factory() as session, session.begin():
+                session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
+                restore_indexes(session.connection())
+                add_vocabulary(session.connection(), vocabulary)
     if progress is not None:
         progress(done)
     return report
+
+
+def _secondary_indexes() -> list[Index]:
+    """Indexes a bulk load may drop: all but primary keys and unique constraints."""
+    tables = [Entry.__table__, EntryTerm.__table__]
+    return [index for table in tables if isinstance(table, Table) for index in table.indexes]
+
+
+def restore_indexes(conn: Connection) -> None:
+    """Create any secondary index that is missing (cheap when all exist)."""
+    for index in _secondary_indexes():
+        index.create(conn, checkfirst=True)
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -598,12 +644,14 @@ def import_file(
     source: str | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    bulk: bool = False,
 ) -> ImportReport:
     """Import one file; file-level problems raise :class:`ImportFailed` before any write."""
     kind = detect_format(path, fmt)
     records, default_source = records_of(path, kind)
     return import_records(
-        factory, records, (source or default_source)[:64], batch_size=batch_size, progress=progress
+        factory, records, (source or default_source)[:64], batch_size=batch_size,
+        progress=progress, bulk=bulk,
     )
 
 

@@ -133,10 +133,18 @@ def add_vocabulary(conn: Connection, terms: Iterable[str]) -> None:
             conn.execute(insert(SearchVocab), missing)
 
 
-def index_entries(conn: Connection, sources: Sequence[IndexSource], *, replace: bool) -> int:
+def index_entries(
+    conn: Connection,
+    sources: Sequence[IndexSource],
+    *,
+    replace: bool,
+    vocabulary: set[str] | None = None,
+) -> int:
     """Write the index rows of ``sources`` (dropping their old rows first when ``replace``).
 
-    One executemany per table: the bulk importer calls this once per batch.
+    One executemany per table: the bulk importer calls this once per batch. With a
+    ``vocabulary`` set, new terms are collected there (written once at the end of a bulk
+    load) instead of being upserted batch by batch.
     """
     if not sources:
         return 0
@@ -147,7 +155,10 @@ def index_entries(conn: Connection, sources: Sequence[IndexSource], *, replace: 
     rows = [row for source in sources for row in term_rows(source)]
     rows.sort(key=lambda r: r["term"])  # index pages filled in order, not at random
     _insert_terms(conn, rows)
-    add_vocabulary(conn, (r["term"] for r in rows))
+    if vocabulary is not None:
+        vocabulary.update(r["term"] for r in rows if not r["term"].startswith("@"))
+    else:
+        add_vocabulary(conn, (r["term"] for r in rows))
     return len(rows)
 
 

@@ -70,9 +70,15 @@ def _progress(t: Translator, path: Path) -> tuple[Callable[[int], None] | None, 
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "geojson"]), help="Default: from the extension.")
 @click.option("--source", help="Source name (re-imports of one source update its entries).")
+@click.option(
+    "--bulk", is_flag=True,
+    help="Large loads on SQLite: rebuild the indexes once at the end (searches slow meanwhile).",
+)
 @click.option("--db", "url", envvar="COMMUNEBOT_DB", help="SQLAlchemy URL of the store.")
 @click.option("--lang", type=click.Choice(["fr", "en"]), help="Language of the messages.")
-def import_(path: Path, fmt: str | None, source: str | None, url: str | None, lang: str | None) -> None:
+def import_(
+    path: Path, fmt: str | None, source: str | None, bulk: bool, url: str | None, lang: str | None
+) -> None:
     """Import entries from a CSV or GeoJSON file (OpenStreetMap exports included)."""
     t = cli_translator(lang)
     try:
@@ -81,7 +87,7 @@ def import_(path: Path, fmt: str | None, source: str | None, url: str | None, la
         raise click.ClickException(str(exc)) from None
     tick, stop = _progress(t, path)
     try:
-        report = import_file(factory, path, fmt=fmt, source=source, progress=tick)
+        report = import_file(factory, path, fmt=fmt, source=source, progress=tick, bulk=bulk)
     except ImportFailed as exc:
         raise click.ClickException(import_failed_message(t, exc)) from None
     except KeyboardInterrupt:

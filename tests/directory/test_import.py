@@ -248,3 +248,37 @@ def test_cli_import_reports_and_refuses_clearly(db_url: str, tmp_path: Path) -> 
                                   "--lang", "en"])
     assert columns.exit_code == 1 and "Unknown columns: foo" in columns.output
     assert all(c in columns.output for c in CSV_COLUMNS)
+
+
+def _index_names(session: Session) -> set[str]:
+    from sqlalchemy import inspect
+
+    inspector = inspect(session.get_bind())
+    return {ix["name"] for table in ("entries", "entry_terms") for ix in inspector.get_indexes(table)
+            if ix["name"]}
+
+
+def test_bulk_mode_rebuilds_every_index_even_when_interrupted(store) -> None:
+    _, factory = store
+    with factory() as session:
+        before = _index_names(session)
+    assert "ix_entry_terms_term_geo" in before
+
+    def records(stop: bool) -> Iterator[Record]:
+        for n in range(30):
+            yield Record(n + 2, {"id": f"b{n}", "name": f"Boulangerie Vacoa {n}", "category": "boulangerie",
+                                 "commune": "97416"})
+        if stop:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_records(factory, records(stop=True), "bulk", batch_size=10, bulk=True)
+    with factory() as session:
+        assert _index_names(session) == before
+        assert count(session) == 30
+        page = search(session, SearchQuery(text="vacao", commune="97416", limit=50))  # typo
+        assert len(page.hits) == 30  # the vocabulary was written for the committed batches
+    report = import_records(factory, records(stop=False), "bulk", batch_size=7, bulk=True)
+    assert (report.created, report.updated) == (0, 30)
+    with factory() as session:
+        assert _index_names(session) == before
