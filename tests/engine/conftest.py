@@ -4,17 +4,22 @@ PostgreSQL through ``db_url``), and a small "talk" helper that plays one user in
 from __future__ import annotations
 
 import itertools
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
 from bot.messages import ChatKind, Incoming, Location, Outgoing, plain_text
-from directory.db import open_store
+from directory.db import make_engine, open_store, session_factory
 
 ADMIN = "console:root"
 _events = itertools.count(1)
@@ -70,11 +75,51 @@ class Talk:
         return self.say(choice_id=found[0])
 
 
-@pytest.fixture
-def engine_store(db_url: str) -> Iterator[tuple[SqlEngine, sessionmaker[Session]]]:
-    engine, factory = open_store(db_url)
-    yield engine, factory
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating takes longer than copying)."""
+    path = tmp_path_factory.mktemp("engine-template") / "template.db"
+    engine, _ = open_store(f"sqlite:///{path}")
     engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_engine_store(pg_server_url: str) -> Iterator[tuple[SqlEngine, sessionmaker[Session]]]:
+    """A PostgreSQL database of the engine tests' own, migrated once, emptied per test."""
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    name = f"communebot_engine_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    engine, factory = open_store(url)
+    try:
+        yield engine, factory
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine_store(
+    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path
+) -> Iterator[tuple[SqlEngine, sessionmaker[Session]]]:
+    """A migrated, empty store on SQLite and on PostgreSQL (like ``store``, but faster)."""
+    if request.param == "sqlite":
+        path = tmp_path / "communebot.db"
+        shutil.copyfile(_sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine, session_factory(engine)
+        engine.dispose()
+        return
+    engine, factory = request.getfixturevalue("_pg_engine_store")
+    tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE TABLE " + ", ".join(f'"{t}"' for t in tables)
+                          + " RESTART IDENTITY CASCADE"))
+    yield engine, factory
 
 
 @pytest.fixture
