@@ -73,7 +73,7 @@ SYNC_FILTER: dict[str, Any] = {
     },
     "presence": {"types": []},
 }
-_ROOM_CREATE = re.compile(r"^/admin\s+room\s+create\s+(\S+)\s*$", re.IGNORECASE)
+_ROOM_CREATE = re.compile(r"^/admin\s+room\s+create\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
 #: how long the bot stays quiet after telling a room it cannot read encrypted messages
 _E2E_NOTICE_EVERY_S = 600.0
 
@@ -525,7 +525,7 @@ class MatrixBot:
         """Hand one Incoming to the engine and deliver what it answers."""
         match = _ROOM_CREATE.match(incoming.text) if incoming.addressed else None
         if match:
-            await self._create_commune_room(incoming, match.group(1))
+            await self._create_commune_room(incoming, match.group(1).strip())
             return
         try:
             answers = await self.handler.handle(incoming)
@@ -646,6 +646,9 @@ class MatrixBot:
         t = translator(self.config.language)
         if f"matrix:{incoming.user_id}" not in self.admins:
             await self.send_outgoing(incoming.chat_id, Outgoing.text(t("matrix.admin_only")))
+            return
+        if not code:
+            await self.send_outgoing(incoming.chat_id, Outgoing.text(t("matrix.room_usage")))
             return
         commune = commune_name(code)
         if commune is None:

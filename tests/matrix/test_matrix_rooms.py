@@ -169,6 +169,10 @@ async def test_admin_creates_and_binds_a_commune_room(people, bot_factory, fake_
 
     control = await admin.dm(me)
     await admin.wait_joined(control, me)
+    await admin.say(control, "!admin room create")
+    await admin.wait_for(lambda r, s: r == control and "code INSEE" in s["content"]["body"])
+    await admin.say(control, "!admin room create Saint Paul")
+    await admin.wait_for(lambda r, s: r == control and "« Saint Paul »" in s["content"]["body"])
     await admin.say(control, "!admin room create 99999")
     unknown = await admin.wait_for(lambda r, s: r == control and "99999" in s["content"]["body"])
     assert "INSEE" in unknown["content"]["body"]
