@@ -233,11 +233,25 @@ class TelegramAdapter:
                 raise
             except (Conflict, TelegramError) as exc:
                 if not (is_retryable(exc) or isinstance(exc, Conflict)):
-                    log.exception("getUpdates failed")
+                    log.error("getUpdates failed: %s", exc)
                 delay = min(self.config.backoff_seconds * 2**failures, self.config.backoff_max_seconds)
                 failures += 1
                 log.warning("getUpdates failed (%s): again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
+                continue
+            except Exception:
+                # PTB could not parse one update of the batch (a newer Bot API field, say):
+                # take the batch raw, keep what parses, step over what does not
+                log.exception("an update could not be read: reading the batch one by one")
+                updates, skipped = await self._salvage(offset)
+                if skipped is None:
+                    await asyncio.sleep(self.config.backoff_seconds)
+                    continue
+                fresh = [u for u in updates if last is None or u.update_id > last]
+                self._batch = asyncio.ensure_future(self._handle_batch(fresh, last))
+                last = max(x for x in (await asyncio.shield(self._batch), skipped) if x is not None)
+                await self.state.save_offset(last)
+                offset = last + 1
                 continue
             if not updates:
                 continue
@@ -245,6 +259,28 @@ class TelegramAdapter:
             self._batch = asyncio.ensure_future(self._handle_batch(fresh, last))
             last = await asyncio.shield(self._batch)
             offset = max(u.update_id for u in updates) + 1
+
+    async def _salvage(self, offset: int | None) -> tuple[list[Update], int | None]:
+        """The pending updates that parse, and the highest update id seen (None on failure)."""
+        query = "?timeout=0&limit=100" + (f"&offset={offset}" if offset is not None else "")
+        bot = self.app.bot
+        try:
+            raw = await bot.request.post(f"{bot.base_url}/getUpdates{query}")
+        except TelegramError as exc:
+            log.warning("raw getUpdates failed: %s", exc)
+            return [], None
+        items = raw if isinstance(raw, list) else []
+        updates: list[Update] = []
+        for item in items:
+            try:
+                update = Update.de_json(item, bot)
+            except Exception:
+                log.error("update %s skipped: it cannot be read", item.get("update_id"))
+                continue
+            if update is not None:
+                updates.append(update)
+        ids = [int(item["update_id"]) for item in items if isinstance(item, dict)]
+        return updates, max(ids) if ids else None
 
     async def _handle_batch(self, updates: Sequence[Update], last: int | None) -> int | None:
         """Handle a batch (chats concurrently, each chat in order); store the offset as the

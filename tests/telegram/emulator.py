@@ -448,10 +448,11 @@ class BotAPIEmulator:
             return web.json_response({"ok": False, "error_code": 401,
                                       "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
+        raw: JSONDict = dict(request.query)
         if request.content_type == "application/json":
-            raw = await request.json()
-        else:
-            raw = dict(await request.post())
+            raw.update(await request.json())
+        elif request.can_read_body:
+            raw.update(await request.post())
         params = _coerce(raw)
         fault = self._take_fault(method, params)
         try:

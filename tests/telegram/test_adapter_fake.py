@@ -397,3 +397,20 @@ async def test_a_press_on_a_message_showing_another_view_sends_a_new_one(
     calls = await emulator.wait_calls("sendMessage", 2, chat_id=USER)
     assert calls[1].params["text"] == "Liste"
     assert emulator.sent("editMessageText") == []
+
+
+async def test_an_unreadable_update_is_stepped_over_and_the_rest_handled(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    engine = FakeEngine()
+    emulator.user(USER)
+    chat = emulator.chat(USER)
+    broken = emulator.push_update(
+        {"message": emulator._user_message(chat, USER, sticker={"no": "such shape"})})
+    emulator.send_text(USER, "après")
+    adapter = await make_adapter(engine)
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert "après" in call.params["text"]
+    assert adapter.state is not None
+    await until(adapter.state.offset, broken + 1)
+    emulator.send_text(USER, "encore")
+    await emulator.wait_calls("sendMessage", 2, chat_id=USER)
