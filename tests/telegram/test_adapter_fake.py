@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import aiohttp
 import pytest
 from emulator import AdapterFactory, BotAPIEmulator
 
@@ -414,3 +416,28 @@ async def test_an_unreadable_update_is_stepped_over_and_the_rest_handled(
     await until(adapter.state.offset, broken + 1)
     emulator.send_text(USER, "encore")
     await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+
+
+async def test_webhook_inbox_left_by_a_crash_is_handled_at_start(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory, sessions: Any) -> None:
+    import socket
+
+    from adapters.telegram.state import TelegramState
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    emulator.user(USER)
+    chat = emulator.chat(USER)
+    acknowledged = {"update_id": 77, "message": emulator._user_message(chat, USER, text="reste")}
+    state = TelegramState(sessions, emulator.bot_id)
+    await state.inbox_put(77, acknowledged)
+    engine = FakeEngine()
+    url = f"http://127.0.0.1:{port}/hook"
+    await make_adapter(engine, mode="webhook", webhook_url=url, port=port)
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert "reste" in call.params["text"]
+    await until(state.inbox, [])
+    async with aiohttp.ClientSession() as http, http.post(url, data=b"{not json", headers={
+            "X-Telegram-Bot-Api-Secret-Token": emulator.webhook["secret_token"]}) as resp:
+        assert resp.status == 400
