@@ -332,6 +332,32 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
     if not wanted:
         wanted = {kind_term(k) for k in (query.kinds or tuple(k.value for k in EntryKind))}
 
+    # Without text, dense places (a city, "everything near me") would hand over thousands
+    # of candidates: read growing rings instead and stop as soon as nothing outside the
+    # ring can beat the page. With text, candidates are few: one pass.
+    rings: list[float | None] = [radius]
+    if centre is not None and radius is not None and not words:
+        rings = [*(r for r in (radius / 16, radius / 4) if r >= 0.5), radius]
+    page = SearchPage([], None)
+    for ring in rings:
+        candidates = _candidates(session, wanted, term_words, len(words), centre, ring)
+        scored = list(_bounded(candidates.values(), words, named, query.category, centre, ring))
+        page, worst = _best_page(session, query, scored, after, members)
+        outside_best = W_TEXT + W_DISTANCE * proximity(ring) + W_RECO + W_COMMUNE
+        if ring is not None and worst is not None and worst > outside_best:
+            break
+    return page
+
+
+def _candidates(
+    session: Session,
+    wanted: set[str],
+    term_words: dict[str, list[tuple[int, float]]],
+    word_count: int,
+    centre: tuple[float, float] | None,
+    radius: float | None,
+) -> dict[int, _Candidate]:
+    """One indexed read of ``entry_terms``: the wanted terms inside the radius's box."""
     condition: ColumnElement[bool] = EntryTerm.term.in_(sorted(wanted))
     if centre is not None and radius is not None:
         lat_min, lat_max, lon_min, lon_max = bounding_box(centre, radius)
@@ -349,15 +375,13 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
     for entry_id, term, lat, lon in rows:
         cand = candidates.get(entry_id)
         if cand is None:
-            cand = candidates[entry_id] = _Candidate(entry_id, lat, lon, [0.0] * len(words))
+            cand = candidates[entry_id] = _Candidate(entry_id, lat, lon, [0.0] * word_count)
         if term.startswith(CATEGORY_PREFIX):
             cand.categories.add(term[len(CATEGORY_PREFIX) :])
         for index, sim in term_words.get(term, ()):
             if sim > cand.word_sims[index]:
                 cand.word_sims[index] = sim
-
-    scored = list(_bounded(candidates.values(), words, named, query.category, centre, radius))
-    return _best_page(session, query, scored, after, members)
+    return candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,9 +433,10 @@ def _best_page(
     partials: list[_Partial],
     after: tuple[float, int] | None,
     members: frozenset[str],
-) -> SearchPage:
+) -> tuple[SearchPage, float | None]:
     """Branch and bound: read entries in order of their upper bound until the page's worst
-    exact score beats every remaining bound; sort by (-score, id)."""
+    exact score beats every remaining bound; sort by (-score, id). Also returns the score
+    of the last of the ``limit + 1`` best (None when fewer were found)."""
     partials.sort(key=lambda p: (-p.upper, p.entry_id))
     want = query.limit + 1
     best: list[tuple[float, int, SearchHit]] = []  # heap of (score, -id) -> worst first
@@ -462,4 +487,5 @@ def _best_page(
     if len(ordered) > query.limit and page:
         last = page[-1]
         next_cursor = encode_cursor(query, last.score, last.entry_id)
-    return SearchPage(page, next_cursor)
+    worst = best[0][0] if len(best) >= want else None
+    return SearchPage(page, next_cursor), worst

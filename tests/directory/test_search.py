@@ -305,7 +305,7 @@ def test_candidates_come_from_the_term_index_not_a_scan(shared, captured_sql) ->
     run(factory, text="crèche", commune=SAINT_PAUL)
     run(factory, category="garage", point=(-21.3, 55.5))
     term_queries = [(s, p) for s, p in captured_sql if "FROM entry_terms" in s]
-    assert len(term_queries) == 2
+    assert len(term_queries) >= 2  # the category query may read growing rings
     with engine.connect() as conn:
         for statement, params in term_queries:
             plan = " | ".join(
