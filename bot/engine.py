@@ -310,6 +310,8 @@ class _Turn:
 
     def run(self) -> list[Outgoing]:
         text_ = self.incoming.text
+        if self.location_command_invalid:  # a typo in /location must not end a dialog
+            return [self.say("engine.bad_location")]
         if self.row is not None:
             if is_cancel(text_):
                 self._drop_state()
@@ -318,7 +320,8 @@ class _Turn:
                 local = resolve_choice_id(self.offer, self.incoming.choice_id)
                 if local is None:
                     return [self.say("engine.stale_choice")]
-                return self._resume(local) or self._fresh()
+                resumed = self._resume(local)
+                return self._fresh() if resumed is None else resumed
             if parse_command(text_) is None:
                 kind, local = match_text(self.offer, text_)
                 if kind == "out_of_range":
@@ -332,7 +335,8 @@ class _Turn:
                         )
                     ]
                 if not (self.closed and kind == "none"):
-                    return self._resume(local) or self._fresh()
+                    resumed = self._resume(local)
+                    return self._fresh() if resumed is None else resumed
             # a command (or free text after lingering choices): the old dialog is left
             self._drop_state()
             self.row = None
@@ -345,8 +349,6 @@ class _Turn:
         text_ = self.incoming.text
         if is_cancel(text_):
             return [self.say("engine.nothing_to_cancel")]
-        if self.location_command_invalid:
-            return [self.say("engine.bad_location")]
         command = parse_command(text_)
         if command is not None:
             return self._command(command)

@@ -348,3 +348,11 @@ def test_start_payload_prefers_the_insee_code(talk, engine_store) -> None:
     me: Talk = talk()
     assert "Saint-Pierre (974)" in me.say("/start 97416")  # also a postcode of Saint-Leu
     assert citizen_of(engine_store[1], "u1").home_insee == "97416"  # type: ignore[union-attr]
+
+
+def test_a_bad_location_command_keeps_the_open_dialog(talk, engine_store) -> None:
+    me: Talk = talk()
+    me.say("bonjour")
+    assert "Position illisible" in me.say("/location 95 2")
+    assert [s[1] for s in states(engine_store[1])] == ["register"]
+    assert "Saint-Pierre (974)" in me.say("/location -21.3393 55.4781")

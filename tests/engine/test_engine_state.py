@@ -334,3 +334,23 @@ def test_same_new_user_from_two_engines_gets_one_account(db_url: str) -> None:
         assert len(session.scalars(select(Citizen)).all()) == 1
     for engine_, _ in stores:
         engine_.dispose()
+
+
+class Silent:
+    """Accepts a message without a word (e.g. it only stores something)."""
+
+    name: ClassVar[str] = "help"
+
+    def start(self, ctx: DialogContext, args: JSON) -> Step:
+        return Step.wait({"k": 0}, reply("ready"))
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        return Step.wait({"k": int(state["k"]) + 1})
+
+
+def test_a_silent_answer_is_not_routed_again(talk, engine_store, monkeypatch) -> None:
+    monkeypatch.setitem(dialogs._cache, "help", Silent())
+    me: Talk = talk()
+    me.say("/help")
+    assert me.send("bonjour") == []
+    assert row(engine_store[1]).state["data"] == {"k": 1}  # type: ignore[union-attr]
