@@ -156,6 +156,11 @@ def validate_query(query: SearchQuery) -> None:
             raise InvalidQuery("kinds", "unknown_kind")
     if len(query.text) > 500:
         raise InvalidQuery("text", "too_long")
+    if query.category is not None:
+        from directory.categories import get_taxonomy
+
+        if get_taxonomy().get(query.category) is None:
+            raise InvalidQuery("category", "unknown_category")
 
 
 def fingerprint(query: SearchQuery) -> str:

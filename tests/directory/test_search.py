@@ -263,6 +263,7 @@ def test_a_cursor_belongs_to_its_query(shared) -> None:
         ({"commune": "97415", "limit": 0}, "bad_limit"),
         ({"commune": "97415", "kinds": ("ufo",)}, "unknown_kind"),
         ({"text": "x" * 10_000}, "too_long"),
+        ({"category": "licorne", "commune": "97415"}, "unknown_category"),
     ],
 )
 def test_bad_queries_are_refused_clearly(shared, kwargs: dict[str, Any], reason: str) -> None:
