@@ -332,7 +332,14 @@ class TelegramAdapter:
         if server is not None and getattr(server, "sockets", None):
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         for data in await self.state.inbox():  # acknowledged before a stop, never handled
-            update = Update.de_json(data, self.app.bot)
+            try:
+                update = Update.de_json(data, self.app.bot)
+            except Exception:
+                log.exception("stored webhook update %s cannot be read: dropped",
+                              data.get("update_id"))
+                await self.state.inbox_done(int(data.get("update_id", 0)))
+                continue
+            self._remember(update.update_id)
             self._spawn(self._webhook_handle(update))
         await self.app.bot.set_webhook(
             url=self.config.webhook_url, secret_token=self.secret,
@@ -346,14 +353,20 @@ class TelegramAdapter:
             return web.Response(status=403, text="forbidden")
         try:
             data = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        try:
             update = Update.de_json(data, self.app.bot)
         except Exception:
-            return web.Response(status=400, text="not an update")
+            # refusing it would make Telegram retry it forever, holding back the next ones
+            log.exception("webhook update %s skipped: it cannot be read",
+                          data.get("update_id") if isinstance(data, dict) else "?")
+            return web.Response(text="ok")
         if update.update_id in self._recent:
             return web.Response(text="ok")  # a redelivery of what is already in hand
-        self._remember(update.update_id)
         assert self.state is not None
-        await self.state.inbox_put(update.update_id, data)
+        await self.state.inbox_put(update.update_id, data)  # if this fails: 500, redelivered
+        self._remember(update.update_id)
         self._spawn(self._webhook_handle(update))
         return web.Response(text="ok")
 
