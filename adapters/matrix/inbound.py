@@ -97,6 +97,15 @@ def reply_target(content: dict[str, Any]) -> str | None:
     return None
 
 
+def thread_root(content: dict[str, Any]) -> str | None:
+    """The root event of the thread a message was written in, if any."""
+    relates = content.get("m.relates_to")
+    if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
+        root = relates.get("event_id")
+        return root if isinstance(root, str) else None
+    return None
+
+
 def is_edit(content: dict[str, Any]) -> bool:
     relates = content.get("m.relates_to")
     return isinstance(relates, dict) and relates.get("rel_type") == "m.replace"

@@ -110,6 +110,9 @@ def notice_content(spans: tuple[Span, ...], extra: tuple[str, str] = ("", "")) -
         "body": body,
         "format": "org.matrix.custom.html",
         "formatted_body": formatted,
+        # intentional mentions, none by default: a directory name that happens to be
+        # someone's display name must not ping them
+        "m.mentions": {},
     }
 
 
@@ -130,9 +133,26 @@ def location_content(pin: MapPin) -> dict[str, Any]:
     }
 
 
-def reply_to(content: dict[str, Any], event_id: str) -> dict[str, Any]:
-    """Mark a content as a reply (rich reply, without the deprecated fallback quote)."""
-    return {**content, "m.relates_to": {"m.in_reply_to": {"event_id": event_id}}}
+def reply_to(
+    content: dict[str, Any],
+    event_id: str,
+    sender: str | None = None,
+    thread: str | None = None,
+    falling_back: bool = False,
+) -> dict[str, Any]:
+    """Mark a content as a reply (rich reply, without the deprecated fallback quote) that
+    mentions its addressee, inside the thread the question came from if any
+    (``falling_back``: a thread message that is not itself a reply)."""
+    relates: dict[str, Any] = {"m.in_reply_to": {"event_id": event_id}}
+    if thread:
+        relates = {
+            "rel_type": "m.thread",
+            "event_id": thread,
+            "is_falling_back": falling_back,
+            **relates,
+        }
+    mentions = {"user_ids": [sender]} if sender else content.get("m.mentions", {})
+    return {**content, "m.relates_to": relates, "m.mentions": mentions}
 
 
 def replacement(content: dict[str, Any], event_id: str) -> dict[str, Any]:

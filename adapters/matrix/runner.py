@@ -49,6 +49,7 @@ from adapters.matrix.inbound import (
     RoomFacts,
     reply_target,
     sender_power,
+    thread_root,
     to_incoming,
 )
 from adapters.matrix.render import contents, replacement, reply_to
@@ -196,6 +197,8 @@ class MatrixBot:
         self._own_events = _Bounded(2000)
         self._edits = _Bounded(2000)
         self._handled = _Bounded(5000)
+        #: event id -> thread root, for messages written in a thread (answers go there too)
+        self._threads = _Bounded(2000)
         self._invites_seen: set[str] = set()
         self._e2e_warned: dict[str, float] = {}
         #: room id -> its creators (who outrank everyone in v12+ rooms)
@@ -503,6 +506,9 @@ class MatrixBot:
         incoming = to_incoming(
             {**source, "event_id": event_id, "sender": sender}, facts, self.identity
         )
+        root = thread_root(content)
+        if root is not None:
+            self._threads.put(event_id, root)
         if incoming is None:
             return
         await self.dispatch(incoming)
@@ -542,12 +548,16 @@ class MatrixBot:
     async def deliver(self, out: Outgoing, incoming: Incoming | None, reply: bool = False) -> None:
         target = out.target
         if target.kind == TargetKind.REPLY and incoming is not None:
-            reply_id = (
-                incoming.event_id
-                if reply and incoming.chat_kind == ChatKind.GROUP and incoming.event_id
-                else None
+            group = incoming.chat_kind == ChatKind.GROUP and incoming.event_id is not None
+            thread = self._threads.get(incoming.event_id or "")
+            await self.send_outgoing(
+                incoming.chat_id,
+                out,
+                incoming.event_id if group and (reply or thread) else None,
+                incoming.user_id,
+                thread=thread,
+                quote=reply,
             )
-            await self.send_outgoing(incoming.chat_id, out, reply_id)
         elif (
             target.kind == TargetKind.USER
             and target.platform in (None, "matrix")
@@ -564,16 +574,29 @@ class MatrixBot:
             log.debug("not a Matrix target, left to its platform: %s", target)
 
     async def send_outgoing(
-        self, room_id: str, out: Outgoing, reply_event: str | None = None
+        self,
+        room_id: str,
+        out: Outgoing,
+        reply_event: str | None = None,
+        reply_sender: str | None = None,
+        thread: str | None = None,
+        quote: bool = True,
     ) -> bool:
-        """Render and send; True when every event was accepted by the homeserver."""
+        """Render and send; True when every event was accepted by the homeserver.
+
+        In a room the first event of an answer replies to the question (and mentions its
+        author); when the question was written in a thread, every event of the answer
+        goes into that thread."""
         ok = True
         for index, content in enumerate(contents(out)):
             edit_key = f"{room_id}\x00{out.edit_key}" if out.edit_key and index == 0 else None
+            first = quote and index == 0
             if edit_key and edit_key in self._edits:
                 content = replacement(content, self._edits[edit_key])
-            elif reply_event and index == 0:
-                content = reply_to(content, reply_event)
+            elif reply_event and (first or thread):
+                content = reply_to(
+                    content, reply_event, reply_sender if first else None, thread, not first
+                )
             event_id = await self._send(room_id, content)
             if event_id is None:
                 ok = False

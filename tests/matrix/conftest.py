@@ -59,7 +59,7 @@ class FakeEngine:
             return [Outgoing.text("Pick one", choices=(Choice("a", "Alpha"), Choice("b", "Beta")))]
         if text.startswith("page"):
             return [Outgoing.text(f"Results, {text}", edit_key="results")]
-        if text == "show a pin":
+        if text in ("show a pin", "/pin"):
             return [Outgoing.text("Here:", pin=MapPin("Crèche <Les Lutins>", -21.01, 55.27, "1 rue"))]
         return [Outgoing(spans=(Text("echo: "), Bold(text), Text(f" from {incoming.display_name}")))]
 

@@ -36,6 +36,7 @@ async def test_room_answers_only_when_addressed(people, bot_factory, fake_engine
     assert answer["content"]["body"].startswith("echo: /search crèche")
     relates = answer["content"]["m.relates_to"]["m.in_reply_to"]["event_id"]
     assert relates == fake_engine.seen[-1].event_id
+    assert answer["content"]["m.mentions"] == {"user_ids": [alice.user_id]}
 
     chatting, command = fake_engine.seen[-2], fake_engine.seen[-1]
     assert chatting.text == "just chatting among neighbours" and not chatting.addressed
@@ -192,3 +193,25 @@ async def test_admin_creates_and_binds_a_commune_room(people, bot_factory, fake_
     assert state.power_levels.get_user_level(admin.user_id) == 100
     await admin.say(control, "!admin room create 97416")
     await admin.wait_for(lambda r, s: r == control and "existe déjà" in s["content"]["body"])
+
+
+async def test_questions_in_a_thread_are_answered_in_it(people, bot_factory, fake_engine):
+    bot = await bot_factory(fake_engine)
+    me = bot.identity.user_id
+    alice = await people("alice")
+    room = await alice.room("Le Port", invite=[me])
+    await alice.wait_joined(room, me)
+    root = await alice.say(room, "Des idées pour samedi ?")
+    question = await alice.say(
+        room, "!pin",
+        **{"m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": True,
+                            "m.in_reply_to": {"event_id": root}}},
+    )
+    pin = await alice.wait_for(lambda r, s: r == room and s["content"].get("msgtype") == "m.location")
+    notice = await alice.wait_for(lambda r, s: r == room and s["content"].get("body") == "Here:")
+    for event in (notice, pin):
+        relates = event["content"]["m.relates_to"]
+        assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
+        assert relates["m.in_reply_to"] == {"event_id": question}
+    assert notice["content"]["m.relates_to"]["is_falling_back"] is False
+    assert pin["content"]["m.relates_to"]["is_falling_back"] is True

@@ -261,3 +261,16 @@ def test_choices_already_numbered_in_the_text_are_not_listed_twice() -> None:
                          choices=(Choice("y", "Oui"),))
     [notice] = contents(unrelated)
     assert "1. Oui" in notice["body"]
+
+
+def test_replies_mention_their_addressee_and_stay_in_threads() -> None:
+    [notice] = contents(Outgoing.text("hi"))
+    assert notice["m.mentions"] == {}  # nobody is pinged by accident
+    reply = reply_to(notice, "$q", "@alice:x")
+    assert reply["m.mentions"] == {"user_ids": ["@alice:x"]}
+    threaded = reply_to(notice, "$q", None, "$root", falling_back=True)
+    assert threaded["m.relates_to"] == {
+        "rel_type": "m.thread", "event_id": "$root", "is_falling_back": True,
+        "m.in_reply_to": {"event_id": "$q"},
+    }
+    assert threaded["m.mentions"] == {}
