@@ -364,3 +364,46 @@ def test_cli_search_json_contract(shared) -> None:
     assert bad.exit_code != 0 and "latitude invalide" in bad.output
     unknown = runner.invoke(cli, ["search", "x", "--near", "Zzyzx-sur-Mer", "--db", db_url, "--lang", "en"])
     assert unknown.exit_code != 0 and "Unknown commune" in unknown.output
+
+
+def _oracle(session: Session, centre: tuple[float, float], radius: float, category: str | None,
+            members: set[str]) -> list[int]:
+    """The ranking written the naive way, over every entry (what the index must reproduce)."""
+    ranked = []
+    for entry in session.query(Entry).filter(Entry.status == "active"):
+        if category and entry.category != category:
+            continue
+        assert entry.lat is not None and entry.lon is not None
+        distance = haversine_km(centre, (entry.lat, entry.lon))
+        if distance > radius:
+            continue
+        score = round(0.55 + 0.30 * proximity(distance) + 0.10 * reco_weight(entry.recommendation_count)
+                      + 0.05 * (entry.commune_insee in members), 9)
+        ranked.append((-score, entry.id))
+    return [entry_id for _, entry_id in sorted(ranked)]
+
+
+@pytest.mark.parametrize(
+    ("point", "radius", "category", "limit"),
+    [
+        ((-21.0, 55.35), 15.0, None, 5),
+        ((-21.0, 55.35), 40.0, None, 12),
+        ((-21.3, 55.5), 60.0, "restaurant", 3),
+        ((48.86, 2.34), 15.0, None, 4),
+    ],
+)
+def test_rings_and_bounds_return_exactly_the_naive_ranking(
+    shared, point: tuple[float, float], radius: float, category: str | None, limit: int
+) -> None:
+    _, factory, _ = shared
+    with factory() as session:
+        expected = _oracle(session, point, radius, category, set())
+        query = SearchQuery(point=point, radius_km=radius, category=category, limit=limit)
+        got: list[int] = []
+        for _ in range(200):
+            page = search(session, query)
+            got += [h.entry_id for h in page.hits]
+            if page.next_cursor is None:
+                break
+            query = replace(query, cursor=page.next_cursor)
+    assert expected and got == expected
