@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+_USER_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d+)?$")
 
 
 class MatrixConfig(BaseModel):
@@ -40,3 +44,31 @@ class MatrixConfig(BaseModel):
     language: str = Field(default="fr", pattern="^(fr|en)$")
     #: create direct rooms opened by the bot (to reach a user) with encryption on
     encrypt_direct_rooms: bool = False
+
+    @field_validator("homeserver")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://matrix.example.org")
+        return value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def _matrix_id(cls, value: str) -> str:
+        if value and not _USER_ID.match(value):
+            raise ValueError("must be a full Matrix user id, e.g. @communebot:example.org")
+        return value
+
+    @field_validator("allowed_inviters")
+    @classmethod
+    def _matrix_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _USER_ID.match(value):
+                raise ValueError(f"{value!r} is not a full Matrix user id (@name:server)")
+        return values
+
+    @model_validator(mode="after")
+    def _needs_user_when_enabled(self) -> MatrixConfig:
+        if self.enabled and not self.user_id:
+            raise ValueError("user_id is required when matrix is enabled")
+        return self

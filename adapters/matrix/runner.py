@@ -491,9 +491,10 @@ class MatrixBot:
             return
         content = source.get("content") or {}
         sender = str(source.get("sender", ""))
+        direct = self._is_direct(room)
         facts = RoomFacts(
             room_id=room_id,
-            direct=self._is_direct(room),
+            direct=direct,
             sender_power=sender_power(
                 room.power_levels.get_user_level(sender),
                 sender,
@@ -501,7 +502,8 @@ class MatrixBot:
                 room.room_version,
             ),
             sender_display_name=room.user_name(sender) or "",
-            reply_to_bot=await self._replies_to_bot(room_id, content),
+            # in a direct chat everything is addressed: no need to look the replied event up
+            reply_to_bot=False if direct else await self._replies_to_bot(room_id, content),
         )
         incoming = to_incoming(
             {**source, "event_id": event_id, "sender": sender}, facts, self.identity

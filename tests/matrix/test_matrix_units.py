@@ -274,3 +274,37 @@ def test_replies_mention_their_addressee_and_stay_in_threads() -> None:
         "m.in_reply_to": {"event_id": "$q"},
     }
     assert threaded["m.mentions"] == {}
+
+
+@pytest.mark.parametrize(
+    ("section", "path", "words"),
+    [
+        ({"enabled": True}, "matrix:", "user_id is required"),
+        ({"user_id": "communebot"}, "matrix.user_id:", "full Matrix user id"),
+        ({"homeserver": "matrix.example.org"}, "matrix.homeserver:", "http"),
+        ({"allowed_inviters": ["alice"]}, "matrix.allowed_inviters:", "'alice'"),
+        ({"language": "de"}, "matrix.language:", "pattern"),
+        ({"sync_timeout_ms": -1}, "matrix.sync_timeout_ms:", "greater than or equal"),
+        ({"pasword": "x"}, "matrix.pasword:", "Extra inputs"),
+    ],
+)
+def test_bad_matrix_configuration_is_refused_with_its_key(
+    section: dict[str, Any], path: str, words: str
+) -> None:
+    from bot.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"matrix": section}, env={})
+    assert str(refused.value).startswith(path) and words in str(refused.value)
+
+
+def test_matrix_secrets_come_from_the_environment() -> None:
+    from bot.config import parse_config
+
+    config = parse_config(
+        {"matrix": {"enabled": True, "user_id": "@bot:example.org",
+                    "homeserver": "https://example.org/"}},
+        env={"MATRIX_PASSWORD": "pw"},
+    )
+    assert config.matrix.password is not None and config.matrix.password.get_secret_value() == "pw"
+    assert config.matrix.homeserver == "https://example.org"
