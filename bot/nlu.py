@@ -1203,7 +1203,15 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
 
     # --- intent ---
     group = category is not None and category.org_type == "association"
-    intent, verb_end = _intent(folded, tokens, whole, category is not None, commune is not None, group)
+    intent, verb_end = _intent(
+        folded,
+        tokens,
+        whole,
+        category is not None,
+        commune is not None,
+        group,
+        around=near_me or radius is not None,
+    )
     name = None
     if intent in {"recommend", "join", "announce_project"}:
         name = _name(reading, place_span if place_context else None, verb_end)
@@ -1239,6 +1247,7 @@ def _intent(
     has_category: bool,
     has_commune: bool,
     has_group_category: bool = False,
+    around: bool = False,
 ) -> tuple[str, int | None]:
     """The intent, from the most specific phrasing to the most general, and the index of
     the first token after the verb that announced it (where an entry's name may start)."""
@@ -1261,8 +1270,8 @@ def _intent(
         return ("join" if group else "recommend"), None
     if _REGISTER.search(folded) and not has_category:
         return "register", None
-    if has_category or has_commune:
-        return "search", None
+    if has_category or has_commune or around:
+        return "search", None  # "10 km", "près de chez moi": a search around the user
     if whole is not None:
         return whole, None
     if _SEARCH_WORDS.search(folded) and len(tokens) > 1:

@@ -59,6 +59,8 @@ _FUZZY_STOP = frozenset(
         "chercher",
         "cherch",
         "jcherche",
+        "pareil",
+        "pareille",
         "marcher",
         "parce",
         "toute",

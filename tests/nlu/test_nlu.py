@@ -190,6 +190,26 @@ def test_short_answers(text: str, intent: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text, commune, near_me, radius",
+    [
+        ("et à Saint-Leu ?", "97413", False, None),
+        ("10 km", None, True, 10.0),
+        ("près de chez moi", None, True, None),
+        ("and in Le Port?", "97407", False, None),
+    ],
+)
+def test_follow_ups_are_searches(text: str, commune: str | None, near_me: bool, radius: float | None) -> None:
+    result = parse(text, home="97415")
+    assert result.intent == "search"
+    assert (result.category, result.commune, result.near_me, result.radius_km) == (
+        None,
+        commune,
+        near_me,
+        radius,
+    )
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "il y a une boulangerie ?",  # "y" is a commune (80829)
