@@ -104,6 +104,8 @@ class TelegramAdapter:
         if not token:
             raise TelegramStartError(
                 "telegram: no token (set telegram.token or the TELEGRAM_TOKEN environment variable)")
+        # httpx logs every request URL at INFO, and a Bot API URL contains the token
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         self.config = config
         self.engine = engine
         self.sessions = sessions if sessions is not None else engine_sessions(engine)

@@ -441,3 +441,19 @@ async def test_webhook_inbox_left_by_a_crash_is_handled_at_start(
     async with aiohttp.ClientSession() as http, http.post(url, data=b"{not json", headers={
             "X-Telegram-Bot-Api-Secret-Token": emulator.webhook["secret_token"]}) as resp:
         assert resp.status == 400
+
+
+async def test_the_token_never_reaches_the_logs(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="communebot")
+    caplog.set_level(logging.INFO)
+    await make_adapter(FakeEngine())
+    emulator.inject("sendMessage", "502")
+    emulator.send_text(USER, "salut")
+    await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert caplog.records
+    assert emulator.token not in caplog.text
+    assert emulator.token.split(":")[1] not in caplog.text
