@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from directory.text import fold
 
@@ -61,6 +62,7 @@ _FUZZY_STOP = frozenset(
         "jcherche",
         "pareil",
         "pareille",
+        "billet",
         "marcher",
         "parce",
         "toute",
@@ -336,20 +338,29 @@ class Taxonomy:
         )
 
     def _fuzzy(self, key: str, words: int) -> tuple[_Term, float] | None:
-        """Typo-tolerant lookup of one phrase among terms of the same word count."""
+        """Typo-tolerant lookup of one phrase among terms of the same word count.
+
+        A typo is one edit (insertion, deletion, substitution or swap of two neighbours)
+        in words up to seven letters, two in longer ones, and more than 80% alike:
+        "pharmacei", "plonbier", "veterinere" match; "garder" (garderie), "office"
+        (officine) and "reste" (resto) do not. The first letter must be right.
+        """
         if len(key.replace(" ", "")) < _FUZZY_MIN_LEN:
             return None
         bucket = self._buckets.get((key[0], words))
         if not bucket:
             return None
-        cutoff = 83.0 if len(key) < 9 else 85.0
-        choices = [t.key for t in bucket if abs(len(t.key) - len(key)) <= 2]
+        allowed = 1 if len(key) <= 7 else 2
+        choices = [t.key for t in bucket if abs(len(t.key) - len(key)) <= allowed]
         if not choices:
             return None
-        hit = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
+        hit = process.extractOne(key, choices, scorer=OSA.distance, score_cutoff=allowed)
         if hit is None:
             return None
-        return self._exact[hit[0]], float(hit[1])
+        score = float(fuzz.ratio(key, hit[0]))
+        if score <= 80:  # one changed letter in five is another word ("reste", "resto")
+            return None
+        return self._exact[hit[0]], score
 
     # --- OpenStreetMap ------------------------------------------------------------------
     def from_osm_tags(self, tags: Mapping[str, str]) -> Category | None:

@@ -204,7 +204,18 @@ def test_find_in_text(tax: Taxonomy, sentence: str, slug: str, mention: str) -> 
 
 @pytest.mark.parametrize(
     "sentence",
-    ["bonjour", "je cherche quelque chose", "parce que", "", "🙂🙂", "merci beaucoup"],
+    [
+        "bonjour",
+        "je cherche quelque chose",
+        "parce que",
+        "",
+        "🙂🙂",
+        "merci beaucoup",
+        "je reste ici",  # not a misspelt "resto"
+        "il faut garder le chien",  # not "garderie"
+        "tailler la haie",  # not "tiler"
+        "my office",  # not "officine"
+    ],
 )
 def test_find_in_text_ignores_ordinary_words(tax: Taxonomy, sentence: str) -> None:
     assert tax.find_in_text(sentence) is None
