@@ -242,8 +242,12 @@ class Taxonomy:
         return self._terms_by_slug.get(slug, ())
 
     def term_langs(self, text: str) -> frozenset[str]:
-        """Languages ("fr", "en") in which ``text`` is a listed term: a hint for the NLU."""
-        return frozenset(self._langs.get(_key(fold(text)), ()))
+        """Languages ("fr", "en") of the term ``text`` is, or is a typo of: a hint for the NLU."""
+        key = _key(fold(text))
+        if key not in self._langs and key:
+            near = self._fuzzy(key, key.count(" ") + 1)
+            key = near[0].key if near else key
+        return frozenset(self._langs.get(key, ()))
 
     # --- matching -----------------------------------------------------------------------
     def lookup(self, text: str) -> Category | None:
