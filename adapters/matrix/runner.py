@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import click
 from aiohttp import ClientResponse
 from nio import (
     AsyncClient,
@@ -79,8 +80,9 @@ _ROOM_CREATE = re.compile(r"^/admin\s+room\s+create\b\s*(.*)$", re.IGNORECASE | 
 _E2E_NOTICE_EVERY_S = 600.0
 
 
-class MatrixStartError(RuntimeError):
-    """The adapter cannot start: no credentials, or the homeserver refused them."""
+class MatrixStartError(click.ClickException):
+    """The adapter cannot start: no credentials, or the homeserver refused them. A click
+    error, so ``communebot run`` prints it as one clear line and exits with status 1."""
 
 
 class OutboxItemLike(Protocol):
@@ -192,6 +194,12 @@ class MatrixBot:
         self.commune_rooms = commune_rooms
         self.store_path = Path(config.store_path)
         self.state: AdapterState = load_state(self.store_path)
+        if self.state.user_id and (
+            self.state.user_id != config.user_id or self.state.homeserver != config.homeserver
+        ):
+            # another account or server: its session, device and sync token do not apply
+            log.warning("the Matrix store belongs to %s; starting afresh", self.state.user_id)
+            self.state = AdapterState()
         self.client: PacedClient | None = None
         self.identity = BotIdentity(config.user_id)
         self._own_events = _Bounded(2000)
@@ -206,7 +214,6 @@ class MatrixBot:
         self._tasks: list[asyncio.Task[None]] = []
         #: (kind, ...) items for the worker: ("event", room id, event) or ("token", next_batch)
         self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        self._synced_once = asyncio.Event()
         self._sync_tick = asyncio.Event()
         #: set once the first batch is handled; pulsed after each handled batch
         self._first_sync_done = asyncio.Event()
@@ -355,7 +362,6 @@ class MatrixBot:
             await self._queue.put(("token", token))
             await self._crypto_chores()
             first = False
-            self._synced_once.set()
             self._sync_tick.set()
             self._sync_tick.clear()
 

@@ -58,3 +58,26 @@ async def test_communebot_run_answers_on_matrix(people, synapse: Synapse, tmp_pa
     assert process.returncode == 0, output.decode(errors="replace")[-3000:]
     saved = yaml.safe_load((tmp_path / "matrix-store" / "communebot-matrix.json").read_text())
     assert saved["user_id"] == bot_id and saved["next_batch"]
+
+
+def test_communebot_run_refuses_a_wrong_password_clearly(synapse: Synapse, tmp_path: Path) -> None:
+    config = {
+        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
+        "matrix": {
+            "enabled": True,
+            "homeserver": synapse.url,
+            "user_id": f"@nobody:{synapse.server_name}",
+            "password": "wrong",
+            "store_path": str(tmp_path / "matrix-store"),
+        },
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MATRIX_", "COMMUNEBOT_DB"))}
+    done = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run", "-c", str(path)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Error: the Matrix login was refused" in done.stderr
+    assert "Traceback" not in done.stderr

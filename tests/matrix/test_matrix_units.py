@@ -308,3 +308,14 @@ def test_matrix_secrets_come_from_the_environment() -> None:
     )
     assert config.matrix.password is not None and config.matrix.password.get_secret_value() == "pw"
     assert config.matrix.homeserver == "https://example.org"
+
+
+def test_a_store_of_another_account_is_not_reused(tmp_path) -> None:
+    from adapters.matrix.config import MatrixConfig
+    from adapters.matrix.runner import MatrixBot
+
+    save_state(tmp_path, AdapterState("@old:x.org", "DEV", "tok", "https://x.org", "s9"))
+    same = MatrixConfig(user_id="@old:x.org", homeserver="https://x.org", store_path=str(tmp_path))
+    other = MatrixConfig(user_id="@new:x.org", homeserver="https://x.org", store_path=str(tmp_path))
+    assert MatrixBot(same, handler=None).state.next_batch == "s9"  # type: ignore[arg-type]
+    assert MatrixBot(other, handler=None).state == AdapterState()  # type: ignore[arg-type]
