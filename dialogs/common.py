@@ -363,6 +363,13 @@ def resolve_commune_answer(
             return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
         return CommuneAnswer(insee=found.insee, point=(location.lat, location.lon))
     text = user_text(ctx) if text is None else clean(text)
+    if parse_yes_no(text) is not None:  # "oui" is no commune: offer again what is pending
+        pending = [c for c in state.get("_commune_candidates") or [] if commune(c)]
+        if pending:
+            question = say(ctx, "common.commune.pick", choices=commune_choices(pending))
+            return CommuneAnswer(step=Step.wait(dict(state), question))
+        problem = say(ctx, "common.commune.not_understood")
+        return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
     problem_key = check_text(text, max_length=120)
     if problem_key is not None:
         problem = text_problem(ctx, "common.commune.not_understood")
@@ -382,6 +389,34 @@ def resolve_commune_answer(
         return CommuneAnswer(step=Step.wait(new_state, question))
     problem = say(ctx, "common.commune.not_found", text=text)
     return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
+
+
+#: NLU intents that are a new request, not an answer to a dialog's question
+REQUEST_INTENTS = frozenset(
+    {"search", "recommend", "join", "announce_project", "help", "me", "settings"}
+)
+
+
+def is_other_request(ctx: DialogContext, text: str | None = None) -> bool:
+    """True when the message reads as a new request ("garagiste au Port", "/help"-like
+    phrases) rather than an answer: a category is named, or a non-search request intent.
+
+    A bare commune name parses as a search without category, so it stays an answer.
+    Dialogs return ``Step.pass_on()`` then, and the engine routes the message afresh.
+    """
+    text = user_text(ctx) if text is None else text
+    if not text:
+        return False
+    try:
+        from bot.nlu import parse
+
+        result = parse(text, lang=ctx.lang, home=ctx.citizen.home_insee or ctx.chat_commune)
+    except Exception:  # no NLU, or it failed: keep treating the text as an answer
+        return False
+    intent = getattr(result, "intent", None)
+    if getattr(result, "category", None):
+        return intent in REQUEST_INTENTS
+    return intent in REQUEST_INTENTS - {"search"}
 
 
 def clear_commune_keys(state: JSON) -> JSON:

@@ -25,6 +25,7 @@ from dialogs.common import (
     chosen,
     commune,
     commune_label,
+    is_other_request,
     rank_communes,
     resolve_commune_answer,
     say,
@@ -124,6 +125,8 @@ class Register:
             if not ctx.incoming.text and ctx.incoming.location is None:
                 return _confirm(ctx, str(state["insee"]), state.get("point"))
             # anything else is a new answer to the commune question
+        if chosen(ctx) is None and ctx.incoming.location is None and is_other_request(ctx):
+            return Step.pass_on()  # "garagiste au Port": a question, not a commune
         answer = resolve_commune_answer(ctx, {"_commune_key": ASK, **state})
         if answer.step is not None:
             return Step.wait({**(answer.step.state or {}), "stage": "commune"},

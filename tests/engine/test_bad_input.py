@@ -21,7 +21,7 @@ BAD = {
     "html": "<script>alert('x')</script><b>gras</b>",
     "markdown": "**gras** _italique_ [lien](http://example.org) `code`",
     "sql": "'; DROP TABLE citizens; --",
-    "rtl_override": "\u202egarage\u202c",
+    "rtl_override": "\u202ezzqx\u202c",
 }
 
 

@@ -356,3 +356,15 @@ def test_a_bad_location_command_keeps_the_open_dialog(talk, engine_store) -> Non
     assert "Position illisible" in me.say("/location 95 2")
     assert [s[1] for s in states(engine_store[1])] == ["register"]
     assert "Saint-Pierre (974)" in me.say("/location -21.3393 55.4781")
+
+
+def test_a_question_during_registration_is_answered_not_taken_for_a_commune(talk, engine_store) -> None:
+    me: Talk = talk(lang="en")
+    me.say("hello")
+    me.say("saint paul")
+    out = me.say("yes")  # not a commune: the candidates again
+    assert out == "Pick a commune from the list (its number or its name):"
+    assert me.choices() and me.choices()[0][1] == "Saint-Paul (974)"
+    out = me.say("mechanic in Le Port")  # a question: routed as one, registration left
+    assert "cannot find a commune" not in out
+    assert all(s[1] != "register" for s in states(engine_store[1]))
