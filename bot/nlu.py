@@ -292,6 +292,8 @@ _JOIN = _rx(
     r"je (?:gere|dirige|anime|preside)",
     r"je m occupe (?:de|du|d|des)",
     r"je suis (?:le |la |l )?(?:president|presidente|responsable|tresorier|tresoriere|secretaire)",
+    r"i am (?:the |a )?(?:president|chair|chairman|treasurer|secretary|coach|founder) of",
+    r"i m (?:the |a )?(?:president|chair|chairman|treasurer|secretary|coach|founder) of",
     r"fais parti",
     r"fait parti",
     r"faire partie",
@@ -1235,6 +1237,11 @@ _ADD = _rx(
     r"(?:ajouter|ajoute|inscrire|inscris|referencer|enregistrer|declarer|proposer)"
     r" (?:mon|ma|mes|notre|nos|un|une|le|la|l) ?(?!fils\b|fille\b|enfant|gamin|petit|bebe)\w+",
     r"(?:add|list|register) (?:my|our|a|an|the) (?!son\b|daughter|kid|child)\w+",
+    r"apparaitre (?:dans|sur)",
+    r"figurer (?:dans|sur)",
+    r"etre (?:reference|referencee|liste|listee|dans l annuaire)",
+    r"me (?:referencer|faire connaitre)",
+    r"(?:be|get) listed",
 )
 _MY_RECOMMENDATIONS = re.compile(r"\b(?:mes|my) recommand|\bmy recommendations\b")
 _GROUP_WORDS = re.compile(r"\b(?:asso\w*|club|groupe|collectif)\b")
