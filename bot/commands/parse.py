@@ -12,7 +12,8 @@ import json
 import click
 
 from bot.i18n import LANGUAGES, Translator, translator
-from bot.nlu import Parse, parse as nlu_parse
+from bot.nlu import Parse
+from bot.nlu import parse as nlu_parse
 from directory.categories import get_taxonomy
 from directory.gazetteer import get_gazetteer
 
