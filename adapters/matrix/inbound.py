@@ -128,16 +128,21 @@ def mentions(content: dict[str, Any], body: str, bot: BotIdentity) -> bool:
 
 
 def strip_mention(body: str, bot: BotIdentity) -> str:
-    """``communebot: search crèche`` -> ``search crèche`` (also ``@communebot,`` …)."""
+    """``communebot: search crèche`` -> ``search crèche``; also ``@communebot search`` and
+    the name alone. A bare name followed by a space is not a mention: "Annuaire de la
+    mairie" must not wake a bot called Annuaire."""
     text = body.lstrip()
     for name in bot.names():
-        for candidate in (name, "@" + name):
-            if text.lower().startswith(candidate.lower()):
-                rest = text[len(candidate) :]
-                if rest[:1] in (":", ",") or (rest[:1].isspace() and rest.strip()):
-                    return rest[1:].strip() if rest[:1] in (":", ",") else rest.strip()
-                if not rest.strip():
-                    return ""
+        for candidate in ("@" + name, name):
+            if not text.lower().startswith(candidate.lower()):
+                continue
+            rest = text[len(candidate) :]
+            if not rest.strip():
+                return ""
+            if rest[:1] in (":", ","):
+                return rest[1:].strip()
+            if candidate.startswith("@") and rest[:1].isspace():
+                return rest.strip()
     return body
 
 

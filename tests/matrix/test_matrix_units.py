@@ -195,6 +195,9 @@ def test_mention_and_fallback_stripping() -> None:
     assert strip_mention("@communebot:example.org: search", BOT) == "search"
     assert strip_mention("communebot, aide", BOT) == "aide"
     assert strip_mention("communebotte est là", BOT) == "communebotte est là"
+    assert strip_mention("@communebot cherche un garage", BOT) == "cherche un garage"
+    assert strip_mention("CommuneBot est utile", BOT) == "CommuneBot est utile"
+    assert strip_mention("  communebot  ", BOT) == ""
     assert strip_reply_fallback("> <@a:b> quoted\n> more\n\nanswer") == "answer"
     assert strip_reply_fallback("plain > text") == "plain > text"
 
