@@ -46,7 +46,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from adapters.telegram.config import TelegramConfig
@@ -397,6 +405,9 @@ class TelegramAdapter:
             await self._on_message(update, update.message)
 
     async def _on_message(self, update: Update, message: Message) -> None:
+        if message.migrate_to_chat_id is not None:
+            await self._migrated(message.chat.id, message.migrate_to_chat_id)
+            return
         incoming = message_incoming(update.update_id, message, self.me)
         if incoming is None:
             return
@@ -495,7 +506,22 @@ class TelegramAdapter:
     async def _deliver(self, item: Outgoing, incoming: Incoming | None,
                        pressed: int | None = None) -> None:
         for chat_id in await self._targets(item, incoming):
-            await self.send(chat_id, item, pressed if item.target.kind == TargetKind.REPLY else None)
+            await self._send_following(
+                chat_id, item, pressed if item.target.kind == TargetKind.REPLY else None)
+
+    async def _send_following(self, chat_id: int, item: Outgoing,
+                              pressed: int | None = None) -> None:
+        """``send``, following a group that became a supergroup (a new chat id)."""
+        try:
+            await self.send(chat_id, item, pressed)
+        except ChatMigrated as exc:
+            await self._migrated(chat_id, exc.new_chat_id)
+            await self.send(exc.new_chat_id, item)
+
+    async def _migrated(self, old: int, new: int) -> None:
+        assert self.state is not None
+        moved = await self.state.migrate_chat(str(old), str(new))
+        log.info("chat %s is now %s (%d binding(s) moved)", old, new, moved)
 
     def _inline_markup(self, item: Outgoing) -> InlineKeyboardMarkup | None:
         if not item.choices:
@@ -656,7 +682,7 @@ class TelegramAdapter:
                 log.warning("outbox message %s: %r is not a Telegram chat", entry.id, chat)
                 continue
             try:
-                await self.send(int(chat), entry.outgoing)
+                await self._send_following(int(chat), entry.outgoing)
             except Exception:
                 log.exception("outbox message %s to %s failed", entry.id, chat)
                 continue

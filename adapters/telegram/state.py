@@ -55,6 +55,17 @@ class TelegramState:
                     ChatBinding.platform == "telegram", ChatBinding.commune_insee == insee)
             ))
 
+    def _migrate(self, old: str, new: str) -> int:
+        with self.sessions() as session, session.begin():
+            rows = list(session.scalars(select(ChatBinding).where(
+                ChatBinding.platform == "telegram", ChatBinding.chat_id == old)))
+            for row in rows:
+                if session.get(ChatBinding, ("telegram", new)) is None:
+                    row.chat_id = new
+                else:
+                    session.delete(row)
+            return len(rows)
+
     # --- async API --------------------------------------------------------------------
     async def get(self, key: str) -> str | None:
         return await asyncio.to_thread(self._get, key)
@@ -81,6 +92,10 @@ class TelegramState:
     async def inbox(self) -> list[dict[str, Any]]:
         items = await asyncio.to_thread(self._items, "inbox:")
         return [json.loads(value) for _key, value in sorted(items)]
+
+    async def migrate_chat(self, old: str, new: str) -> int:
+        """A group became a supergroup (a new chat id): its commune binding follows."""
+        return await asyncio.to_thread(self._migrate, old, new)
 
     async def bound_chats(self, insee: str) -> list[str]:
         return await asyncio.to_thread(self._bound_chats, insee)

@@ -225,6 +225,8 @@ class Chat:
     admins: set[int] = field(default_factory=set)
     messages: dict[int, JSONDict] = field(default_factory=dict)
     next_message_id: int = 1
+    #: set when a group was upgraded to a supergroup (Telegram answers 400 + the new id)
+    migrated_to: int | None = None
 
 
 _INT_FIELDS = {"chat_id", "offset", "limit", "timeout", "message_id", "max_connections",
@@ -385,6 +387,15 @@ class BotAPIEmulator:
                  "message": chat.messages[message_id], "data": data}
         return self.push_update({"callback_query": query})
 
+    def migrate(self, chat_id: int, new_id: int) -> int:
+        """A group becomes a supergroup: a new chat id, and a service message in the old one."""
+        old = self.chats[chat_id]
+        new = self.chat(new_id, "supergroup", old.title, old.admins)
+        old.migrated_to = new.id
+        user_id = next(iter(old.admins), next(iter(self.users)))
+        return self.push_update({"message": self._user_message(
+            old, user_id, migrate_to_chat_id=new.id)})
+
     # --- what tests read --------------------------------------------------------------
     def sent(self, method: str | None = None, chat_id: int | None = None,
              ok: bool | None = True) -> list[Call]:
@@ -542,6 +553,9 @@ class BotAPIEmulator:
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         if chat is None:
             raise bad_request("chat not found")
+        if chat.migrated_to is not None:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": chat.migrated_to})
         return chat
 
     async def api_sendMessage(self, params: JSONDict) -> JSONDict:

@@ -289,3 +289,25 @@ async def test_webhook_mode_checks_the_secret_and_ignores_redeliveries(
     assert not any("C'est noté" in text for text in later)  # neither forged nor replayed
     with engine.sessions() as session:
         assert session.scalar(select(Citizen.home_insee)) == "97415"
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_commune(
+        emulator: BotAPIEmulator, engine: Engine, bot: Any) -> None:
+    new_id = -1009999
+    emulator.user(ALICE, "Alice")
+    emulator.chat(GROUP, "group", "Saint-Paul", admins={ALICE})
+    emulator.send_text(ALICE, "/admin bind 97415", chat_id=GROUP)
+    await emulator.wait_for(lambda: count(engine, select(func.count()).select_from(ChatBinding)))
+    emulator.migrate(GROUP, new_id)
+    for _ in range(300):
+        with engine.sessions() as session:
+            if session.scalar(select(ChatBinding.chat_id)) == str(new_id):
+                break
+        await asyncio.sleep(0.05)
+    with engine.sessions() as session:
+        assert session.scalar(select(ChatBinding.chat_id)) == str(new_id)
+    # a post queued for the old id before the move still arrives
+    with transaction(engine.sessions) as session:
+        session.add(OutboxMessage(platform="telegram", chat_id=str(GROUP),
+                                  payload=outbox.outgoing_to_json(Outgoing.text("Fête du quartier"))))
+    await answer(emulator, new_id, "Fête du quartier")
