@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 import yaml
 
@@ -43,6 +44,7 @@ class Synapse:
         self.url = f"http://127.0.0.1:{self.port}"
         self.server_name = SERVER_NAME
         self.process: subprocess.Popen[bytes] | None = None
+        self._output: BinaryIO | None = None
         self.config_path = folder / "homeserver.yaml"
         self.log_path = folder / "homeserver.log"
 
@@ -131,10 +133,11 @@ class Synapse:
     def start(self, timeout: float = 60.0) -> None:
         env = dict(os.environ)
         env.pop("SYNAPSE_CACHE_FACTOR", None)
+        self._output = open(self.folder / "stdout.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
             cwd=self.folder,
-            stdout=open(self.folder / "stdout.log", "ab"),  # noqa: SIM115 - owned by the process
+            stdout=self._output,
             stderr=subprocess.STDOUT,
             env=env,
         )
@@ -165,6 +168,9 @@ class Synapse:
             self.process.kill()
             self.process.wait()
         self.process = None
+        if self._output is not None:
+            self._output.close()
+            self._output = None
 
     def restart(self) -> None:
         self.stop()
