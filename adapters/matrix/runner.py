@@ -203,6 +203,7 @@ class MatrixBot:
         self.client: PacedClient | None = None
         self.identity = BotIdentity(config.user_id)
         self._own_events = _Bounded(2000)
+        self._not_own = _Bounded(2000)
         self._edits = _Bounded(2000)
         self._handled = _Bounded(5000)
         #: event id -> thread root, for messages written in a thread (answers go there too)
@@ -473,9 +474,15 @@ class MatrixBot:
             return False
         if target in self._own_events:
             return True
+        if target in self._not_own:
+            return False
         assert self.client is not None
         resp = await self.client.room_get_event(room_id, target)
-        return isinstance(resp, RoomGetEventResponse) and resp.event.sender == self.identity.user_id
+        if isinstance(resp, RoomGetEventResponse) and resp.event.sender == self.identity.user_id:
+            self._own_events.put(target, room_id)
+            return True
+        self._not_own.put(target, room_id)  # people reply to each other a lot: ask once
+        return False
 
     async def _on_timeline_event(self, room_id: str, event: Any) -> None:
         client = self.client
