@@ -45,7 +45,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -82,6 +82,8 @@ log = logging.getLogger("communebot.telegram")
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+#: an answer slower than this shows "typing…" in the chat
+TYPING_AFTER_SECONDS = 0.5
 #: how many (chat, message) -> edit key facts are remembered in memory
 _EDIT_MEMORY = 5000
 
@@ -444,12 +446,15 @@ class TelegramAdapter:
     async def _answer(self, incoming: Incoming, pressed: int | None) -> None:
         """Engine, then rendering; the user hears about a failure instead of silence."""
         chat_id = int(incoming.chat_id)
+        typing = asyncio.create_task(self._typing_after(chat_id, TYPING_AFTER_SECONDS))
         try:
             replies = await self.engine.handle(incoming)
         except Exception:
             log.exception("the engine failed on telegram update %s", incoming.event_id)
             await self._apologize(chat_id, incoming)
             return
+        finally:
+            typing.cancel()
         failed = False
         for item in replies:
             try:
@@ -459,6 +464,14 @@ class TelegramAdapter:
                 failed = True
         if failed:
             await self._apologize(chat_id, incoming)
+
+    async def _typing_after(self, chat_id: int, delay: float) -> None:
+        """Show "typing…" when an answer takes a moment (a slow search, a cold start)."""
+        await asyncio.sleep(delay)
+        try:
+            await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as exc:
+            log.debug("sendChatAction failed: %s", exc)
 
     async def _apologize(self, chat_id: int, incoming: Incoming) -> None:
         if incoming.chat_kind == ChatKind.GROUP and not incoming.addressed:

@@ -683,6 +683,12 @@ class BotAPIEmulator:
         chat = self._target_chat(params)
         return self._member(chat, int(params["user_id"]))
 
+    async def api_sendChatAction(self, params: JSONDict) -> bool:
+        self._target_chat(params)
+        if params.get("action") not in {"typing", "upload_photo", "find_location"}:
+            raise bad_request("wrong parameter action in request")
+        return True
+
     async def api_deleteMyCommands(self, params: JSONDict) -> bool:
         return True
 

@@ -457,3 +457,21 @@ async def test_the_token_never_reaches_the_logs(
     assert caplog.records
     assert emulator.token not in caplog.text
     assert emulator.token.split(":")[1] not in caplog.text
+
+
+async def test_a_slow_answer_shows_typing_a_fast_one_does_not(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    class Slow(FakeEngine):
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            if incoming.text == "lent":
+                await asyncio.sleep(0.8)
+            return [Outgoing.text("ok")]
+
+    await make_adapter(Slow())
+    emulator.send_text(USER, "vite")
+    await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert emulator.sent("sendChatAction") == []
+    emulator.send_text(USER, "lent")
+    await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+    [typing] = emulator.sent("sendChatAction", USER)
+    assert typing.params["action"] == "typing"
