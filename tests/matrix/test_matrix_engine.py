@@ -139,3 +139,27 @@ async def test_commune_room_search_and_announced_project(people, bot_factory, tm
     assert "&lt;partagé&gt;" in announced["content"]["formatted_body"] or (
         "<partagé>" not in announced["content"]["formatted_body"]
     )
+
+
+async def test_room_moderator_binds_an_existing_room(people, bot_factory, tmp_path):
+    engine = seeded_engine(tmp_path, [])
+    bot = await bot_factory(engine)
+    me = bot.identity.user_id
+    mod = await people("mod")  # creates the room: its moderator, not a bot admin
+    neighbour = await people("neighbour")
+    room = await mod.room("Le Port — entraide", invite=[me, neighbour.user_id])
+    await neighbour.client.join(room)
+    await mod.wait_joined(room, me)
+    await mod.wait_joined(room, neighbour.user_id)
+    await neighbour.say(room, "!admin bind 97407")
+    refused = await neighbour.wait_for(lambda r, s: r == room and s["sender"] == me)
+    assert "modérateurs" in refused["content"]["body"]
+    await mod.say(room, "!admin bind 97407")
+    await mod.wait_for(body_has(room, "relié à Le Port (974)"))
+    with engine._factory() as session:
+        binding = session.get(ChatBinding, ("matrix", room))
+        assert binding is not None and binding.commune_insee == "97407"
+        assert binding.bound_by == f"matrix:{mod.user_id}"
+    await neighbour.say(room, "!search crèche")
+    results = await neighbour.wait_for(results_in(room))
+    assert "Le Port (974)" in results["content"]["body"]
