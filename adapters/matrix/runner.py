@@ -335,13 +335,18 @@ class MatrixBot:
         first = True
         backoff = 0.5
         while True:
-            resp = await client.sync(
-                timeout=0 if first else self.config.sync_timeout_ms,
-                sync_filter=SYNC_FILTER,
-                since=token,
-                # nio keeps no room state across restarts: ask for all of it once
-                full_state=True if first else None,
-            )
+            try:
+                resp = await client.sync(
+                    timeout=0 if first else self.config.sync_timeout_ms,
+                    sync_filter=SYNC_FILTER,
+                    since=token,
+                    # nio keeps no room state across restarts: ask for all of it once
+                    full_state=True if first else None,
+                )
+            except (asyncio.CancelledError, MatrixStartError):
+                raise
+            except Exception as exc:  # a proxy's HTML error page, a broken stream…
+                resp = SyncError(f"{type(exc).__name__}: {exc}")
             if isinstance(resp, SyncError):
                 log.warning("Matrix sync failed (%s); retrying in %.1f s", resp, backoff)
                 if resp.status_code == "M_UNKNOWN_TOKEN" and self.config.password is not None:
@@ -396,7 +401,7 @@ class MatrixBot:
                 await client.keys_query()
             if client.should_claim_keys:
                 await client.keys_claim(client.get_users_for_key_claiming())
-        except LocalProtocolError as exc:
+        except Exception as exc:  # keys are retried after the next sync
             log.warning("Matrix key maintenance: %s", exc)
 
     async def _on_sync(self, resp: SyncResponse, backlog: bool) -> None:
