@@ -311,3 +311,26 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_commune(
         session.add(OutboxMessage(platform="telegram", chat_id=str(GROUP),
                                   payload=outbox.outgoing_to_json(Outgoing.text("Fête du quartier"))))
     await answer(emulator, new_id, "Fête du quartier")
+
+
+async def test_buttons_cannot_act_for_someone_else_or_for_a_finished_dialog(
+        emulator: BotAPIEmulator, engine: Engine, bot: Any) -> None:
+    emulator.user(ALICE, "Alice")
+    emulator.user(BOB, "Bob")
+    emulator.send_text(ALICE, "/start 97415")
+    await answer(emulator, ALICE, "votre commune est Saint-Paul (974)")
+    emulator.chat(GROUP, "supergroup", "Saint-Paul", admins={ALICE})
+    emulator.send_text(ALICE, "@communetestbot boulangerie à 40 km", chat_id=GROUP)
+    results = await answer(emulator, GROUP, "Boulangerie autour")
+    before = results["text"]
+    emulator.press_label(BOB, results, "Plus de résultats", chat_id=GROUP)
+    await answer(emulator, GROUP, "Ce choix n'est plus valable")
+    assert emulator.chats[GROUP].messages[results["message_id"]]["text"] == before
+
+    emulator.send_text(ALICE, "/cancel", chat_id=GROUP)
+    await answer(emulator, GROUP, "C'est annulé")
+    emulator.press_label(ALICE, results, "Plus de résultats", chat_id=GROUP)
+    await emulator.wait_for(lambda: sum(
+        "Ce choix n'est plus valable" in t for t in emulator.texts(GROUP)) == 2)
+    assert emulator.chats[GROUP].messages[results["message_id"]]["text"] == before
+    assert not emulator.open_callbacks
