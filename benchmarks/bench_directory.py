@@ -162,16 +162,20 @@ def naive_text(session: Any, text: str, point: tuple[float, float]) -> list[int]
 
 
 def bench_size(size: int, workdir: Path, queries: int, baseline_queries: int, seed: int,
-               picker: CommunePicker) -> dict[str, Any]:
-    csv_path = workdir / f"synthetic_{size}.csv"
-    db_path = workdir / f"bench_{size}.db"
-    write_synthetic_csv(csv_path, size, seed, picker)
+               picker: CommunePicker, keep: bool = False) -> dict[str, Any]:
+    csv_path = workdir / f"synthetic_{size}_{seed}.csv"
+    db_path = workdir / f"bench_{size}_{seed}.db"
+    reuse = keep and db_path.exists()
     engine, factory = open_store(f"sqlite:///{db_path}")
-    start = time.perf_counter()
-    report = import_file(factory, csv_path, batch_size=5000, bulk=True)
-    import_seconds = time.perf_counter() - start
-    assert report.skipped == 0, report.errors[:5]
-    rate = size / import_seconds
+    import_seconds, rate = float("nan"), float("nan")
+    if not reuse:
+        write_synthetic_csv(csv_path, size, seed, picker)
+        start = time.perf_counter()
+        report = import_file(factory, csv_path, batch_size=5000, bulk=True)
+        import_seconds = time.perf_counter() - start
+        assert report.skipped == 0, report.errors[:5]
+        rate = size / import_seconds
+        csv_path.unlink()
 
     rng = random.Random(seed + 1)
     slugs = [c.slug for c in get_taxonomy()]
@@ -209,11 +213,10 @@ def bench_size(size: int, workdir: Path, queries: int, baseline_queries: int, se
             for text, insee in text_queries[:baseline_queries]
         ])
     engine.dispose()
-    csv_path.unlink()
     return {
         "size": size,
-        "import_rows_per_s": round(rate),
-        "import_seconds": round(import_seconds, 2),
+        "import_rows_per_s": None if math.isnan(rate) else round(rate),
+        "import_seconds": None if math.isnan(import_seconds) else round(import_seconds, 2),
         "searches": [summary(cat, cat_base), summary(txt, txt_base)],
     }
 
@@ -262,7 +265,9 @@ def print_report(results: Sequence[dict[str, Any]], resolution: dict[str, Any]) 
         for s in r["searches"]:
             print(f"{r['size']:>9,} {s['query']:<24} {s['p50_ms']:>8} {s['p95_ms']:>8} "
                   f"{s['baseline_p50_ms']:>10} {s['baseline_p95_ms']:>10} {s['speedup_p50']:>6}x")
-        print(f"{r['size']:>9,} {'import':<24} {r['import_rows_per_s']:>,} rows/s ({r['import_seconds']} s)")
+        if r["import_rows_per_s"] is not None:
+            print(f"{r['size']:>9,} {'import':<24} {r['import_rows_per_s']:>,} rows/s "
+                  f"({r['import_seconds']} s)")
     s = resolution
     print(f"{'communes':>9} {s['query']:<24} {s['p50_ms']:>8} {s['p95_ms']:>8} "
           f"{s['baseline_p50_ms']:>10} {s['baseline_p95_ms']:>10} {s['speedup_p50']:>6}x"
@@ -281,13 +286,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--communes", type=int, help="resolve this many communes (default: all)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the built databases in --workdir and reuse them (searches only)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([2000] if args.quick else [10_000, 100_000, 1_000_000])
     queries = args.queries or (20 if args.quick else 200)
     baseline_queries = 3 if args.quick else 10
     picker = CommunePicker()
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        results = [bench_size(n, Path(tmp), queries, baseline_queries, args.seed, picker) for n in sizes]
+    if args.keep:
+        workdir = args.workdir or Path(tempfile.gettempdir()) / "communebot-bench"
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = [bench_size(n, workdir, queries, baseline_queries, args.seed, picker, keep=True)
+                   for n in sizes]
+    else:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            results = [bench_size(n, Path(tmp), queries, baseline_queries, args.seed, picker)
+                       for n in sizes]
     resolution = bench_resolution(args.communes or (200 if args.quick else None), args.seed)
     print_report(results, resolution)
     output = {"sizes": results, "resolution": resolution}
