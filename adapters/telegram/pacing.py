@@ -11,13 +11,14 @@ that are not messages (getMe, answerCallbackQuery...) are retried but not paced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import warnings
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -29,6 +30,34 @@ PACED_METHODS = frozenset({
     "sendMessage", "editMessageText", "sendVenue", "sendLocation", "sendPhoto",
     "sendDocument", "editMessageReplyMarkup", "copyMessage", "forwardMessage",
 })
+
+
+K = TypeVar("K")
+
+
+class KeyedLocks(Generic[K]):
+    """One asyncio lock per key (a chat), forgotten as soon as nobody holds or awaits it,
+    so a bot that met a million chats does not keep a million locks."""
+
+    def __init__(self) -> None:
+        self._locks: dict[K, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: K) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 class Window:
@@ -85,7 +114,8 @@ class Pacer(BaseRateLimiter[None]):
         self.sleep = sleep
         self.blocked_until = 0.0
         self._chat_windows: dict[str, list[Window]] = {}
-        self._chat_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._chat_locks: KeyedLocks[str] = KeyedLocks()
+        self._turns = 0
         self._global = asyncio.Lock()
         #: what happened, for logs and tests: ("429"|"retry", endpoint, seconds)
         self.events: list[tuple[str, str, float]] = []
@@ -108,8 +138,7 @@ class Pacer(BaseRateLimiter[None]):
 
     async def _turn(self, chat: str | None) -> None:
         """Wait until this chat, the whole bot and any flood wait allow one more message."""
-        lock = self._chat_locks[chat] if chat is not None else asyncio.Lock()
-        async with lock:
+        async with self._chat_locks.hold(chat or ""):
             windows = self._windows(chat) if chat is not None else []
             while True:
                 now = self.clock()
@@ -122,8 +151,21 @@ class Pacer(BaseRateLimiter[None]):
                             self.overall.record(now)
                             for window in windows:
                                 window.record(now)
+                            self._turns += 1
+                            if self._turns % 1024 == 0:
+                                self._forget_quiet_chats(now)
                             return
                 await self.sleep(delay)
+
+    def _forget_quiet_chats(self, now: float) -> None:
+        """Drop the windows of chats with nothing left in them (they would allow anything)."""
+        quiet = [chat for chat, windows in self._chat_windows.items()
+                 if all(w.delay(now) == 0 and not w.stamps for w in windows)]
+        for chat in quiet:
+            del self._chat_windows[chat]
+
+    def tracked_chats(self) -> int:
+        return len(self._chat_windows)
 
     async def process_request(
         self,

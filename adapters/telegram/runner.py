@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,7 +58,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from adapters.telegram.config import TelegramConfig
-from adapters.telegram.pacing import Pacer, is_retryable, retry_seconds
+from adapters.telegram.pacing import KeyedLocks, Pacer, is_retryable, retry_seconds
 from adapters.telegram.render import (
     HASHED_PREFIX,
     Chunk,
@@ -149,7 +149,7 @@ class TelegramAdapter:
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.me = BotIdentity(0, "")
         self.state: TelegramState | None = None
-        self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._chat_locks: KeyedLocks[int] = KeyedLocks()
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
         self._edit_keys: OrderedDict[tuple[int, int], str] = OrderedDict()
         self._location_keyboard: set[int] = set()
@@ -323,8 +323,7 @@ class TelegramAdapter:
     async def _dispatch(self, update: Update) -> None:
         """Handle one update after the earlier ones of its chat; never raises."""
         chat = update_chat_id(update)
-        lock = self._chat_locks[chat] if chat is not None else asyncio.Lock()
-        async with lock:
+        async with self._chat_locks.hold(chat if chat is not None else 0):
             try:
                 await self.app.process_update(update)
             except Exception:

@@ -145,3 +145,34 @@ async def test_retries_give_up_after_max_retries() -> None:
     with pytest.raises(NetworkError):
         await send(p, 42, callback=down)
     assert calls == 3
+
+
+async def test_chat_locks_are_forgotten_when_free() -> None:
+    import asyncio
+
+    from adapters.telegram.pacing import KeyedLocks
+
+    locks: KeyedLocks[int] = KeyedLocks()
+    order: list[str] = []
+
+    async def work(key: int, name: str, delay: float) -> None:
+        async with locks.hold(key):
+            order.append(f"{name}+")
+            await asyncio.sleep(delay)
+            order.append(f"{name}-")
+
+    await asyncio.gather(work(1, "a", 0.02), work(1, "b", 0), work(2, "c", 0))
+    assert order.index("a-") < order.index("b+")  # one key: one at a time
+    assert order.index("c+") < order.index("a-")  # another key does not wait
+    assert len(locks) == 0
+
+
+async def test_quiet_chats_are_forgotten() -> None:
+    t = FakeTime()
+    p = pacer(t, chat_interval=0.001, overall_per_second=1_000_000)
+    for chat in range(1, 1025):
+        await send(p, chat)
+    t.now += 120
+    for _ in range(1024):
+        await send(p, 5000)
+    assert p.tracked_chats() <= 2
