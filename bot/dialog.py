@@ -17,8 +17,11 @@ choices in its replies, they stay valid for the user's next message only: pickin
 resumes the dialog with an empty state ``{}`` and the choice id; anything else is routed
 as a new message.
 
-``Step.handoff()``: the message is not an answer to this dialog (the user asked something
+``Step.pass_on()``: the message is not an answer to this dialog (the user asked something
 else): the engine closes the dialog and routes the message as if none were open.
+
+``Step.then``: a text the engine routes as a new message once a finishing step is applied
+(registration uses it to answer the question a newcomer asked before registering).
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ class Step:
     state: JSON | None = None
     #: True: not an answer for this dialog; close it and route the message afresh
     handoff: bool = False
+    #: when the dialog finishes: a text to route afresh right after (once per message)
+    then: str | None = None
 
     @classmethod
     def done(cls, *replies: Outgoing) -> Step:

@@ -257,6 +257,7 @@ class _Turn:
         self.account = account
         self.citizen = citizen
         self.is_new = is_new
+        self.followed = False  # a Step.then was already routed for this message
         self.t = translator(citizen.lang)
         location = incoming.location
         raw = clean(incoming.text)
@@ -452,6 +453,16 @@ class _Turn:
             self._save(name, {"data": {}, "offer": offer.to_json(), "closed": True})
         else:
             self._drop_state()
+            if step.then and not self.followed:
+                # e.g. the question a newcomer asked before registering, answered now
+                self.followed = True
+                self.is_new = False
+                self.location_command_invalid = False
+                self.incoming = dataclasses.replace(
+                    self.incoming, text=clean(step.then)[:MAX_TEXT], choice_id=None,
+                    location=None,
+                )
+                replies += self._fresh()
         return replies
 
     def _save(self, name: str, stored: JSON) -> None:
@@ -473,8 +484,10 @@ class _Turn:
             raise Conflict(f"dialog state {self.row_id} changed meanwhile")
 
     def _drop_state(self) -> None:
+        """Delete the open dialog's row (version-checked); no-op when none is open."""
         if self.row is None:
             return
+        self.row = None
         result = self.session.execute(
             delete(DialogState)
             .where(DialogState.id == self.row_id, DialogState.version == self.version)

@@ -8,6 +8,9 @@ Ways in (``start`` args):
   ``commune_candidates``): a confirmation, or the candidates;
 * a shared location (``location``): its commune, to confirm.
 
+A newcomer whose first message asked for something ("garagiste au Port") is registered
+first; the question is kept in the state and answered right after (``Step.then``).
+
 A commune typed as text or found from a location is confirmed (yes/no) before it is
 saved; a pressed candidate is itself the confirmation. "No" asks again; a new name typed
 instead of yes/no is taken as a new answer.
@@ -69,10 +72,46 @@ def _from_payload(payload: str) -> str | None:
     return insee
 
 
+#: first messages that are a request to answer once registered ("garagiste au Port")
+_PENDING_INTENTS = frozenset({"search", "recommend", "join", "announce_project"})
+
+
+def pending_request(args: JSON) -> str | None:
+    """The text of a newcomer's first message when it asked for something (pure)."""
+    text = str(args.get("text") or "").strip()
+    intent = args.get("intent")
+    if not text or intent not in _PENDING_INTENTS:
+        return None
+    if intent == "search" and not args.get("category"):
+        return None  # "Le Port" alone is rather an answer to come than a question
+    return text
+
+
+def _carry(ctx: DialogContext, step: Step, then: str | None) -> Step:
+    """Keep the pending request along the dialog; hand it to the engine at the end (and
+    drop the "ask me for instance..." hint: the answer to their question follows)."""
+    if then:
+        if step.state is not None:
+            step.state["then"] = then
+        elif not step.handoff:
+            step.then = then
+            hint = say(ctx, "register.next").spans
+            step.replies = [r for r in step.replies if r.spans != hint]
+    return step
+
+
 class Register:
     name: ClassVar[str] = "register"
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
+        then = pending_request(args) if args.get("first") else None
+        return _carry(ctx, self._start(ctx, args), then)
+
+    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        then = state.get("then")
+        return _carry(ctx, self._resume(ctx, state), str(then) if then else None)
+
+    def _start(self, ctx: DialogContext, args: JSON) -> Step:
         name = ctx.citizen.display_name
         greeting = say(ctx, "register.hello_named", name=name) if name else say(
             ctx, "register.hello"
@@ -112,7 +151,7 @@ class Register:
             )
         return ask_commune(ctx, {"stage": "commune"}, ASK, before=before)
 
-    def resume(self, ctx: DialogContext, state: JSON) -> Step:
+    def _resume(self, ctx: DialogContext, state: JSON) -> Step:
         if state.get("stage") == "confirm" and state.get("insee"):
             picked = chosen(ctx)
             from dialogs.common import answer_yes_no

@@ -368,3 +368,22 @@ def test_a_question_during_registration_is_answered_not_taken_for_a_commune(talk
     out = me.say("mechanic in Le Port")  # a question: routed as one, registration left
     assert "cannot find a commune" not in out
     assert all(s[1] != "register" for s in states(engine_store[1]))
+
+
+def test_a_newcomers_first_question_is_answered_after_registering(talk, engine_store) -> None:
+    me: Talk = talk()
+    out = me.say("garagiste au Port")
+    assert "quelle est votre commune" in out
+    me.say("97460")
+    replies = me.send("oui")
+    out = texts(replies)
+    assert out.startswith("C'est noté : votre commune est Saint-Paul (974).")
+    assert "Demandez-moi par exemple" not in out  # the answer follows instead of the hint
+    assert len(replies) >= 2 and "rien trouvé dans un rayon" in out  # the search ran
+    assert [s[1] for s in states(engine_store[1])] == ["ask"]
+    assert citizen_of(engine_store[1], "u1").home_insee == "97415"  # type: ignore[union-attr]
+    # a plain greeting has nothing pending: the usual hint
+    other: Talk = talk(user="u2")
+    other.say("bonjour")
+    other.say("97415")
+    assert "Demandez-moi par exemple" in other.say("oui")
