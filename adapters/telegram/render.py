@@ -21,6 +21,8 @@ from bot.messages import Bold, Choice, Italic, LineBreak, Link, ListItems, Span,
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
 MAX_BUTTON_LABEL = 48
+#: Telegram refuses an inline keyboard of more than 100 buttons
+MAX_BUTTONS = 100
 #: callback data the adapter shortened (the engine's id did not fit 64 bytes)
 HASHED_PREFIX = "~"
 _SAFE_SCHEMES = ("http://", "https://", "tg://")
@@ -210,7 +212,7 @@ def keyboard_rows(choices: Sequence[Choice], row_chars: int = 30,
     """(label, callback data) rows: short labels share a row, long ones get their own."""
     rows: list[list[tuple[str, str]]] = []
     width = 0
-    for choice in choices:
+    for choice in choices[:MAX_BUTTONS]:
         label = button_label(choice.label)
         button = (label, callback_data_for(choice.id))
         if rows and len(rows[-1]) < per_row and width + len(label) <= row_chars:

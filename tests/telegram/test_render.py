@@ -119,3 +119,9 @@ def test_the_emulator_checks_lengths_and_keyboards() -> None:
         check_markup({"inline_keyboard": [{"text": "a", "callback_data": "x"}]}, "private")
     with pytest.raises(ApiError, match="PRIVATE_ONLY"):
         check_markup({"keyboard": [[{"text": "📍", "request_location": True}]]}, "group")
+
+
+def test_keyboards_stay_within_telegrams_hundred_buttons() -> None:
+    rows = keyboard_rows([Choice(str(i), str(i)) for i in range(150)])
+    assert sum(len(row) for row in rows) == 100
+    assert max(len(row) for row in rows) <= 3
