@@ -21,6 +21,7 @@ from dialogs.common import (
     chosen,
     commune,
     commune_label,
+    is_other_request,
     resolve_commune_answer,
     say,
     user_text,
@@ -137,6 +138,8 @@ class Settings:
             sentence = translator(code)("settings.language.saved")
             return Step.done(Outgoing(spans=(Text(sentence),), lang=code))
         if stage == "commune":
+            if chosen(ctx) is None and ctx.incoming.location is None and is_other_request(ctx):
+                return Step.pass_on()  # a question, not the new commune
             answer = resolve_commune_answer(ctx, state)
             if answer.step is not None:
                 return answer.step

@@ -387,3 +387,14 @@ def test_a_newcomers_first_question_is_answered_after_registering(talk, engine_s
     other.say("bonjour")
     other.say("97415")
     assert "Demandez-moi par exemple" in other.say("oui")
+
+
+def test_a_question_instead_of_a_new_commune_leaves_settings(talk, engine_store) -> None:
+    me: Talk = talk()
+    me.say("/start 97415")
+    me.say("/settings")
+    me.say("commune")
+    out = me.say("je cherche un médecin")
+    assert "Je ne trouve pas de commune" not in out
+    assert citizen_of(engine_store[1], "u1").home_insee == "97415"  # type: ignore[union-attr]
+    assert all(s[1] != "settings" for s in states(engine_store[1]))
