@@ -445,7 +445,8 @@ class TelegramAdapter:
     async def _answer(self, incoming: Incoming, pressed: int | None) -> None:
         """Engine, then rendering; the user hears about a failure instead of silence."""
         chat_id = int(incoming.chat_id)
-        typing = asyncio.create_task(self._typing_after(chat_id, TYPING_AFTER_SECONDS))
+        delay = TYPING_AFTER_SECONDS if incoming.addressed else None
+        typing = asyncio.create_task(self._typing_after(chat_id, delay))
         try:
             replies = await self.engine.handle(incoming)
         except Exception:
@@ -464,8 +465,11 @@ class TelegramAdapter:
         if failed:
             await self._apologize(chat_id, incoming)
 
-    async def _typing_after(self, chat_id: int, delay: float) -> None:
-        """Show "typing…" when an answer takes a moment (a slow search, a cold start)."""
+    async def _typing_after(self, chat_id: int, delay: float | None) -> None:
+        """Show "typing…" when an answer takes a moment (a slow search, a cold start);
+        never for group chatter that is not for the bot (``delay`` None)."""
+        if delay is None:
+            return
         await asyncio.sleep(delay)
         try:
             await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING)

@@ -167,6 +167,8 @@ def check_markup(markup: Any, chat_type: str) -> None:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
             raise bad_request("field \"inline_keyboard\" must be an Array of Arrays")
+        if sum(len(r) for r in rows) > 100:
+            raise bad_request("too many inline buttons")
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not button.get("text"):
