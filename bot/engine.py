@@ -76,6 +76,15 @@ _STATE = select(DialogState).where(
 )
 
 
+def prune_processed_events(session: Session, before: datetime) -> int:
+    """Forget event ids recorded before ``before`` (platforms stop redelivering after a
+    day or so; keep a week). Meant for a periodic job; returns how many were deleted."""
+    result = session.execute(
+        delete(ProcessedEvent).where(ProcessedEvent.processed_at < before)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 class Conflict(Exception):
     """Another writer changed this dialog (or created this user) meanwhile: retry."""
 

@@ -354,3 +354,21 @@ def test_a_silent_answer_is_not_routed_again(talk, engine_store, monkeypatch) ->
     me.say("/help")
     assert me.send("bonjour") == []
     assert row(engine_store[1]).state["data"] == {"k": 1}  # type: ignore[union-attr]
+
+
+def test_old_processed_events_can_be_pruned(talk, engine_store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.engine import prune_processed_events
+    from directory.models import ProcessedEvent
+
+    me: Talk = talk()
+    me.say("/help")
+    me.say("/help")
+    factory = engine_store[1]
+    with factory() as session, session.begin():
+        assert prune_processed_events(session, datetime.now(UTC) - timedelta(days=7)) == 0
+    with factory() as session, session.begin():
+        assert prune_processed_events(session, datetime.now(UTC) + timedelta(seconds=1)) == 2
+    with factory() as session:
+        assert session.scalars(select(ProcessedEvent)).all() == []
