@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
 from bot.dialog import JSON, DialogContext, Step
-from bot.i18n import Translator, pick_language, translator
+from bot.i18n import LANGUAGES, Translator, pick_language, translator
 from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Text
 from bot.router import (
     COMMAND_DIALOGS,
@@ -152,6 +152,18 @@ class Engine:
             except Exception as exc:
                 return self._failed(incoming, exc)
         return [_reply(self._language_of(incoming), "engine.busy")]
+
+    def set_language(self, platform: str, user_id: str, lang: str) -> bool:
+        """Switch a known user's language (e.g. ``communebot chat --lang en``); False when
+        the user does not exist yet (their first message will carry the hint)."""
+        if lang not in LANGUAGES:
+            raise ValueError(f"unsupported language {lang!r}")
+        with self._factory() as session, session.begin():
+            found = session.execute(_USER, {"platform": platform, "user": user_id}).first()
+            if found is None:
+                return False
+            found[1].lang = lang
+            return True
 
     def parse(self, text: str, *, lang: str, home: str | None) -> Any:
         """The NLU parse of ``text`` (None when the NLU is unavailable or fails)."""

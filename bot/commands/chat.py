@@ -18,6 +18,8 @@ def _converse(engine: object, user: str, lang: str | None, *, banner: str | None
 
     assert isinstance(engine, Engine)
     chat = ConsoleChat(engine, user_id=user, lang=lang)
+    if lang is not None:  # an explicit --lang also applies to a user who already exists
+        engine.set_language("console", user, lang)
     stdin = sys.stdin
     stdout = sys.stdout
     interactive = stdin.isatty() and stdout.isatty()
@@ -33,7 +35,7 @@ def _converse(engine: object, user: str, lang: str | None, *, banner: str | None
 @click.command("chat")
 @click.option("--db", "db_url", envvar="COMMUNEBOT_DB", help="Database URL (default: embedded SQLite).")
 @click.option("--user", default="console", show_default=True, help="Console user id.")
-@click.option("--lang", type=click.Choice(["fr", "en"]), help="Language of a new user.")
+@click.option("--lang", type=click.Choice(["fr", "en"]), help="Language (also switches a known user).")
 def chat(db_url: str | None, user: str, lang: str | None) -> None:
     """Chat with the bot on the console: one message per line on stdin."""
     from bot.wiring import build_engine

@@ -158,3 +158,14 @@ def test_demo_is_interactive_on_a_terminal(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+def test_chat_lang_switches_a_known_user(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'lang.db'}"
+    runner = CliRunner()
+    first = runner.invoke(main, ["chat", "--db", db], input="/start 97415\n")
+    assert "C'est noté" in first.output
+    second = runner.invoke(main, ["chat", "--db", db, "--lang", "en"], input="/me\n")
+    assert "Your commune: Saint-Paul (974)." in second.output
+    third = runner.invoke(main, ["chat", "--db", db], input="/me\n")
+    assert "Your commune" in third.output  # the choice sticks, like /settings
