@@ -188,6 +188,10 @@ class TelegramAdapter:
             in_hand.append(self._batch)
         if in_hand:
             await asyncio.wait(in_hand, timeout=grace)
+        if self._batch is not None and not self._batch.done():
+            self._batch.cancel()  # what it did not finish is asked for again at restart
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._batch
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

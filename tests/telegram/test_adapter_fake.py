@@ -475,3 +475,30 @@ async def test_a_slow_answer_shows_typing_a_fast_one_does_not(
     await emulator.wait_calls("sendMessage", 2, chat_id=USER)
     [typing] = emulator.sent("sendChatAction", USER)
     assert typing.params["action"] == "typing"
+
+
+async def test_stop_gives_up_on_a_stuck_update_and_it_comes_back_at_restart(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    class Stuck(FakeEngine):
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            seen.append(incoming.text)
+            if incoming.text == "bloque" and len(seen) == 1:
+                await release.wait()
+            return [Outgoing.text(f"vu {incoming.text}")]
+
+    engine = Stuck()
+    adapter = await make_adapter(engine)
+    update_id = emulator.send_text(USER, "bloque")
+    for _ in range(500):
+        if seen:
+            break
+        await asyncio.sleep(0.02)
+    await adapter.stop(grace=0.2)
+    assert adapter.state is not None and await adapter.state.offset() is None
+    assert not emulator.confirmed(update_id)
+    await make_adapter(engine)
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert call.params["text"] == "vu bloque" and seen == ["bloque", "bloque"]
