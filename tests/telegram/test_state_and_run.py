@@ -69,3 +69,15 @@ async def test_paced_replies_keep_one_second_apart_in_a_chat(
     calls = await emulator.wait_calls("sendMessage", 3, chat_id=800)
     gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
     assert all(gap >= 0.95 for gap in gaps), gaps
+
+
+async def test_a_refused_token_stops_the_start_with_a_clear_error(
+        emulator: BotAPIEmulator, sqlite_url: str) -> None:
+    import pytest
+
+    from adapters.telegram.runner import TelegramStartError
+
+    engine = build_engine(sqlite_url)
+    config = TelegramConfig(enabled=True, token="999:wrong", base_url=emulator.base_url)
+    with pytest.raises(TelegramStartError, match="token was refused"):
+        await asyncio.wait_for(run_telegram(config, engine), 20)
