@@ -502,3 +502,19 @@ async def test_stop_gives_up_on_a_stuck_update_and_it_comes_back_at_restart(
     await make_adapter(engine)
     [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
     assert call.params["text"] == "vu bloque" and seen == ["bloque", "bloque"]
+
+
+async def test_buttons_and_a_location_request_go_in_two_messages(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    class Both(FakeEngine):
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            return [Outgoing.text("Laquelle ?", choices=(Choice("a", "Saint-Paul (974)"),),
+                                  request_location=True, lang="en")]
+
+    await make_adapter(Both())
+    emulator.send_text(USER, "x")
+    first, second = await emulator.wait_calls("sendMessage", 2, chat_id=USER)
+    assert "inline_keyboard" in first.params["reply_markup"]
+    assert second.params["text"] == "You can also share your location with the button below."
+    [[button]] = second.params["reply_markup"]["keyboard"]
+    assert button == {"text": "📍 Share my location", "request_location": True}
