@@ -24,4 +24,7 @@ def upgrade_cmd(url: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
         raise click.ClickException(f"cannot upgrade the database: {exc}") from None
-    click.echo(f"{len(pending)} migration(s) applied; database at head." if pending else "Database already at head.")
+    if pending:
+        click.echo(f"{len(pending)} migration(s) applied; database at head.")
+    else:
+        click.echo("Database already at head.")
