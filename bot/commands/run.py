@@ -56,3 +56,9 @@ def run(config_path: str, log_level: str) -> None:
         asyncio.run(_serve(config))
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:
+        from adapters.telegram.runner import TelegramStartError
+
+        if isinstance(exc, TelegramStartError):
+            raise click.ClickException(f"Telegram: {exc}") from None
+        raise
