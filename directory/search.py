@@ -337,18 +337,23 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
     if not wanted:
         wanted = {kind_term(k) for k in (query.kinds or tuple(k.value for k in EntryKind))}
 
-    # Without text, dense places (a city, "everything near me") would hand over thousands
-    # of candidates: read growing rings instead and stop as soon as nothing outside the
-    # ring can beat the page. With text, candidates are few: one pass.
+    # "Everything near me" in a city would hand over thousands of candidates: read growing
+    # rings instead and stop as soon as nothing outside the ring can beat the page. Text and
+    # category queries are selective enough for one pass (rings would rarely stop early:
+    # recommendations may still add 0.1 to anything outside).
+    # what recommendations and same commune may still add to a score known from the index
+    slack = W_RECO + (W_COMMUNE if members else 0.0)
     rings: list[float | None] = [radius]
-    if centre is not None and radius is not None and not words:
+    if centre is not None and radius is not None and not words and not query.category:
         rings = [*(r for r in (radius / 16, radius / 4) if r >= 0.5), radius]
     page = SearchPage([], None)
     for ring in rings:
         candidates = _candidates(session, wanted, term_words, len(words), centre, ring)
-        scored = list(_bounded(candidates.values(), words, named, query.category, centre, ring))
+        scored = list(
+            _bounded(candidates.values(), words, named, query.category, centre, ring, slack)
+        )
         page, worst = _best_page(session, query, scored, after, members)
-        outside_best = W_TEXT + W_DISTANCE * proximity(ring) + W_RECO + W_COMMUNE
+        outside_best = W_TEXT + W_DISTANCE * proximity(ring) + slack
         if ring is not None and worst is not None and worst > outside_best:
             break
     return page
@@ -389,6 +394,12 @@ def _candidates(
     return candidates
 
 
+_HIT_COLUMNS = (
+    Entry.id, Entry.name, Entry.category, Entry.kind, Entry.commune_insee,
+    Entry.recommendation_count, Entry.lat, Entry.lon, Entry.address,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Partial:
     upper: float  # the score if recommendations and same-commune were maximal
@@ -404,6 +415,7 @@ def _bounded(
     category: str | None,
     centre: tuple[float, float] | None,
     radius: float | None,
+    slack: float,
 ) -> Iterable[_Partial]:
     """Text and distance parts of each candidate (everything the index alone tells)."""
     for cand in candidates:
@@ -429,7 +441,7 @@ def _bounded(
         elif centre is not None and radius is not None:
             continue  # no point, not even a commune centre: cannot be "near"
         base = W_TEXT * text + W_DISTANCE * proximity(distance)
-        yield _Partial(base + W_RECO + W_COMMUNE, base, cand.entry_id, distance)
+        yield _Partial(base + slack, base, cand.entry_id, distance)
 
 
 def _best_page(
@@ -447,44 +459,46 @@ def _best_page(
     best: list[tuple[float, int, SearchHit]] = []  # heap of (score, -id) -> worst first
     chunk = max(64, want * 4)
     kinds = set(query.kinds)
-    for start in range(0, len(partials), chunk):
-        if len(best) >= want:
-            worst_score = best[0][0]
-            if worst_score > partials[start].upper:
-                break
+    start = 0
+    while start < len(partials):
+        if len(best) >= want and best[0][0] > partials[start].upper:
+            break
         part = partials[start : start + chunk]
+        start += len(part)
+        chunk = min(chunk * 2, 1000)  # bounds that do not prune: fewer, bigger reads
         by_id = {p.entry_id: p for p in part}
-        entries = session.scalars(
-            select(Entry).where(Entry.id.in_(list(by_id)), Entry.status == EntryStatus.ACTIVE.value)
-        )
-        for entry in entries:
-            if kinds and entry.kind not in kinds:
-                continue
-            partial = by_id[entry.id]
-            same = 1.0 if entry.commune_insee in members else 0.0
-            score = round(
-                partial.base + W_RECO * reco_weight(entry.recommendation_count) + W_COMMUNE * same,
-                9,
+        rows = session.execute(
+            select(*_HIT_COLUMNS).where(
+                Entry.id.in_(list(by_id)), Entry.status == EntryStatus.ACTIVE.value
             )
-            if after is not None and (-score, entry.id) <= (-after[0], after[1]):
+        )
+        for entry_id, name, category, kind, commune, recos, lat, lon, address in rows:
+            if kinds and kind not in kinds:
+                continue
+            partial = by_id[entry_id]
+            same = 1.0 if commune in members else 0.0
+            score = round(partial.base + W_RECO * reco_weight(recos) + W_COMMUNE * same, 9)
+            if after is not None and (-score, entry_id) <= (-after[0], after[1]):
+                continue
+            if len(best) >= want and (score, -entry_id) <= best[0][:2]:
                 continue
             hit = SearchHit(
-                entry_id=entry.id,
-                name=entry.name,
-                category=entry.category,
-                kind=entry.kind,
-                commune_insee=entry.commune_insee,
+                entry_id=entry_id,
+                name=name,
+                category=category,
+                kind=kind,
+                commune_insee=commune,
                 distance_km=None if partial.distance_km is None else round(partial.distance_km, 3),
-                recommendations=entry.recommendation_count,
+                recommendations=recos,
                 score=score,
-                lat=entry.lat,
-                lon=entry.lon,
-                address=entry.address,
+                lat=lat,
+                lon=lon,
+                address=address,
             )
-            item = (score, -entry.id, hit)
+            item = (score, -entry_id, hit)
             if len(best) < want:
                 heapq.heappush(best, item)
-            elif item[:2] > best[0][:2]:
+            else:
                 heapq.heapreplace(best, item)
     ordered = [hit for _, _, hit in sorted(best, key=lambda t: (-t[0], -t[1]))]
     page = ordered[: query.limit]
