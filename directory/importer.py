@@ -49,6 +49,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -493,11 +494,15 @@ def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([placeholder] * len(columns))})"
     )
-    pairs = list(zip(columns, processors, strict=True))
-    conn.exec_driver_sql(
-        statement,
-        [tuple(p(r[c]) if p is not None else r[c] for c, p in pairs) for r in rows],
-    )
+    getter = itemgetter(*columns)
+    converted = [(i, p) for i, p in enumerate(processors) if p is not None]
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        cells = list(getter(row))
+        for i, process in converted:
+            cells[i] = process(cells[i])
+        values.append(tuple(cells))
+    conn.exec_driver_sql(statement, values)
 
 
 def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | None, int]:
