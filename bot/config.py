@@ -40,6 +40,7 @@ class Config(BaseModel):
 
 _ENV_SECRETS: dict[tuple[str, str], str] = {
     ("telegram", "token"): "TELEGRAM_TOKEN",
+    ("telegram", "secret_token"): "TELEGRAM_WEBHOOK_SECRET",
     ("matrix", "password"): "MATRIX_PASSWORD",
     ("matrix", "access_token"): "MATRIX_ACCESS_TOKEN",
 }
