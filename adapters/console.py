@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bot.engine import Engine
 from bot.i18n import translator
-from bot.messages import Incoming, Outgoing, plain_text
+from bot.messages import Incoming, Outgoing, listed_choices, plain_text
 
 PROMPT = "> "
 
@@ -23,7 +23,8 @@ def render(item: Outgoing) -> str:
     """One Outgoing as console text (pure): body, numbered choices, pin, location hint."""
     t = translator(item.lang)
     lines = [plain_text(item.spans).rstrip("\n")] if item.spans else []
-    for number, option in enumerate(item.choices, start=1):
+    start = listed_choices(item)
+    for number, option in enumerate(item.choices[start:], start=start + 1):
         lines.append(f"  {number}. {option.label}")
     if item.pin is not None:
         pin = item.pin

@@ -163,6 +163,21 @@ def plain_text(spans: Sequence[Span]) -> str:
     return "".join(out).rstrip("\n") if out and isinstance(spans[-1], ListItems) else "".join(out)
 
 
+def listed_choices(out: Outgoing) -> int:
+    """How many choices the text already numbers: dialogs show results as a numbered list
+    whose numbers are the first choices, so adapters without buttons must not list them
+    twice (they number the remaining choices on from there)."""
+    lists = [s for s in out.spans if isinstance(s, ListItems) and s.numbered]
+    if not lists or len(lists[-1].items) > len(out.choices):
+        return 0
+    items = lists[-1].items
+    same = all(
+        plain_text(item).strip().startswith(choice.label.strip())
+        for item, choice in zip(items, out.choices, strict=False)
+    )
+    return len(items) if same else 0
+
+
 class MessageHandler(Protocol):
     """What an adapter needs from the engine."""
 

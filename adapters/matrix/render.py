@@ -22,6 +22,7 @@ from bot.messages import (
     MapPin,
     Outgoing,
     Span,
+    listed_choices,
     plain_text,
 )
 
@@ -66,15 +67,6 @@ def html(spans: tuple[Span, ...] | list[Span]) -> str:
         else:
             out.append(_inline_html(span))
     return "".join(out)
-
-
-def listed_choices(out: Outgoing) -> int:
-    """How many choices the text already numbers: dialogs show results as a numbered list
-    whose numbers are the first choices, so those must not be listed twice."""
-    lists = [s for s in out.spans if isinstance(s, ListItems) and s.numbered]
-    if not lists or len(lists[-1].items) > len(out.choices):
-        return 0
-    return len(lists[-1].items)
 
 
 def choice_block(out: Outgoing) -> tuple[str, str]:

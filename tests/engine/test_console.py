@@ -169,3 +169,15 @@ def test_chat_lang_switches_a_known_user(tmp_path: Path) -> None:
     assert "Your commune: Saint-Paul (974)." in second.output
     third = runner.invoke(main, ["chat", "--db", db], input="/me\n")
     assert "Your commune" in third.output  # the choice sticks, like /settings
+
+
+def test_results_numbered_in_the_text_are_not_listed_again() -> None:
+    from bot.messages import Choice, ListItems, Text
+
+    item = Outgoing(
+        spans=(Text("Résultats :"), ListItems(((Text("Crèche A"),), (Text("Crèche B"),)), numbered=True)),
+        choices=(Choice("a", "Crèche A"), Choice("b", "Crèche B"), Choice("m", "Plus")),
+    )
+    text = render(item)
+    assert text.count("Crèche A") == 1
+    assert "  3. Plus" in text
