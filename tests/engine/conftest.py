@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.engine import Engine
 from bot.messages import ChatKind, Incoming, Location, Outgoing, plain_text
 from directory.db import make_engine, open_store, session_factory
+
+# the dialog harness (tests/engine/dialog_support.py) is imported by name in the tests
+sys.path.insert(0, str(Path(__file__).parent))
+import dialog_support
 
 ADMIN = "console:root"
 _events = itertools.count(1)
@@ -133,3 +138,15 @@ def talk(bot: Engine) -> Callable[..., Talk]:
         return Talk(bot, **kw)
 
     return make
+
+
+@pytest.fixture
+def seeded(store: Any) -> tuple[sessionmaker[Session], dict[str, int]]:
+    """A migrated store (both backends) seeded with the dialog harness's entries."""
+    _engine, factory = store
+    return factory, dialog_support.seed(factory)
+
+
+# the seeded SQLite store is copied from a per-session template (fast)
+seeded_template = dialog_support.seeded_template
+sqlite_seeded = dialog_support.sqlite_seeded

@@ -4,45 +4,15 @@ and bad input at each typed step."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
+import dialog_support as S
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import TargetKind, plain_text
 from dialogs.announce import parse_needs, parse_stage
 from directory.models import Entry, Follow
-
-
-def _support() -> Any:
-    """The shared test support module, loaded by path (``tests`` is not a package)."""
-    name = "communebot_dialog_test_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_dialog_ask_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _support()
-
-
-@pytest.fixture
-def seeded(store: Any) -> tuple[sessionmaker[Session], dict[str, int]]:
-    _engine, factory = store
-    return factory, S.seed(factory)
-
-
-# the seeded SQLite store is copied from a per-session template (fast)
-seeded_template = S.seeded_template
-sqlite_seeded = S.sqlite_seeded
 
 
 def _up_to_summary(chat: Any) -> None:

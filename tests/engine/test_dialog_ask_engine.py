@@ -3,11 +3,9 @@ number and label, persisted state, outbox), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
+import dialog_support as S
 import pytest
 from sqlalchemy import select
 
@@ -15,22 +13,6 @@ from bot import outbox
 from bot.engine import Engine
 from bot.messages import plain_text
 from directory.models import Account, ChatBinding, Entry, Follow, Membership, OutboxMessage, Recommendation
-
-
-def _support() -> Any:
-    """The shared test support module, loaded by path (``tests`` is not a package)."""
-    name = "communebot_dialog_test_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_dialog_ask_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _support()
 
 
 @pytest.fixture

@@ -3,44 +3,13 @@ confirmation, a refusal that writes nothing, and typed yes/no."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-import pytest
+import dialog_support as S
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from directory.models import Citizen, Entry, Membership
 from directory.services import citizen_summary
-
-
-def _support() -> Any:
-    """The shared test support module, loaded by path (``tests`` is not a package)."""
-    name = "communebot_dialog_test_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_dialog_ask_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _support()
-
-
-@pytest.fixture
-def seeded(store: Any) -> tuple[sessionmaker[Session], dict[str, int]]:
-    _engine, factory = store
-    return factory, S.seed(factory)
-
-
-# the seeded SQLite store is copied from a per-session template (fast)
-seeded_template = S.seeded_template
-sqlite_seeded = S.sqlite_seeded
 
 
 def test_je_fais_partie_de_la_troupe_de_theatre_du_port(seeded: Any) -> None:

@@ -252,16 +252,3 @@ def sqlite_seeded(
     engine, factory = open_store(f"sqlite:///{target}", migrate=False)
     yield factory, dict(ids)
     engine.dispose()
-
-
-def test_support_chat_round_trips_state(store: Any) -> None:
-    """The harness itself: a citizen is created, a state survives JSON, seeding works."""
-    _engine, factory = store
-    chat = Chat(factory, "ask")
-    chat.start({"category": "creche"})
-    assert chat.open and chat.step == "offer"  # an empty directory: nothing found
-    ids = seed(factory)
-    assert count(factory, Entry) == len(ids) == 10
-    chat.start({"category": "creche"})
-    assert chat.step == "results"
-    assert count(factory, Citizen) == 1
