@@ -172,7 +172,7 @@ def listed_choices(out: Outgoing) -> int:
         return 0
     items = lists[-1].items
     same = all(
-        plain_text(item).strip().startswith(choice.label.strip())
+        plain_text(item).strip().startswith(choice.label.strip().rstrip("…").rstrip())
         for item, choice in zip(items, out.choices, strict=False)
     )
     return len(items) if same else 0
