@@ -13,7 +13,8 @@ first; the question is kept in the state and answered right after (``Step.then``
 
 A commune typed as text or found from a location is confirmed (yes/no) before it is
 saved; a pressed candidate is itself the confirmation. "No" asks again; a new name typed
-instead of yes/no is taken as a new answer.
+instead of yes/no is taken as a new answer; a question typed instead of yes/no ("crèche
+près de chez moi") accepts the commune and is answered right after.
 """
 
 from __future__ import annotations
@@ -163,6 +164,11 @@ class Register:
                 return ask_commune(ctx, {"stage": "commune"}, ASK)
             if not ctx.incoming.text and ctx.incoming.location is None:
                 return _confirm(ctx, str(state["insee"]), state.get("point"))
+            if picked is None and ctx.incoming.location is None and is_other_request(ctx):
+                # "crèche près de chez moi" instead of yes: they went on, so the commune
+                # stands; it is saved and the question answered right after
+                return _carry(ctx, _save(ctx, str(state["insee"]), state.get("point")),
+                              ctx.incoming.text)
             # anything else is a new answer to the commune question
         if chosen(ctx) is None and ctx.incoming.location is None and is_other_request(ctx):
             return Step.pass_on()  # "garagiste au Port": a question, not a commune

@@ -62,6 +62,16 @@ def test_french_first_contact_and_typed_commune_is_confirmed(talk, engine_store)
     assert citizen_of(engine_store[1], "u1").home_insee == "97422"  # type: ignore[union-attr]
 
 
+def test_a_question_instead_of_yes_accepts_the_commune_and_is_answered(talk, engine_store) -> None:
+    me: Talk = talk(lang="en")
+    me.say("hello")
+    assert "Is your commune Saint-Denis (974)?" in me.say("Saint-Denis 974")
+    out = me.say("any daycare near me?")
+    assert "your commune is Saint-Denis (974)" in out
+    assert "nothing within 10 km" in out  # the question was searched (this store is empty)
+    assert citizen_of(engine_store[1], "u1").home_insee == "97411"  # type: ignore[union-attr]
+
+
 def test_start_payload_registers_directly(talk, engine_store) -> None:
     me: Talk = talk()
     out = me.say("/start 97415")
