@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from directory.models import Entry, EntryKind, EntryStatus, EntryTerm, SearchVocab
@@ -210,33 +210,111 @@ def _category_phrases() -> tuple[tuple[tuple[str, ...], str], ...]:
     return tuple(phrases)
 
 
+@dataclass(frozen=True)
+class _PhraseTable:
+    """The taxonomy's phrases indexed for :func:`categories_in_text`: built once, so a query
+    compares its few words with the few hundred distinct phrase words instead of walking
+    every phrase at every position."""
+
+    words: tuple[str, ...]  # distinct phrase words
+    by_stem: dict[str, tuple[str, ...]]  # word without its plural s/x -> phrase words
+    #: first word -> (rank in the taxonomy's phrase order, phrase, slug)
+    by_first: dict[str, tuple[tuple[int, tuple[str, ...], str], ...]]
+
+
+@lru_cache(maxsize=1)
+def _phrase_table() -> _PhraseTable:
+    by_first: dict[str, list[tuple[int, tuple[str, ...], str]]] = {}
+    words: dict[str, None] = {}
+    for rank, (phrase, slug) in enumerate(_category_phrases()):
+        by_first.setdefault(phrase[0], []).append((rank, phrase, slug))
+        for word in phrase:
+            words.setdefault(word, None)
+    by_stem: dict[str, list[str]] = {}
+    for word in words:
+        by_stem.setdefault(word.rstrip("sx"), []).append(word)
+    return _PhraseTable(
+        tuple(words),
+        {stem: tuple(ws) for stem, ws in by_stem.items()},
+        {first: tuple(ps) for first, ps in by_first.items()},
+    )
+
+
+@lru_cache(maxsize=4096)
+def _phrase_word_matches(query_word: str) -> dict[str, float]:
+    """Phrase words a query word may stand for, with its similarity: 1 for the same word or
+    its plural (``s``/``x``), rapidfuzz ratio / 100 (>= 0.85) for a typo of 4+ letters.
+    Depends on the word and the taxonomy only, hence the cache."""
+    table = _phrase_table()
+    matches: dict[str, float] = {}
+    if len(query_word) >= 4:
+        for word, ratio, _ in process.extract(
+            query_word, table.words, scorer=fuzz.ratio, score_cutoff=CATEGORY_CUTOFF, limit=None
+        ):
+            matches[word] = ratio / 100.0
+    for word in table.by_stem.get(query_word.rstrip("sx"), ()):
+        matches[word] = 1.0
+    return matches
+
+
 def categories_in_text(words: Sequence[str]) -> dict[str, tuple[float, frozenset[int]]]:
     """Categories whose name or synonym the query words spell: slug -> (similarity, indexes
     of the query words it explains). Multi-word names must appear in order; each word may
     carry a typo (ratio >= 85) or a plural ``s``."""
-    found: dict[str, tuple[float, frozenset[int]]] = {}
-    for phrase, slug in _category_phrases():
-        n = len(phrase)
-        for start in range(len(words) - n + 1):
-            sims = []
-            for offset, pw in enumerate(phrase):
-                qw = words[start + offset]
-                if qw == pw or qw.rstrip("sx") == pw.rstrip("sx"):
-                    sims.append(1.0)
-                elif len(qw) >= 4 and (r := fuzz.ratio(qw, pw, score_cutoff=CATEGORY_CUTOFF)):
-                    sims.append(r / 100.0)
+    table = _phrase_table()
+    matches = [_phrase_word_matches(word) for word in words]
+    spelled: list[tuple[int, int, str, float]] = []  # (phrase rank, start, slug, similarity)
+    for start, first_matches in enumerate(matches):
+        for first_word, first_sim in first_matches.items():
+            for rank, phrase, slug in table.by_first.get(first_word, ()):
+                n = len(phrase)
+                if start + n > len(words):
+                    continue
+                total = first_sim
+                for offset in range(1, n):
+                    sim = matches[start + offset].get(phrase[offset])
+                    if sim is None:
+                        break
+                    total += sim
                 else:
-                    break
-            else:
-                sim = sum(sims) / n
-                covered = frozenset(range(start, start + n))
-                old = found.get(slug)
-                if old is None or (sim, len(covered)) > (old[0], len(old[1])):
-                    found[slug] = (sim, covered)
+                    spelled.append((rank, start, slug, total / n))
+    # ties keep the first in (phrase, position) order, as a walk over every phrase would
+    spelled.sort(key=lambda m: (m[0], m[1]))
+    found: dict[str, tuple[float, frozenset[int]]] = {}
+    for rank, start, slug, sim in spelled:
+        covered = frozenset(range(start, start + len(_category_phrases()[rank][0])))
+        old = found.get(slug)
+        if old is None or (sim, len(covered)) > (old[0], len(old[1])):
+            found[slug] = (sim, covered)
     return found
 
 
 # --- the query ------------------------------------------------------------------------------
+
+# Statements built once with expanding parameters: SQLAlchemy compiles each a single time
+# and a query only binds values (building ``IN (...)`` of hundreds of literals per query
+# cost more than running it).
+_VOCAB = select(SearchVocab.prefix, SearchVocab.term).where(
+    SearchVocab.prefix.in_(bindparam("prefixes", expanding=True))
+)
+_TERMS_ANYWHERE: Select[tuple[int, str, float | None, float | None]] = (
+    select(EntryTerm.entry_id, EntryTerm.term, EntryTerm.lat, EntryTerm.lon)
+    .where(EntryTerm.term.in_(bindparam("terms", expanding=True)))
+    .limit(CANDIDATE_CAP)
+)
+_TERMS_IN_BOX = _TERMS_ANYWHERE.where(
+    EntryTerm.lat.between(bindparam("lat_min"), bindparam("lat_max")),
+    EntryTerm.lon.between(bindparam("lon_min"), bindparam("lon_max")),
+)
+
+
+def _core(session: Session) -> Connection:
+    """The session's connection (same transaction), for plain column reads without the ORM
+    result machinery; pending ORM changes are flushed first, as ``session.execute`` would."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection()
+
 
 
 def expand_words(session: Session, words: Sequence[str]) -> list[dict[str, float]]:
@@ -244,10 +322,7 @@ def expand_words(session: Session, words: Sequence[str]) -> list[dict[str, float
     prefixes = sorted({w[:2] for w in words if len(w) >= 3})
     vocab: dict[str, list[str]] = {}
     if prefixes:
-        rows = session.execute(
-            select(SearchVocab.prefix, SearchVocab.term).where(SearchVocab.prefix.in_(prefixes))
-        )
-        for prefix, term in rows:
+        for prefix, term in _core(session).execute(_VOCAB, {"prefixes": prefixes}).fetchall():
             vocab.setdefault(prefix, []).append(term)
     expansions: list[dict[str, float]] = []
     for word in words:
@@ -368,19 +443,16 @@ def _candidates(
     radius: float | None,
 ) -> dict[int, _Candidate]:
     """One indexed read of ``entry_terms``: the wanted terms inside the radius's box."""
-    condition: ColumnElement[bool] = EntryTerm.term.in_(sorted(wanted))
+    terms = sorted(wanted)
     if centre is not None and radius is not None:
         lat_min, lat_max, lon_min, lon_max = bounding_box(centre, radius)
-        condition = and_(
-            condition,
-            EntryTerm.lat.between(lat_min, lat_max),
-            EntryTerm.lon.between(lon_min, lon_max),
-        )
-    rows = session.execute(
-        select(EntryTerm.entry_id, EntryTerm.term, EntryTerm.lat, EntryTerm.lon)
-        .where(condition)
-        .limit(CANDIDATE_CAP)
-    )
+        rows = _core(session).execute(
+            _TERMS_IN_BOX,
+            {"terms": terms, "lat_min": lat_min, "lat_max": lat_max,
+             "lon_min": lon_min, "lon_max": lon_max},
+        ).fetchall()
+    else:
+        rows = _core(session).execute(_TERMS_ANYWHERE, {"terms": terms}).fetchall()
     candidates: dict[int, _Candidate] = {}
     for entry_id, term, lat, lon in rows:
         cand = candidates.get(entry_id)
@@ -397,6 +469,9 @@ def _candidates(
 _HIT_COLUMNS = (
     Entry.id, Entry.name, Entry.category, Entry.kind, Entry.commune_insee,
     Entry.recommendation_count, Entry.lat, Entry.lon, Entry.address,
+)
+_HITS = select(*_HIT_COLUMNS).where(
+    Entry.id.in_(bindparam("ids", expanding=True)), Entry.status == EntryStatus.ACTIVE.value
 )
 
 
@@ -467,11 +542,7 @@ def _best_page(
         start += len(part)
         chunk = min(chunk * 2, 1000)  # bounds that do not prune: fewer, bigger reads
         by_id = {p.entry_id: p for p in part}
-        rows = session.execute(
-            select(*_HIT_COLUMNS).where(
-                Entry.id.in_(list(by_id)), Entry.status == EntryStatus.ACTIVE.value
-            )
-        )
+        rows = _core(session).execute(_HITS, {"ids": list(by_id)}).fetchall()
         for entry_id, name, category, kind, commune, recos, lat, lon, address in rows:
             if kinds and kind not in kinds:
                 continue
