@@ -46,7 +46,10 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -76,6 +79,7 @@ REQUIRED_COLUMNS = ("name", "category")
 BATCH_SIZE = 2000
 MAX_REPORTED_ERRORS = 1000
 MAX_SOURCE_ID = 128
+NAME_FOLDED_MAX = 200  # entries.name_folded
 OSM_ID_PREFIXES = ("node/", "way/", "relation/")
 
 
@@ -88,6 +92,9 @@ class ImportFailed(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised again in the parent of a parallel import
+        return type(self), (self.reason, self.detail)
 
 
 @dataclass(frozen=True)
@@ -407,7 +414,7 @@ def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
         "kind": data.kind,
         "org_type": data.org_type,
         "name": data.name,
-        "name_folded": fast_fold(data.name)[:200],
+        "name_folded": fast_fold(data.name)[:NAME_FOLDED_MAX],
         "category": data.category,
         "tags": list(data.tags),
         "description": data.description,
@@ -479,8 +486,12 @@ def write_batch(
 
 def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """``INSERT`` through the DB-API's executemany with each column type's own bind
-    processor (JSON, dates) applied once per value: what SQLAlchemy would send, without its
-    per-row statement bookkeeping, which dominates a bulk import."""
+    processor (JSON, dates) applied once per distinct value object: what SQLAlchemy would
+    send, without its per-row statement bookkeeping, which dominates a bulk import.
+
+    Processors are pure, so one result serves every cell holding the same object (the
+    batch's timestamp, ``None``) or an empty list; ids are stable because ``rows`` keeps
+    every value alive during the loop."""
     table = Entry.__table__
     assert isinstance(table, Table)
     placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
@@ -496,19 +507,41 @@ def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     )
     getter = itemgetter(*columns)
     converted = [(i, p) for i, p in enumerate(processors) if p is not None]
-    values: list[tuple[Any, ...]] = []
-    for row in rows:
-        cells = list(getter(row))
-        for i, process in converted:
-            cells[i] = process(cells[i])
-        values.append(tuple(cells))
-    conn.exec_driver_sql(statement, values)
+    table_rows = [list(getter(row)) for row in rows]
+    for i, process in converted:
+        memo: dict[int, Any] = {}
+        for cells in table_rows:
+            value = cells[i]
+            key = _EMPTY_LIST_KEY if value == [] and type(value) is list else id(value)
+            if key in memo:
+                cells[i] = memo[key]
+            else:
+                cells[i] = memo[key] = process(value)
+    conn.exec_driver_sql(statement, [tuple(cells) for cells in table_rows])
+
+
+_EMPTY_LIST_KEY = -1  # never an object id
 
 
 def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | None, int]:
     """Entry ids by source id, through the unique (source, source_id) index."""
     known: dict[str | None, int] = {}
-    for start in range(0, len(source_ids), 500):
+    conn = session.connection()
+    placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if placeholder is not None:  # plain DB-API: the ORM's per-statement cost is most of it
+        quote = conn.dialect.identifier_preparer.quote
+        chunk = 500
+        for start in range(0, len(source_ids), chunk):
+            part = source_ids[start : start + chunk]
+            statement = (
+                f"SELECT {quote('source_id')}, {quote('id')} FROM {quote('entries')} "
+                f"WHERE {quote('source')} = {placeholder} AND {quote('source_id')} IN "
+                f"({', '.join([placeholder] * len(part))})"
+            )
+            for source_id, entry_id in conn.exec_driver_sql(statement, (source, *part)):
+                known[source_id] = entry_id
+        return known
+    for start in range(0, len(source_ids), 500):  # pragma: no cover - other drivers
         found = session.execute(
             select(Entry.source_id, Entry.id).where(
                 Entry.source == source, Entry.source_id.in_(source_ids[start : start + 500])
@@ -519,9 +552,10 @@ def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | 
 
 
 def _index_source(entry_id: int, row: Mapping[str, Any]) -> IndexSource:
+    folded = row["name_folded"]  # the whole fold unless it was cut to the column's size
     return IndexSource(
         entry_id, row["name"], row["category"], row["kind"], row["commune_insee"], row["lat"],
-        row["lon"],
+        row["lon"], folded if len(folded) < NAME_FOLDED_MAX else None,
     )
 
 
@@ -545,6 +579,95 @@ def convert(
         yield _row(data, source, key)
 
 
+Batch = list[dict[str, Any]]
+
+
+def _batches(
+    records: Iterable[Record], source: str, report: ImportReport, batch_size: int
+) -> Iterator[Batch]:
+    """Full batches of converted rows, then the last partial one; errors go to ``report``."""
+    batch: Batch = []
+    for row in convert(records, source, report):
+        batch.append(row)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _convert_worker(
+    records: Iterable[Record], source: str, batch_size: int, out: Any
+) -> None:  # pragma: no cover - runs in the forked child (its effects are tested)
+    """Child process: convert and send ``("batch", rows, new errors, skipped)`` messages,
+    then ``("end", …)`` or ``("error", exception, …)``. ``Connection.send`` blocks while
+    the parent is still writing, so the child runs at most one batch ahead."""
+    report = ImportReport(source)
+    sent = 0
+
+    def message(kind: str, payload: Any) -> tuple[Any, ...]:
+        nonlocal sent
+        errors = report.errors[sent:]
+        sent = len(report.errors)
+        return kind, payload, errors, report.skipped
+
+    try:
+        for batch in _batches(records, source, report, batch_size):
+            out.send(message("batch", batch))
+        out.send(message("end", None))
+    except BaseException as exc:
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        out.send(message("error", exc))
+    finally:
+        out.close()
+
+
+def _parallel_batches(
+    records: Iterable[Record], source: str, report: ImportReport, batch_size: int
+) -> Iterator[Batch]:
+    """:func:`_batches` computed by a forked child process while this one writes.
+
+    Validation is pure CPU and writing mostly SQLite's, so on two cores they overlap.
+    Batches arrive in file order with the errors found before them; a failure in the
+    child (a bad file, an interruption) is raised here after the batches it completed,
+    so an interrupted import still keeps whole batches only. The child is killed if the
+    writer stops first."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_convert_worker, args=(records, source, batch_size, send), daemon=True
+    )
+    child.start()
+    send.close()
+    try:
+        while True:
+            try:
+                kind, payload, errors, skipped = receive.recv()
+            except EOFError:
+                raise RuntimeError("import worker died") from None
+            report.errors.extend(errors[: MAX_REPORTED_ERRORS - len(report.errors)])
+            report.skipped = skipped
+            if kind == "batch":
+                yield payload
+            elif kind == "error":
+                raise payload
+            else:
+                return
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def can_fork() -> bool:
+    """Whether :func:`import_records` can validate in a second process here."""
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+
+
 def import_records(
     factory: sessionmaker[Session],
     records: Iterable[Record],
@@ -553,6 +676,7 @@ def import_records(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     bulk: bool = False,
+    parallel: bool = False,
 ) -> ImportReport:
     """Convert and write, one transaction per batch (an interruption keeps whole batches).
 
@@ -562,9 +686,11 @@ def import_records(
     is written once. Searches are slow while it runs; the unique (source, source_id) index
     stays, so re-imports still update. The indexes are rebuilt even when the load fails,
     and any import first restores indexes a killed bulk load may have left missing.
+
+    ``parallel`` (where :func:`can_fork`): rows are validated in a forked child process
+    while this one writes the previous batch; same rows, errors and batches as without.
     """
     report = ImportReport(source)
-    batch: list[dict[str, Any]] = []
     done = 0
     with factory() as session, session.begin():
         sqlite = session.get_bind().dialect.name == "sqlite"
@@ -573,26 +699,27 @@ def import_records(
             for index in _secondary_indexes():
                 index.drop(session.connection(), checkfirst=True)
     vocabulary: set[str] | None = set() if bulk and sqlite else None
+    if parallel and can_fork():
+        from directory.categories import get_taxonomy
+        from directory.gazetteer import get_gazetteer
 
-    def flush() -> None:
-        with factory() as session, session.begin():
-            if sqlite:
-                # a bigger page cache for this connection: index pages stay in memory
-                session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
-            write_batch(session, batch, report, vocabulary)
-        batch.clear()
-
+        get_gazetteer(), get_taxonomy()  # loaded once, before the fork, for both processes
+        batches = _parallel_batches(records, source, report, batch_size)
+    else:
+        batches = _batches(records, source, report, batch_size)
     try:
-        for row in convert(records, source, report):
-            batch.append(row)
-            if len(batch) >= batch_size:
-                flush()
-            done += 1
-            if progress is not None and done % 500 == 0:
+        for batch in batches:
+            with factory() as session, session.begin():
+                if sqlite:
+                    # a bigger page cache for this connection: index pages stay in memory
+                    session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
+                write_batch(session, batch, report, vocabulary)
+            previous, done = done, done + len(batch)
+            if progress is not None and done // 500 != previous // 500:
                 progress(done)
-        if batch:
-            flush()
     finally:
+        if isinstance(batches, Generator):
+            batches.close()  # stops the child process, if any
         if vocabulary is not None:
             with factory() as session, session.begin():
                 session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
@@ -650,13 +777,20 @@ def import_file(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     bulk: bool = False,
+    parallel: bool | None = None,
 ) -> ImportReport:
-    """Import one file; file-level problems raise :class:`ImportFailed` before any write."""
+    """Import one file; file-level problems raise :class:`ImportFailed` before any write.
+
+    ``parallel`` (see :func:`import_records`) defaults to on for files of more than two
+    batches, where the second process pays for itself."""
     kind = detect_format(path, fmt)
     records, default_source = records_of(path, kind)
+    if parallel is None:
+        rows = len(records) if isinstance(records, list) else count_records(path)
+        parallel = rows is not None and rows > 2 * batch_size
     return import_records(
         factory, records, (source or default_source)[:64], batch_size=batch_size,
-        progress=progress, bulk=bulk,
+        progress=progress, bulk=bulk, parallel=parallel,
     )
 
 

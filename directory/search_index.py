@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, event, insert, inspect, select
@@ -52,8 +53,12 @@ def fast_clean(text: str) -> str:
     return clean(text)
 
 
+@lru_cache(maxsize=1024)
 def fast_fold(text: str) -> str:
-    """``directory.text.fold``, exactly (tested), on the bulk import's hot path."""
+    """``directory.text.fold``, exactly (tested), on the bulk import's hot path.
+
+    Cached: validation, the natural key and the index fold the same name one after the
+    other."""
     if not text.isprintable():
         return fold(text)
     if text.isascii():
@@ -68,8 +73,13 @@ def fast_fold(text: str) -> str:
 
 def name_terms(text: str) -> list[str]:
     """Distinct folded words of a name worth indexing (>= 2 characters, no stopwords)."""
+    return folded_terms(fast_fold(text))
+
+
+def folded_terms(folded: str) -> list[str]:
+    """:func:`name_terms` of an already folded name."""
     seen: dict[str, None] = {}
-    for word in fast_fold(text).split():
+    for word in folded.split():
         if len(word) >= 2 and word not in STOPWORDS:
             seen.setdefault(word[:MAX_TERM], None)
     return list(seen)
@@ -85,7 +95,7 @@ def kind_term(kind: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IndexSource:
-    """What the index needs of one entry."""
+    """What the index needs of one entry (``folded``: its name already folded, if known)."""
 
     entry_id: int
     name: str
@@ -94,6 +104,7 @@ class IndexSource:
     commune_insee: str
     lat: float | None
     lon: float | None
+    folded: str | None = None
 
 
 @lru_cache(maxsize=4096)
@@ -106,13 +117,29 @@ def _commune_centre(insee: str) -> tuple[float | None, float | None]:
     return commune.lat, commune.lon
 
 
-def term_rows(source: IndexSource) -> list[dict[str, Any]]:
-    """Index rows of one entry; an entry without a point is placed at its commune's centre."""
+TermRow = tuple[int, str, float | None, float | None]
+
+
+def term_tuples(source: IndexSource) -> list[TermRow]:
+    """Index rows ``(entry_id, term, lat, lon)`` of one entry; an entry without a point is
+    placed at its commune's centre."""
     lat, lon = source.lat, source.lon
     if lat is None or lon is None:
         lat, lon = _commune_centre(source.commune_insee)
-    terms = [*name_terms(source.name), category_term(source.category), kind_term(source.kind)]
-    return [{"entry_id": source.entry_id, "term": t, "lat": lat, "lon": lon} for t in terms]
+    folded = source.folded if source.folded is not None else fast_fold(source.name)
+    entry_id = source.entry_id
+    rows = [(entry_id, t, lat, lon) for t in folded_terms(folded)]
+    rows.append((entry_id, category_term(source.category), lat, lon))
+    rows.append((entry_id, kind_term(source.kind), lat, lon))
+    return rows
+
+
+def term_rows(source: IndexSource) -> list[dict[str, Any]]:
+    """:func:`term_tuples` as mappings (``entry_id``, ``term``, ``lat``, ``lon``)."""
+    return [
+        {"entry_id": e, "term": t, "lat": lat, "lon": lon}
+        for e, t, lat, lon in term_tuples(source)
+    ]
 
 
 def add_vocabulary(conn: Connection, terms: Iterable[str]) -> None:
@@ -152,27 +179,35 @@ def index_entries(
         ids = [s.entry_id for s in sources]
         for start in range(0, len(ids), 500):
             conn.execute(delete(EntryTerm).where(EntryTerm.entry_id.in_(ids[start : start + 500])))
-    rows = [row for source in sources for row in term_rows(source)]
-    rows.sort(key=lambda r: r["term"])  # index pages filled in order, not at random
+    rows = [row for source in sources for row in term_tuples(source)]
+    # B-tree pages filled in order, not at random: the primary key (entry_id, term) when
+    # the term index is absent (a bulk load drops it), else that index
+    rows.sort(key=None if vocabulary is not None else _TERM)
     _insert_terms(conn, rows)
+    terms = {r[1] for r in rows}
     if vocabulary is not None:
-        vocabulary.update(r["term"] for r in rows if not r["term"].startswith("@"))
+        vocabulary.update(t for t in terms if not t.startswith("@"))
     else:
-        add_vocabulary(conn, (r["term"] for r in rows))
+        add_vocabulary(conn, terms)
     return len(rows)
 
 
-def _insert_terms(conn: Connection, rows: list[dict[str, Any]]) -> None:
+_TERM = itemgetter(1)
+
+
+def _insert_terms(conn: Connection, rows: list[TermRow]) -> None:
     """Plain DB-API executemany: index rows are ints, strings and floats, and the
     statement compiler's per-row cost would dominate a bulk import."""
     placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
     if placeholder is None:  # pragma: no cover - other drivers: let SQLAlchemy bind
-        conn.execute(insert(EntryTerm), rows)
+        conn.execute(
+            insert(EntryTerm),
+            [{"entry_id": e, "term": t, "lat": lat, "lon": lon} for e, t, lat, lon in rows],
+        )
         return
     marks = ", ".join([placeholder] * 4)
     conn.exec_driver_sql(
-        f"INSERT INTO entry_terms (entry_id, term, lat, lon) VALUES ({marks})",
-        [(r["entry_id"], r["term"], r["lat"], r["lon"]) for r in rows],
+        f"INSERT INTO entry_terms (entry_id, term, lat, lon) VALUES ({marks})", rows
     )
 
 
