@@ -74,6 +74,25 @@ _USER = (
 _STATE = select(DialogState).where(
     DialogState.account_id == bindparam("account"), DialogState.chat_id == bindparam("chat")
 )
+# version-checked write and delete of a dialog's row, built once (building them per message
+# cost more than running them)
+_STATE_COLUMNS = DialogState.__table__.c
+_SAVE_STATE = (
+    update(DialogState)
+    .where(DialogState.id == bindparam("row_id"), DialogState.version == bindparam("version"))
+    .values(
+        dialog=bindparam("dialog", type_=_STATE_COLUMNS.dialog.type),
+        state=bindparam("state", type_=_STATE_COLUMNS.state.type),
+        version=bindparam("new_version", type_=_STATE_COLUMNS.version.type),
+        updated_at=bindparam("now", type_=_STATE_COLUMNS.updated_at.type),
+    )
+    .execution_options(synchronize_session=False)
+)
+_DROP_STATE = (
+    delete(DialogState)
+    .where(DialogState.id == bindparam("row_id"), DialogState.version == bindparam("version"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def prune_processed_events(session: Session, before: datetime) -> int:
@@ -496,10 +515,9 @@ class _Turn:
             self.session.flush()  # IntegrityError if another process opened one: retried
             return
         result = self.session.execute(
-            update(DialogState)
-            .where(DialogState.id == self.row_id, DialogState.version == self.version)
-            .values(dialog=name, state=stored, version=self.version + 1, updated_at=now)
-            .execution_options(synchronize_session=False)
+            _SAVE_STATE,
+            {"row_id": self.row_id, "version": self.version, "dialog": name, "state": stored,
+             "new_version": self.version + 1, "now": now},
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"dialog state {self.row_id} changed meanwhile")
@@ -510,9 +528,7 @@ class _Turn:
             return
         self.row = None
         result = self.session.execute(
-            delete(DialogState)
-            .where(DialogState.id == self.row_id, DialogState.version == self.version)
-            .execution_options(synchronize_session=False)
+            _DROP_STATE, {"row_id": self.row_id, "version": self.version}
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"dialog state {self.row_id} changed meanwhile")

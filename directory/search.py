@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from directory.models import Entry, EntryKind, EntryStatus, EntryTerm, SearchVocab
@@ -297,7 +297,7 @@ def categories_in_text(words: Sequence[str]) -> dict[str, tuple[float, frozenset
 _VOCAB = select(SearchVocab.prefix, SearchVocab.term).where(
     SearchVocab.prefix.in_(bindparam("prefixes", expanding=True))
 )
-_TERMS_ANYWHERE: Select[tuple[int, str, float | None, float | None]] = (
+_TERMS_ANYWHERE = (
     select(EntryTerm.entry_id, EntryTerm.term, EntryTerm.lat, EntryTerm.lon)
     .where(EntryTerm.term.in_(bindparam("terms", expanding=True)))
     .limit(CANDIDATE_CAP)
