@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from directory.text import fold
+from directory.text import fold as _fold
+
+#: folding is pure and the same labels and short answers come back all the time
+fold = lru_cache(maxsize=8192)(_fold)
 
 #: typed words that leave any open dialog (folded; the /cancel command does too)
 CANCEL_WORDS = frozenset(

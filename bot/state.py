@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 from bot.messages import Choice, Outgoing, TargetKind
-from directory.text import fold
+from directory.text import fold as _fold
+
+#: folding is pure and the same labels and short answers come back all the time
+fold = lru_cache(maxsize=8192)(_fold)
 
 JSON = dict[str, Any]
 

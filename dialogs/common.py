@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.dialog import JSON, DialogContext, Step
-from bot.i18n import Translator
+from bot.i18n import Translator, translator
 from bot.messages import (
     Bold,
     Choice,
@@ -460,11 +461,26 @@ class HitLike(Protocol):
     recommendations: int
 
 
+@lru_cache(maxsize=16384)
+def _distance_text(lang: str, km: float) -> str:
+    """``Translator.distance`` memoized: locale number formatting (Babel) was a tenth of a
+    result list's cost, and search distances are rounded to metres, so values repeat."""
+    return translator(lang).distance(km)
+
+
+def distance_text(t: Translator, km: float) -> str:
+    """``t.distance(km)``, from the cache when ``t`` is the shared translator of its
+    language (always, outside tests that build their own)."""
+    if t is translator(t.lang):
+        return _distance_text(t.lang, km)
+    return t.distance(km)
+
+
 def result_line(t: Translator, hit: HitLike) -> tuple[Inline, ...]:
     """One line of a result list: **name** — category · commune · 1,2 km · 3 recommandations."""
     parts = [category_name(hit.category, t.lang), commune_label(hit.commune_insee)]
     if hit.distance_km is not None:
-        parts.append(t.distance(hit.distance_km))
+        parts.append(distance_text(t, hit.distance_km))
     parts.append(recommendations_text(t, hit.recommendations))
     return (Bold(hit.name), Text(" — " + " · ".join(p for p in parts if p)))
 
