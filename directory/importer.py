@@ -61,11 +61,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from directory.models import Entry, EntryKind, EntryTerm
 from directory.search_index import (
-    IndexSource,
     add_vocabulary,
+    entry_terms,
     fast_clean,
     fast_fold,
-    index_entries,
+    index_point,
+    write_term_rows,
 )
 from directory.services import InvalidEntry, NewEntry, validate_entry
 from directory.text import clean
@@ -409,12 +410,22 @@ def natural_key(data: NewEntry) -> str:
     return f"{fast_fold(data.name)}|{data.commune_insee}|{data.category}"[:MAX_SOURCE_ID]
 
 
+INDEX_KEY = "_index"  # a row's search index terms and point; not a column
+
+
 def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
+    """Column values of an entry, plus under :data:`INDEX_KEY` its index terms and point
+    (computed here, in the converting process, rather than by the writer)."""
+    folded = fast_fold(data.name)
     return {
+        INDEX_KEY: (
+            entry_terms(folded, data.category, data.kind),
+            *index_point(data.lat, data.lon, data.commune_insee),
+        ),
         "kind": data.kind,
         "org_type": data.org_type,
         "name": data.name,
-        "name_folded": fast_fold(data.name)[:NAME_FOLDED_MAX],
+        "name_folded": folded[:NAME_FOLDED_MAX],
         "category": data.category,
         "tags": list(data.tags),
         "description": data.description,
@@ -456,9 +467,9 @@ def write_batch(
     fresh = [r for r in rows if r["source_id"] not in known]
     stale = [dict(r, b_id=known[r["source_id"]]) for r in rows if r["source_id"] in known]
     conn = session.connection()
-    sources: list[IndexSource] = []
     now = datetime.now(UTC)
     if fresh:
+        indexes = [r.pop(INDEX_KEY) for r in fresh]
         for r in fresh:
             r["created_at"] = now
             r["updated_at"] = now
@@ -467,21 +478,31 @@ def write_batch(
         # one indexed read of the new ids by (source, source_id)
         _driver_insert(conn, fresh)
         new_ids = _ids_of(session, source, [r["source_id"] for r in fresh])
-        sources.extend(_index_source(new_ids[r["source_id"]], r) for r in fresh)
-        index_entries(conn, sources, replace=False, vocabulary=vocabulary)
+        ids = [new_ids[r["source_id"]] for r in fresh]
+        write_term_rows(conn, _term_rows(ids, indexes), vocabulary=vocabulary)
         report.created += len(fresh)
     if stale:
         table = Entry.__table__
         assert isinstance(table, Table)
+        indexes = [r.pop(INDEX_KEY) for r in stale]
         for r in stale:  # the SET clause is every column present in the parameters
             r.pop("source")
             r.pop("source_id")
             r["updated_at"] = now
         conn.execute(update(table).where(table.c.id == bindparam("b_id")), stale)
-        index_entries(
-            conn, [_index_source(r["b_id"], r) for r in stale], replace=True, vocabulary=vocabulary
-        )
+        ids = [r["b_id"] for r in stale]
+        write_term_rows(conn, _term_rows(ids, indexes), replace_ids=ids, vocabulary=vocabulary)
         report.updated += len(stale)
+
+
+def _term_rows(
+    ids: list[int], indexes: list[tuple[list[str], float | None, float | None]]
+) -> list[tuple[int, str, float | None, float | None]]:
+    return [
+        (entry_id, term, lat, lon)
+        for entry_id, (terms, lat, lon) in zip(ids, indexes, strict=True)
+        for term in terms
+    ]
 
 
 def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -498,7 +519,12 @@ def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if placeholder is None:  # pragma: no cover - other drivers: let SQLAlchemy bind
         conn.execute(insert(table), rows)
         return
-    columns = list(rows[0])
+    # a column that is NULL in every row of the batch is left to its (NULL) default:
+    # fewer values to bind, the same rows
+    columns = [
+        c for c in rows[0]
+        if not (_null_by_default(table, c) and all(r[c] is None for r in rows))
+    ]
     processors = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
     quote = conn.dialect.identifier_preparer.quote
     statement = (
@@ -521,6 +547,12 @@ def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 _EMPTY_LIST_KEY = -1  # never an object id
+
+
+def _null_by_default(table: Table, column: str) -> bool:
+    """Whether leaving ``column`` out of an INSERT stores NULL."""
+    col = table.c[column]
+    return bool(col.nullable) and col.server_default is None and not col.primary_key
 
 
 def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | None, int]:
@@ -549,14 +581,6 @@ def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | 
         )
         known.update((source_id, entry_id) for source_id, entry_id in found)
     return known
-
-
-def _index_source(entry_id: int, row: Mapping[str, Any]) -> IndexSource:
-    folded = row["name_folded"]  # the whole fold unless it was cut to the column's size
-    return IndexSource(
-        entry_id, row["name"], row["category"], row["kind"], row["commune_insee"], row["lat"],
-        row["lon"], folded if len(folded) < NAME_FOLDED_MAX else None,
-    )
 
 
 def convert(

@@ -120,18 +120,29 @@ def _commune_centre(insee: str) -> tuple[float | None, float | None]:
 TermRow = tuple[int, str, float | None, float | None]
 
 
-def term_tuples(source: IndexSource) -> list[TermRow]:
-    """Index rows ``(entry_id, term, lat, lon)`` of one entry; an entry without a point is
-    placed at its commune's centre."""
-    lat, lon = source.lat, source.lon
+def index_point(
+    lat: float | None, lon: float | None, commune_insee: str
+) -> tuple[float | None, float | None]:
+    """Where the index places an entry: its point, or else its commune's centre."""
     if lat is None or lon is None:
-        lat, lon = _commune_centre(source.commune_insee)
+        return _commune_centre(commune_insee)
+    return lat, lon
+
+
+def entry_terms(folded_name: str, category: str, kind: str) -> list[str]:
+    """Every index term of an entry: its name's words, then its category and kind."""
+    terms = folded_terms(folded_name)
+    terms.append(category_term(category))
+    terms.append(kind_term(kind))
+    return terms
+
+
+def term_tuples(source: IndexSource) -> list[TermRow]:
+    """Index rows ``(entry_id, term, lat, lon)`` of one entry (see :func:`index_point`)."""
+    lat, lon = index_point(source.lat, source.lon, source.commune_insee)
     folded = source.folded if source.folded is not None else fast_fold(source.name)
     entry_id = source.entry_id
-    rows = [(entry_id, t, lat, lon) for t in folded_terms(folded)]
-    rows.append((entry_id, category_term(source.category), lat, lon))
-    rows.append((entry_id, kind_term(source.kind), lat, lon))
-    return rows
+    return [(entry_id, t, lat, lon) for t in entry_terms(folded, source.category, source.kind)]
 
 
 def term_rows(source: IndexSource) -> list[dict[str, Any]]:
@@ -175,11 +186,28 @@ def index_entries(
     """
     if not sources:
         return 0
-    if replace:
-        ids = [s.entry_id for s in sources]
+    rows = [row for source in sources for row in term_tuples(source)]
+    return write_term_rows(
+        conn, rows, replace_ids=[s.entry_id for s in sources] if replace else None,
+        vocabulary=vocabulary,
+    )
+
+
+def write_term_rows(
+    conn: Connection,
+    rows: list[TermRow],
+    *,
+    replace_ids: Sequence[int] | None = None,
+    vocabulary: set[str] | None = None,
+) -> int:
+    """Write prepared index rows (after deleting the old rows of ``replace_ids``); see
+    :func:`index_entries`. ``rows`` is sorted in place."""
+    if replace_ids:
+        ids = list(replace_ids)
         for start in range(0, len(ids), 500):
             conn.execute(delete(EntryTerm).where(EntryTerm.entry_id.in_(ids[start : start + 500])))
-    rows = [row for source in sources for row in term_tuples(source)]
+    if not rows:
+        return 0
     # B-tree pages filled in order, not at random: the primary key (entry_id, term) when
     # the term index is absent (a bulk load drops it), else that index
     rows.sort(key=None if vocabulary is not None else _TERM)
