@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -515,21 +515,30 @@ class _Turn:
             )
             self.session.flush()  # IntegrityError if another process opened one: retried
             return
-        result = self.session.execute(
+        result = self._core().execute(
             _SAVE_STATE,
             {"row_id": self.row_id, "version": self.version, "dialog": name, "state": stored,
              "new_version": self.version + 1, "now": now},
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise Conflict(f"dialog state {self.row_id} changed meanwhile")
+
+    def _core(self) -> Connection:
+        """The transaction's connection for the version-checked state writes (plain Core:
+        the ORM's bulk-update path cost more than the write); pending ORM changes are
+        flushed first, in the order ``session.execute`` would have written them."""
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+        return session.connection()
 
     def _drop_state(self) -> None:
         """Delete the open dialog's row (version-checked); no-op when none is open."""
         if self.row is None:
             return
         self.row = None
-        result = self.session.execute(
+        result = self._core().execute(
             _DROP_STATE, {"row_id": self.row_id, "version": self.version}
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise Conflict(f"dialog state {self.row_id} changed meanwhile")
