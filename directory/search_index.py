@@ -12,8 +12,6 @@ writers (the importer) call :func:`index_entries` themselves.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,37 +36,16 @@ CATEGORY_PREFIX = "@c:"
 KIND_PREFIX = "@k:"
 
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
-# combining diacritics (U+034F, the grapheme joiner, has class 0 and is not one)
-_COMBINING = re.compile("[\u0300-\u034e\u0350-\u036f]")
-
-
 def fast_clean(text: str) -> str:
-    """``directory.text.clean`` without its per-character loop when nothing invisible or
-    control is present (``str.isprintable``): same result, several times faster."""
-    if text.isprintable():
-        if text.isascii():
-            return " ".join(text.split())
-        return " ".join(unicodedata.normalize("NFC", text).split())
+    """``directory.text.clean`` (which has the plain-text shortcut itself)."""
     return clean(text)
 
 
 @lru_cache(maxsize=1024)
 def fast_fold(text: str) -> str:
-    """``directory.text.fold``, exactly (tested), on the bulk import's hot path.
-
-    Cached: validation, the natural key and the index fold the same name one after the
-    other."""
-    if not text.isprintable():
-        return fold(text)
-    if text.isascii():
-        return _NON_WORD.sub(" ", text.lower()).strip()
-    lowered = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", text).lower())
-    lowered = _COMBINING.sub("", lowered)
-    lowered = lowered.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
-    if not lowered.isascii():
-        return fold(text)
-    return _NON_WORD.sub(" ", lowered).strip()
+    """``directory.text.fold``, cached: validation, the natural key and the index fold the
+    same name one after the other."""
+    return fold(text)
 
 
 def name_terms(text: str) -> list[str]:
