@@ -25,9 +25,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from directory.models import Entry, EntryKind, EntryStatus, EntryTerm, SearchVocab
@@ -316,13 +317,60 @@ def _core(session: Session) -> Connection:
     return session.connection()
 
 
+# The same three reads as plain SQL for the two drivers' placeholder styles: on a query of
+# a few milliseconds, SQLAlchemy's handling of an expanding ``IN`` cost as much as SQLite's
+# work. The statements above stay the reference (and serve any other driver).
+_VOCAB_SQL = (
+    "SELECT search_vocab.prefix, search_vocab.term FROM search_vocab "
+    "WHERE search_vocab.prefix IN ({})"
+)
+_TERMS_SQL = (
+    "SELECT entry_terms.entry_id, entry_terms.term, entry_terms.lat, entry_terms.lon "
+    "FROM entry_terms WHERE entry_terms.term IN ({}){} LIMIT " + str(CANDIDATE_CAP)
+)
+_BOX_SQL = (
+    " AND entry_terms.lat BETWEEN {p} AND {p} AND entry_terms.lon BETWEEN {p} AND {p}"
+)
+_HITS_SQL = (
+    "SELECT entries.id, entries.name, entries.category, entries.kind, entries.commune_insee, "
+    "entries.recommendation_count, entries.lat, entries.lon, entries.address "
+    "FROM entries WHERE entries.id IN ({}) AND entries.status = {}"
+)
+
+
+def _placeholder(connection: Connection) -> str | None:
+    """The driver's positional placeholder, or None to go through SQLAlchemy."""
+    style = connection.dialect.paramstyle
+    if style == "qmark":
+        return "?"
+    if style in ("format", "pyformat"):
+        return "%s"
+    return None
+
+
+def _read(
+    session: Session,
+    statement: Executable,
+    params: dict[str, object],
+    sql: str | None,
+    values: tuple[object, ...],
+) -> Sequence[Any]:
+    """Rows of ``sql`` (already in the driver's placeholder style) when given, else of the
+    SQLAlchemy ``statement``."""
+    connection = _core(session)
+    if sql is not None:
+        return connection.exec_driver_sql(sql, values).fetchall()
+    return connection.execute(statement, params).fetchall()
+
 
 def expand_words(session: Session, words: Sequence[str]) -> list[dict[str, float]]:
     """For each query word, the index terms that answer it with their similarity."""
     prefixes = sorted({w[:2] for w in words if len(w) >= 3})
     vocab: dict[str, list[str]] = {}
     if prefixes:
-        for prefix, term in _core(session).execute(_VOCAB, {"prefixes": prefixes}).fetchall():
+        mark = _placeholder(session.connection())
+        sql = _VOCAB_SQL.format(",".join([mark] * len(prefixes))) if mark else None
+        for prefix, term in _read(session, _VOCAB, {"prefixes": prefixes}, sql, tuple(prefixes)):
             vocab.setdefault(prefix, []).append(term)
     expansions: list[dict[str, float]] = []
     for word in words:
@@ -444,15 +492,23 @@ def _candidates(
 ) -> dict[int, _Candidate]:
     """One indexed read of ``entry_terms``: the wanted terms inside the radius's box."""
     terms = sorted(wanted)
+    mark = _placeholder(session.connection())
+    in_list = ",".join([mark] * len(terms)) if mark else ""
     if centre is not None and radius is not None:
         lat_min, lat_max, lon_min, lon_max = bounding_box(centre, radius)
-        rows = _core(session).execute(
+        rows = _read(
+            session,
             _TERMS_IN_BOX,
             {"terms": terms, "lat_min": lat_min, "lat_max": lat_max,
              "lon_min": lon_min, "lon_max": lon_max},
-        ).fetchall()
+            _TERMS_SQL.format(in_list, _BOX_SQL.format(p=mark)) if mark else None,
+            (*terms, lat_min, lat_max, lon_min, lon_max),
+        )
     else:
-        rows = _core(session).execute(_TERMS_ANYWHERE, {"terms": terms}).fetchall()
+        rows = _read(
+            session, _TERMS_ANYWHERE, {"terms": terms},
+            _TERMS_SQL.format(in_list, "") if mark else None, tuple(terms),
+        )
     candidates: dict[int, _Candidate] = {}
     for entry_id, term, lat, lon in rows:
         cand = candidates.get(entry_id)
@@ -534,6 +590,7 @@ def _best_page(
     best: list[tuple[float, int, SearchHit]] = []  # heap of (score, -id) -> worst first
     chunk = max(64, want * 4)
     kinds = set(query.kinds)
+    mark = _placeholder(session.connection())
     start = 0
     while start < len(partials):
         if len(best) >= want and best[0][0] > partials[start].upper:
@@ -542,7 +599,12 @@ def _best_page(
         start += len(part)
         chunk = min(chunk * 2, 1000)  # bounds that do not prune: fewer, bigger reads
         by_id = {p.entry_id: p for p in part}
-        rows = _core(session).execute(_HITS, {"ids": list(by_id)}).fetchall()
+        ids = list(by_id)
+        rows = _read(
+            session, _HITS, {"ids": ids},
+            _HITS_SQL.format(",".join([mark] * len(ids)), mark) if mark else None,
+            (*ids, EntryStatus.ACTIVE.value),
+        )
         for entry_id, name, category, kind, commune, recos, lat, lon, address in rows:
             if kinds and kind not in kinds:
                 continue
