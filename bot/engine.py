@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,8 +71,18 @@ _USER = (
         Account.platform_user_id == bindparam("user"),
     )
 )
-_STATE = select(DialogState).where(
-    DialogState.account_id == bindparam("account"), DialogState.chat_id == bindparam("chat")
+#: the user and this chat's open dialog in one read (every message needs both)
+_USER_AND_STATE = (
+    select(Account, Citizen, DialogState)
+    .join(Citizen, Citizen.id == Account.citizen_id)
+    .outerjoin(
+        DialogState,
+        and_(DialogState.account_id == Account.id, DialogState.chat_id == bindparam("chat")),
+    )
+    .where(
+        Account.platform == bindparam("platform"),
+        Account.platform_user_id == bindparam("user"),
+    )
 )
 # version-checked write and delete of a dialog's row, built once (building them per message
 # cost more than running them)
@@ -214,17 +224,23 @@ class Engine:
                 # refused before anything else: no user is created for it
                 t = self._language_in(session, incoming)
                 return [_reply(t, "engine.too_long", max=t.number(MAX_TEXT))]
-            account, citizen, is_new = self._user(session, incoming)
+            account, citizen, is_new, row = self._user(session, incoming)
             if citizen.banned:
                 return []
-            return _Turn(self, session, incoming, account, citizen, is_new).run()
+            turn = _Turn(self, session, incoming, account, citizen, is_new, row)
+            del row  # the turn owns the dialog row now (and drops it when the dialog ends)
+            return turn.run()
 
-    def _user(self, session: Session, incoming: Incoming) -> tuple[Account, Citizen, bool]:
+    def _user(
+        self, session: Session, incoming: Incoming
+    ) -> tuple[Account, Citizen, bool, DialogState | None]:
+        """The sender (created on first contact) and the chat's open dialog row, if any."""
         found = session.execute(
-            _USER, {"platform": incoming.platform, "user": incoming.user_id}
+            _USER_AND_STATE,
+            {"platform": incoming.platform, "user": incoming.user_id, "chat": incoming.chat_id},
         ).first()
         if found is not None:
-            return found[0], found[1], False
+            return found[0], found[1], False, found[2]
         name = clean(incoming.display_name, 200)
         citizen = Citizen(display_name=name, lang=pick_language(incoming.language_hint))
         session.add(citizen)
@@ -237,7 +253,7 @@ class Engine:
         )
         session.add(account)
         session.flush()  # IntegrityError when another process created it: retried
-        return account, citizen, True
+        return account, citizen, True, None
 
     def _language_in(self, session: Session, incoming: Incoming) -> Translator:
         lang = session.scalar(
@@ -292,6 +308,7 @@ class _Turn:
         account: Account,
         citizen: Citizen,
         is_new: bool,
+        row: DialogState | None,
     ) -> None:
         self.engine = engine
         self.session = session
@@ -314,7 +331,7 @@ class _Turn:
         if incoming.chat_kind == ChatKind.GROUP:
             binding = session.get(ChatBinding, (incoming.platform, incoming.chat_id))
             self.chat_commune = binding.commune_insee if binding is not None else None
-        self.row = session.scalar(_STATE, {"account": account.id, "chat": incoming.chat_id})
+        self.row = row  # read with the user (``_USER_AND_STATE``)
         #: the version read now: what our write must still find (not the ORM attribute,
         #: which a dialog's own session work could refresh)
         self.version = self.row.version if self.row is not None else 0
@@ -536,9 +553,13 @@ class _Turn:
         """Delete the open dialog's row (version-checked); no-op when none is open."""
         if self.row is None:
             return
-        self.row = None
+        gone, self.row = self.row, None
         result = self._core().execute(
             _DROP_STATE, {"row_id": self.row_id, "version": self.version}
         )
         if result.rowcount != 1:
             raise Conflict(f"dialog state {self.row_id} changed meanwhile")
+        # the row no longer exists: out of the identity map, so a dialog opened next in this
+        # transaction (which may get the same id on SQLite) is not mistaken for it
+        if gone in self.session:
+            self.session.expunge(gone)
