@@ -304,13 +304,19 @@ class _Context:
         return self._categories[text]
 
 
-def _str(values: Mapping[str, Any], key: str) -> str | None:
-    value = values.get(key)
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    text = text.strip()
-    return text or None
+_TEXT_KEYS = frozenset(CSV_COLUMNS) - {"lat", "lon", "tags", "needs"}
+
+
+def _texts(values: Mapping[str, Any]) -> dict[str, str]:
+    """The text fields of a record, stripped; absent when missing or blank (computed once per
+    record, not once per field)."""
+    texts: dict[str, str] = {}
+    for key, value in values.items():
+        if value is not None and key in _TEXT_KEYS:
+            text = (value if isinstance(value, str) else str(value)).strip()
+            if text:
+                texts[key] = text
+    return texts
 
 
 def _float(values: Mapping[str, Any], key: str, reason: str) -> float | None:
@@ -334,8 +340,8 @@ def _list(values: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(s for s in (str(i).strip() for i in items) if s)
 
 
-def _datetime(values: Mapping[str, Any], key: str) -> datetime | None:
-    text = _str(values, key)
+def _datetime(texts: Mapping[str, str], key: str) -> datetime | None:
+    text = texts.get(key)
     if text is None:
         return None
     try:
@@ -348,9 +354,10 @@ def to_entry(values: Mapping[str, Any], ctx: _Context) -> tuple[NewEntry, str | 
     """A validated :class:`NewEntry` and its source id, or :class:`InvalidEntry`."""
     if "__error__" in values:
         raise InvalidEntry("row", str(values["__error__"]))
+    texts = _texts(values)
     lat = _float(values, "lat", "bad_latitude")
     lon = _float(values, "lon", "bad_longitude")
-    category_text = _str(values, "category")
+    category_text = texts.get("category")
     if category_text is None and "__osm_tags__" in values:
         category = ctx.taxonomy.from_osm_tags(values["__osm_tags__"])
         if category is None:
@@ -361,7 +368,7 @@ def to_entry(values: Mapping[str, Any], ctx: _Context) -> tuple[NewEntry, str | 
         category = ctx.category(category_text)
         if category is None:
             raise InvalidEntry("category", "unknown_category")
-    insee = _str(values, "commune")
+    insee = texts.get("commune")
     if insee is None:
         if lat is None or lon is None:
             raise InvalidEntry("commune", "empty")
@@ -374,30 +381,30 @@ def to_entry(values: Mapping[str, Any], ctx: _Context) -> tuple[NewEntry, str | 
             raise InvalidEntry("commune", "unknown_commune")
         insee = nearest.insee
     data = NewEntry(
-        name=_str(values, "name") or "",
+        name=texts.get("name") or "",
         category=category.slug,
         commune_insee=insee,
-        kind=_str(values, "kind") or category.kind or EntryKind.ORGANIZATION.value,
-        org_type=_str(values, "org_type") or (
-            category.org_type if (_str(values, "kind") or category.kind) == "organization" else None
+        kind=texts.get("kind") or category.kind or EntryKind.ORGANIZATION.value,
+        org_type=texts.get("org_type") or (
+            category.org_type if (texts.get("kind") or category.kind) == "organization" else None
         ),
-        description=_str(values, "description") or "",
+        description=texts.get("description") or "",
         tags=_list(values, "tags"),
-        address=_str(values, "address"),
-        postcode=_str(values, "postcode"),
+        address=texts.get("address"),
+        postcode=texts.get("postcode"),
         lat=lat,
         lon=lon,
-        phone=_str(values, "phone"),
-        website=_str(values, "website"),
-        email=_str(values, "email"),
-        stage=_str(values, "stage"),
+        phone=texts.get("phone"),
+        website=texts.get("website"),
+        email=texts.get("email"),
+        stage=texts.get("stage"),
         needs=_list(values, "needs"),
-        starts_at=_datetime(values, "starts_at"),
-        ends_at=_datetime(values, "ends_at"),
-        status=_str(values, "status") or "active",
+        starts_at=_datetime(texts, "starts_at"),
+        ends_at=_datetime(texts, "ends_at"),
+        status=texts.get("status") or "active",
     )
     clean_data = validate_entry(data, commune_of=ctx.commune, category_of=ctx.category)
-    source_id = _str(values, "id")
+    source_id = texts.get("id")
     if source_id is not None:
         source_id = fast_clean(source_id)
         if len(source_id) > MAX_SOURCE_ID:
