@@ -22,10 +22,10 @@ import hashlib
 import heapq
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, Executable, bindparam, select
@@ -114,6 +114,23 @@ def bounding_box(
     cos_lat = max(math.cos(math.radians(lat)), 0.01)
     dlon = min(radius_km / (111.195 * cos_lat), 360.0)
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+def _distances_from(centre: tuple[float, float]) -> Callable[[float, float], float]:
+    """``haversine_km(centre, (lat, lon))`` with the centre's terms computed once: the same
+    operations in the same order, so the same floats, for the hundreds of candidates of a
+    query."""
+    lat1, lon1 = math.radians(centre[0]), math.radians(centre[1])
+    cos_lat1 = math.cos(lat1)
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    diameter = 2 * EARTH_RADIUS_KM
+
+    def distance(lat: float, lon: float) -> float:
+        lat2, lon2 = radians(lat), radians(lon)
+        h = sin((lat2 - lat1) / 2) ** 2 + cos_lat1 * cos(lat2) * sin((lon2 - lon1) / 2) ** 2
+        return diameter * asin(min(1.0, sqrt(h)))
+
+    return distance
 
 
 def proximity(distance_km: float | None) -> float:
@@ -388,7 +405,7 @@ def expand_words(session: Session, words: Sequence[str]) -> list[dict[str, float
     return expansions
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     entry_id: int
     lat: float | None
@@ -531,8 +548,9 @@ _HITS = select(*_HIT_COLUMNS).where(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Partial:
+class _Partial(NamedTuple):
+    """A tuple (not a frozen dataclass): one is built per candidate, hundreds per query."""
+
     upper: float  # the score if recommendations and same-commune were maximal
     base: float  # text and distance parts, already weighted
     entry_id: int
@@ -549,6 +567,7 @@ def _bounded(
     slack: float,
 ) -> Iterable[_Partial]:
     """Text and distance parts of each candidate (everything the index alone tells)."""
+    distance_to = _distances_from(centre) if centre is not None else None
     for cand in candidates:
         if category and category not in cand.categories:
             continue
@@ -565,8 +584,8 @@ def _bounded(
         else:
             text = 1.0
         distance = None
-        if centre is not None and cand.lat is not None and cand.lon is not None:
-            distance = haversine_km(centre, (cand.lat, cand.lon))
+        if distance_to is not None and cand.lat is not None and cand.lon is not None:
+            distance = distance_to(cand.lat, cand.lon)
             if radius is not None and distance > radius:
                 continue
         elif centre is not None and radius is not None:
