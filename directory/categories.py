@@ -134,6 +134,10 @@ _FUZZY_STOP = frozenset(
 )
 
 
+#: at most this many remembered typo-tolerant lookups per taxonomy
+_FUZZY_MEMO_SIZE = 20_000
+
+
 def stem(word: str) -> str:
     """Drop one plural ``s``/``x`` from words longer than three letters ("garages")."""
     if len(word) > 4 and word.endswith("ies"):
@@ -185,6 +189,9 @@ class Taxonomy:
         self._langs: dict[str, set[str]] = {}
         # fuzzy buckets: (first letter, word count) -> terms, for typo-tolerant lookups
         self._buckets: dict[tuple[str, int], list[_Term]] = {}
+        #: ``_fuzzy`` answers: the terms never change after construction, and the NLU asks
+        #: about the same few words (n-grams of what people type) message after message
+        self._fuzzy_memo: dict[tuple[str, int], tuple[_Term, float] | None] = {}
         for cat in self._categories:
             if cat.slug in self._by_slug:
                 raise ValueError(f"duplicate category slug {cat.slug!r}")
@@ -349,6 +356,16 @@ class Taxonomy:
         "pharmacei", "plonbier", "veterinere" match; "garder" (garderie), "office"
         (officine) and "reste" (resto) do not. The first letter must be right.
         """
+        memo_key = (key, words)
+        if memo_key in self._fuzzy_memo:
+            return self._fuzzy_memo[memo_key]
+        found = self._fuzzy_uncached(key, words)
+        if len(self._fuzzy_memo) >= _FUZZY_MEMO_SIZE:
+            self._fuzzy_memo.clear()  # crude bound: a flood of odd words cannot grow it
+        self._fuzzy_memo[memo_key] = found
+        return found
+
+    def _fuzzy_uncached(self, key: str, words: int) -> tuple[_Term, float] | None:
         if len(key.replace(" ", "")) < _FUZZY_MIN_LEN:
             return None
         bucket = self._buckets.get((key[0], words))
