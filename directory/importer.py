@@ -43,6 +43,7 @@ with its line (CSV) or feature number (GeoJSON) and reason, skipped and counted.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import math
@@ -417,41 +418,34 @@ def natural_key(data: NewEntry) -> str:
     return f"{fast_fold(data.name)}|{data.commune_insee}|{data.category}"[:MAX_SOURCE_ID]
 
 
-INDEX_KEY = "_index"  # a row's search index terms and point; not a column
+#: the columns of a converted row, in order; a row is these values then its index part
+ROW_COLUMNS: tuple[str, ...] = (
+    "kind", "org_type", "name", "name_folded", "category", "tags", "description",
+    "commune_insee", "address", "postcode", "lat", "lon", "phone", "website", "email",
+    "status", "stage", "needs", "starts_at", "ends_at", "source", "source_id",
+)
+_SOURCE = ROW_COLUMNS.index("source")
+_SOURCE_ID = ROW_COLUMNS.index("source_id")
+#: a converted row: :data:`ROW_COLUMNS` values, then (index terms, index lat, index lon).
+#: Tuples, not dicts: they cross from the converting process to the writer.
+Row = tuple[Any, ...]
+IndexPart = tuple[list[str], float | None, float | None]
 
 
-def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
-    """Column values of an entry, plus under :data:`INDEX_KEY` its index terms and point
-    (computed here, in the converting process, rather than by the writer)."""
+def _row(data: NewEntry, source: str, source_id: str) -> Row:
+    """Column values of an entry and its index terms and point (computed here, in the
+    converting process, rather than by the writer)."""
     folded = fast_fold(data.name)
-    return {
-        INDEX_KEY: (
-            entry_terms(folded, data.category, data.kind),
-            *index_point(data.lat, data.lon, data.commune_insee),
-        ),
-        "kind": data.kind,
-        "org_type": data.org_type,
-        "name": data.name,
-        "name_folded": folded[:NAME_FOLDED_MAX],
-        "category": data.category,
-        "tags": list(data.tags),
-        "description": data.description,
-        "commune_insee": data.commune_insee,
-        "address": data.address,
-        "postcode": data.postcode,
-        "lat": data.lat,
-        "lon": data.lon,
-        "phone": data.phone,
-        "website": data.website,
-        "email": data.email,
-        "status": data.status,
-        "stage": data.stage,
-        "needs": list(data.needs),
-        "starts_at": data.starts_at,
-        "ends_at": data.ends_at,
-        "source": source,
-        "source_id": source_id,
-    }
+    index: IndexPart = (
+        entry_terms(folded, data.category, data.kind),
+        *index_point(data.lat, data.lon, data.commune_insee),
+    )
+    return (
+        data.kind, data.org_type, data.name, folded[:NAME_FOLDED_MAX], data.category,
+        list(data.tags), data.description, data.commune_insee, data.address, data.postcode,
+        data.lat, data.lon, data.phone, data.website, data.email, data.status, data.stage,
+        list(data.needs), data.starts_at, data.ends_at, source, source_id, index,
+    )
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -459,7 +453,7 @@ def _row(data: NewEntry, source: str, source_id: str) -> dict[str, Any]:
 
 def write_batch(
     session: Session,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     report: ImportReport,
     vocabulary: set[str] | None = None,
 ) -> None:
@@ -469,41 +463,39 @@ def write_batch(
     """
     if not rows:
         return
-    source = rows[0]["source"]
-    known = _ids_of(session, source, [r["source_id"] for r in rows])
-    fresh = [r for r in rows if r["source_id"] not in known]
-    stale = [dict(r, b_id=known[r["source_id"]]) for r in rows if r["source_id"] in known]
+    source = rows[0][_SOURCE]
+    known = _ids_of(session, source, [r[_SOURCE_ID] for r in rows])
+    fresh = [r for r in rows if r[_SOURCE_ID] not in known]
+    stale = [r for r in rows if r[_SOURCE_ID] in known]
     conn = session.connection()
     now = datetime.now(UTC)
     if fresh:
-        indexes = [r.pop(INDEX_KEY) for r in fresh]
-        for r in fresh:
-            r["created_at"] = now
-            r["updated_at"] = now
-            r["recommendation_count"] = 0
         # plain executemany (RETURNING would make SQLite run one statement per row), then
         # one indexed read of the new ids by (source, source_id)
-        _driver_insert(conn, fresh)
-        new_ids = _ids_of(session, source, [r["source_id"] for r in fresh])
-        ids = [new_ids[r["source_id"]] for r in fresh]
-        write_term_rows(conn, _term_rows(ids, indexes), vocabulary=vocabulary)
+        _driver_insert(conn, [[*r[:-1], now, now, 0] for r in fresh])
+        new_ids = _ids_of(session, source, [r[_SOURCE_ID] for r in fresh])
+        ids = [new_ids[r[_SOURCE_ID]] for r in fresh]
+        write_term_rows(conn, _term_rows(ids, [r[-1] for r in fresh]), vocabulary=vocabulary)
         report.created += len(fresh)
     if stale:
         table = Entry.__table__
         assert isinstance(table, Table)
-        indexes = [r.pop(INDEX_KEY) for r in stale]
+        updates: list[dict[str, Any]] = []
         for r in stale:  # the SET clause is every column present in the parameters
-            r.pop("source")
-            r.pop("source_id")
-            r["updated_at"] = now
-        conn.execute(update(table).where(table.c.id == bindparam("b_id")), stale)
-        ids = [r["b_id"] for r in stale]
-        write_term_rows(conn, _term_rows(ids, indexes), replace_ids=ids, vocabulary=vocabulary)
+            values = dict(zip(ROW_COLUMNS, r[:-1], strict=True), b_id=known[r[_SOURCE_ID]])
+            del values["source"], values["source_id"]
+            values["updated_at"] = now
+            updates.append(values)
+        conn.execute(update(table).where(table.c.id == bindparam("b_id")), updates)
+        ids = [v["b_id"] for v in updates]
+        write_term_rows(
+            conn, _term_rows(ids, [r[-1] for r in stale]), replace_ids=ids, vocabulary=vocabulary
+        )
         report.updated += len(stale)
 
 
 def _term_rows(
-    ids: list[int], indexes: list[tuple[list[str], float | None, float | None]]
+    ids: list[int], indexes: list[IndexPart]
 ) -> list[tuple[int, str, float | None, float | None]]:
     return [
         (entry_id, term, lat, lon)
@@ -512,36 +504,40 @@ def _term_rows(
     ]
 
 
-def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """``INSERT`` through the DB-API's executemany with each column type's own bind
-    processor (JSON, dates) applied once per distinct value object: what SQLAlchemy would
-    send, without its per-row statement bookkeeping, which dominates a bulk import.
+_INSERT_COLUMNS = (*ROW_COLUMNS, "created_at", "updated_at", "recommendation_count")
+
+
+def _driver_insert(conn: Connection, table_rows: list[list[Any]]) -> None:
+    """``INSERT`` of rows of :data:`_INSERT_COLUMNS` values through the DB-API's
+    executemany, with each column type's own bind processor (JSON, dates) applied once per
+    distinct value object: what SQLAlchemy would send, without its per-row statement
+    bookkeeping, which dominates a bulk import.
 
     Processors are pure, so one result serves every cell holding the same object (the
-    batch's timestamp, ``None``) or an empty list; ids are stable because ``rows`` keeps
-    every value alive during the loop."""
+    batch's timestamp, ``None``) or an empty list; ids are stable because ``table_rows``
+    keeps every value alive during the loop."""
     table = Entry.__table__
     assert isinstance(table, Table)
     placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
     if placeholder is None:  # pragma: no cover - other drivers: let SQLAlchemy bind
-        conn.execute(insert(table), rows)
+        conn.execute(insert(table), [dict(zip(_INSERT_COLUMNS, r, strict=True)) for r in table_rows])
         return
     # a column that is NULL in every row of the batch is left to its (NULL) default:
     # fewer values to bind, the same rows
-    columns = [
-        c for c in rows[0]
-        if not (_null_by_default(table, c) and all(r[c] is None for r in rows))
+    keep = [
+        i for i, c in enumerate(_INSERT_COLUMNS)
+        if not (_null_by_default(table, c) and all(cells[i] is None for cells in table_rows))
     ]
-    processors = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
+    columns = [_INSERT_COLUMNS[i] for i in keep]
     quote = conn.dialect.identifier_preparer.quote
     statement = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([placeholder] * len(columns))})"
     )
-    getter = itemgetter(*columns)
-    converted = [(i, p) for i, p in enumerate(processors) if p is not None]
-    table_rows = [list(getter(row)) for row in rows]
-    for i, process in converted:
+    for i in keep:
+        process = table.c[_INSERT_COLUMNS[i]].type._cached_bind_processor(conn.dialect)
+        if process is None:
+            continue
         memo: dict[int, Any] = {}
         for cells in table_rows:
             value = cells[i]
@@ -550,7 +546,12 @@ def _driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 cells[i] = memo[key]
             else:
                 cells[i] = memo[key] = process(value)
-    conn.exec_driver_sql(statement, [tuple(cells) for cells in table_rows])
+    if len(keep) == len(_INSERT_COLUMNS):
+        values = [tuple(cells) for cells in table_rows]
+    else:
+        getter = itemgetter(*keep)
+        values = [getter(cells) for cells in table_rows]
+    conn.exec_driver_sql(statement, values)
 
 
 _EMPTY_LIST_KEY = -1  # never an object id
@@ -592,7 +593,7 @@ def _ids_of(session: Session, source: str, source_ids: list[str]) -> dict[str | 
 
 def convert(
     records: Iterable[Record], source: str, report: ImportReport, ctx: _Context | None = None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Row]:
     """Validated rows ready for :func:`write_batch`; bad records go to the report."""
     ctx = ctx or _Context()
     seen: set[str] = set()
@@ -610,7 +611,7 @@ def convert(
         yield _row(data, source, key)
 
 
-Batch = list[dict[str, Any]]
+Batch = list[Row]
 
 
 def _batches(
@@ -633,6 +634,7 @@ def _convert_worker(
     """Child process: convert and send ``("batch", rows, new errors, skipped)`` messages,
     then ``("end", …)`` or ``("error", exception, …)``. ``Connection.send`` blocks while
     the parent is still writing, so the child runs at most one batch ahead."""
+    gc.disable()  # a collection would touch (and so copy) every page shared with the parent
     report = ImportReport(source)
     sent = 0
 
@@ -738,6 +740,8 @@ def import_records(
         batches = _parallel_batches(records, source, report, batch_size)
     else:
         batches = _batches(records, source, report, batch_size)
+    collecting = gc.isenabled()
+    gc.disable()  # rows hold no cycles; collections would rescan the heap every few batches
     try:
         for batch in batches:
             with factory() as session, session.begin():
@@ -749,6 +753,8 @@ def import_records(
             if progress is not None and done // 500 != previous // 500:
                 progress(done)
     finally:
+        if collecting:
+            gc.enable()
         if isinstance(batches, Generator):
             batches.close()  # stops the child process, if any
         if vocabulary is not None:
