@@ -759,9 +759,15 @@ def import_records(
             batches.close()  # stops the child process, if any
         if vocabulary is not None:
             with factory() as session, session.begin():
-                session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
-                restore_indexes(session.connection())
-                add_vocabulary(session.connection(), vocabulary)
+                conn = session.connection()
+                conn.exec_driver_sql("PRAGMA cache_size=-131072")
+                # the index builds' sorts may use a helper thread (the converter is done)
+                conn.exec_driver_sql(f"PRAGMA threads={min(4, os.cpu_count() or 1)}")
+                try:
+                    restore_indexes(conn)
+                finally:
+                    conn.exec_driver_sql("PRAGMA threads=0")
+                add_vocabulary(conn, vocabulary)
     if progress is not None:
         progress(done)
     return report
