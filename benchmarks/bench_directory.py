@@ -7,7 +7,8 @@ a naive baseline measured in the same run.
 
 For each size it writes a synthetic CSV (entries spread over France by commune
 population, names made of category words and pseudo-words), imports it into a fresh
-SQLite file through the real importer (validation, bulk executemany, search index), then
+SQLite file through the real importer (validation in a second process, bulk executemany,
+search index; as ``communebot import --bulk`` does), then
 times:
 
 * "category near a point": ``SearchQuery(category=…, point=…)`` (default 15 km radius);
