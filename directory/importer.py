@@ -177,7 +177,7 @@ def csv_records(text: str) -> Iterator[Record]:
 
 def _csv_rows(reader: Any, names: list[str]) -> Iterator[Record]:
     for row in reader:
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():  # blank line (every cell empty or spaces)
             continue
         number = reader.line_num
         if len(row) > len(names):
@@ -329,10 +329,15 @@ def _texts(values: Mapping[str, Any]) -> dict[str, str]:
 
 def _float(values: Mapping[str, Any], key: str, reason: str) -> float | None:
     value = values.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+        value = value.replace(",", ".")
     try:
-        number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise InvalidEntry(key, reason) from None
     if not math.isfinite(number):
