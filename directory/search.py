@@ -488,10 +488,14 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
         rings = [*(r for r in (radius / 16, radius / 4) if r >= 0.5), radius]
     page = SearchPage([], None)
     for ring in rings:
-        candidates = _candidates(session, wanted, term_words, len(words), centre, ring)
-        scored = list(
-            _bounded(candidates.values(), words, named, query.category, centre, ring, slack)
-        )
+        if words:
+            candidates = _candidates(session, wanted, term_words, len(words), centre, ring)
+            scored = list(
+                _bounded(candidates.values(), words, named, query.category, centre, ring, slack)
+            )
+        else:
+            rows = _term_rows(session, wanted, centre, ring)
+            scored = _bounded_rows(rows, query.category, centre, ring, slack)
         page, worst = _best_page(session, query, scored, after, members)
         outside_best = W_TEXT + W_DISTANCE * proximity(ring) + slack
         if ring is not None and worst is not None and worst > outside_best:
@@ -507,7 +511,27 @@ def _candidates(
     centre: tuple[float, float] | None,
     radius: float | None,
 ) -> dict[int, _Candidate]:
-    """One indexed read of ``entry_terms``: the wanted terms inside the radius's box."""
+    """One indexed read of ``entry_terms``, gathered per entry."""
+    candidates: dict[int, _Candidate] = {}
+    for entry_id, term, lat, lon in _term_rows(session, wanted, centre, radius):
+        cand = candidates.get(entry_id)
+        if cand is None:
+            cand = candidates[entry_id] = _Candidate(entry_id, lat, lon, [0.0] * word_count)
+        if term.startswith(CATEGORY_PREFIX):
+            cand.categories.add(term[len(CATEGORY_PREFIX) :])
+        for index, sim in term_words.get(term, ()):
+            if sim > cand.word_sims[index]:
+                cand.word_sims[index] = sim
+    return candidates
+
+
+def _term_rows(
+    session: Session,
+    wanted: set[str],
+    centre: tuple[float, float] | None,
+    radius: float | None,
+) -> Sequence[Any]:
+    """(entry_id, term, lat, lon) of the wanted terms inside the radius's box."""
     terms = sorted(wanted)
     mark = _placeholder(session.connection())
     in_list = ",".join([mark] * len(terms)) if mark else ""
@@ -526,17 +550,7 @@ def _candidates(
             session, _TERMS_ANYWHERE, {"terms": terms},
             _TERMS_SQL.format(in_list, "") if mark else None, tuple(terms),
         )
-    candidates: dict[int, _Candidate] = {}
-    for entry_id, term, lat, lon in rows:
-        cand = candidates.get(entry_id)
-        if cand is None:
-            cand = candidates[entry_id] = _Candidate(entry_id, lat, lon, [0.0] * word_count)
-        if term.startswith(CATEGORY_PREFIX):
-            cand.categories.add(term[len(CATEGORY_PREFIX) :])
-        for index, sim in term_words.get(term, ()):
-            if sim > cand.word_sims[index]:
-                cand.word_sims[index] = sim
-    return candidates
+    return rows
 
 
 _HIT_COLUMNS = (
@@ -592,6 +606,42 @@ def _bounded(
             continue  # no point, not even a commune centre: cannot be "near"
         base = W_TEXT * text + W_DISTANCE * proximity(distance)
         yield _Partial(base + slack, base, cand.entry_id, distance)
+
+
+def _bounded_rows(
+    rows: Iterable[Any],
+    category: str | None,
+    centre: tuple[float, float] | None,
+    radius: float | None,
+    slack: float,
+) -> list[_Partial]:
+    """:func:`_bounded` for queries without words (a category, or "everything near me"),
+    straight from the index rows: the text part is 1 and there is nothing to gather per
+    entry, so no :class:`_Candidate` is built (the most common query by far)."""
+    distance_to = _distances_from(centre) if centre is not None else None
+    base_far = W_TEXT * 1.0 + W_DISTANCE * proximity(None)
+    seen: set[int] = set()
+    partials: list[_Partial] = []
+    for entry_id, term, lat, lon in rows:
+        if entry_id in seen:
+            continue
+        if category and (
+            not term.startswith(CATEGORY_PREFIX) or term[len(CATEGORY_PREFIX) :] != category
+        ):
+            continue
+        seen.add(entry_id)
+        distance = None
+        if distance_to is not None and lat is not None and lon is not None:
+            distance = distance_to(lat, lon)
+            if radius is not None and distance > radius:
+                continue
+            base = W_TEXT * 1.0 + W_DISTANCE * proximity(distance)
+        elif centre is not None and radius is not None:
+            continue  # no point, not even a commune centre: cannot be "near"
+        else:
+            base = base_far
+        partials.append(_Partial(base + slack, base, entry_id, distance))
+    return partials
 
 
 def _best_page(
