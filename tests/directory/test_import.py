@@ -17,6 +17,7 @@ from directory.importer import (
     CSV_COLUMNS,
     ImportFailed,
     Record,
+    can_fork,
     import_file,
     import_records,
 )
@@ -190,7 +191,12 @@ def test_osm_geojson_maps_tags_to_categories_and_points_to_communes(store) -> No
     assert (again.created, again.updated) == (0, 4)
 
 
-def test_an_interrupted_import_keeps_whole_batches_only(store) -> None:
+@pytest.mark.parametrize(
+    "parallel",
+    [False, pytest.param(True, marks=pytest.mark.skipif(not can_fork(), reason="needs fork and two CPUs"))],
+    ids=["in-process", "forked-validation"],
+)
+def test_an_interrupted_import_keeps_whole_batches_only(store, parallel: bool) -> None:
     _, factory = store
 
     def records() -> Iterator[Record]:
@@ -200,7 +206,7 @@ def test_an_interrupted_import_keeps_whole_batches_only(store) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        import_records(factory, records(), "test", batch_size=10)
+        import_records(factory, records(), "test", batch_size=10, parallel=parallel)
     with factory() as session:
         assert count(session) == 20
         indexed = session.scalar(select(func.count(func.distinct(EntryTerm.entry_id))))

@@ -76,23 +76,6 @@ def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Entry)) or 0
 
 
-def test_an_interrupted_parallel_import_keeps_whole_batches_only(store) -> None:
-    _, factory = store
-
-    def records() -> Iterator[Record]:
-        for n in range(25):
-            values = {"id": f"r{n}", "name": f"Garage {n}", "category": "garage", "commune": "97415"}
-            yield Record(n + 2, values)
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        import_records(factory, records(), "test", batch_size=10, parallel=True)
-    with factory() as session:
-        assert count(session) == 20
-        indexed = session.scalar(select(func.count(func.distinct(EntryTerm.entry_id))))
-        assert indexed == 20
-
-
 def test_a_failure_in_the_child_is_raised_with_its_reason(store) -> None:
     _, factory = store
 
