@@ -4,20 +4,17 @@ Runs on SQLite and PostgreSQL over the shipped sample directory."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, event, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main as cli
-from directory.db import normalise_url, open_store
+from directory.db import open_store
 from directory.gazetteer import get_gazetteer
 from directory.models import Citizen, Entry
 from directory.sample import load_sample
@@ -53,21 +50,11 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     tuple[Engine, sessionmaker[Session], str]
 ]:
     """One read-only sample store per backend for the whole module (keeps the suite fast).
-    PostgreSQL gets its own throw-away database, dropped at the end."""
-    admin = None
-    name = ""
+    PostgreSQL gets its own throw-away database, dropped at the end of the session."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('search') / 'sample.db'}"
     else:
-        base = os.environ.get(PG_ENV)
-        if not base:
-            pytest.skip(f"PostgreSQL tests need {PG_ENV}")
-        base = normalise_url(base)
-        name = f"communebot_search_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        url = request.getfixturevalue("pg_database_factory")("communebot_search")
     engine, factory = open_store(url)
     with factory() as session, session.begin():
         load_sample(session)
@@ -75,10 +62,6 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield engine, factory, url
     finally:
         engine.dispose()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def run(factory: sessionmaker[Session], **kwargs: Any) -> SearchPage:
