@@ -114,8 +114,6 @@ class Entry(Base):
     __tablename__ = "entries"
     __table_args__ = (
         UniqueConstraint("source", "source_id", name="uq_entries_source"),
-        Index("ix_entries_category_geo", "category", "lat", "lon"),
-        Index("ix_entries_geo", "lat", "lon"),
         Index("ix_entries_commune_category", "commune_insee", "category"),
         Index("ix_entries_commune_created", "commune_insee", "created_at"),
     )
@@ -124,8 +122,9 @@ class Entry(Base):
     kind: Mapped[str] = mapped_column(String(16), default=EntryKind.ORGANIZATION.value)
     org_type: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
-    #: ``directory.text.fold(name)``: what search and duplicate detection compare
-    name_folded: Mapped[str] = mapped_column(String(200), index=True)
+    #: ``directory.text.fold(name)``: what search and duplicate detection compare (read
+    #: with the entry, never looked up: no index, see migration 0003)
+    name_folded: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(64))
     tags: Mapped[list[str]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text, default="")

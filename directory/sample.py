@@ -21,7 +21,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from directory.importer import CSV_COLUMNS, ImportReport, convert, csv_records, write_batch
+from directory.import_batches import prepare_batch, write_batch
+from directory.importer import CSV_COLUMNS, ImportReport, convert, csv_records
 
 SAMPLE_SOURCE = "sample"
 SAMPLE_FILE = "sample_directory.csv"
@@ -176,9 +177,12 @@ def load_sample(session: Session) -> int:
     rows = list(convert(csv_records(text), SAMPLE_SOURCE, report))
     if report.errors:  # the shipped file is generated and tested: this is a packaging bug
         raise RuntimeError(f"sample directory has bad rows: {report.errors[:3]}")
+    written = 0
+    conn = session.connection()
     for start in range(0, len(rows), 1000):
-        write_batch(session, rows[start : start + 1000], report)
-    return report.created + report.updated
+        batch = write_batch(conn, prepare_batch(rows[start : start + 1000], conn.dialect))
+        written += batch.created + batch.updated
+    return written
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the shipped file

@@ -176,9 +176,11 @@ def write_term_rows(
     *,
     replace_ids: Sequence[int] | None = None,
     vocabulary: set[str] | None = None,
+    vocabulary_terms: Iterable[str] | None = None,
 ) -> int:
     """Write prepared index rows (after deleting the old rows of ``replace_ids``); see
-    :func:`index_entries`. ``rows`` is sorted in place."""
+    :func:`index_entries`. ``rows`` is sorted in place. ``vocabulary_terms``: the name
+    terms of ``rows`` when the caller knows them already."""
     if replace_ids:
         ids = list(replace_ids)
         for start in range(0, len(ids), 500):
@@ -189,12 +191,29 @@ def write_term_rows(
     # the term index is absent (a bulk load drops it), else that index
     rows.sort(key=None if vocabulary is not None else _TERM)
     _insert_terms(conn, rows)
-    terms = {r[1] for r in rows}
+    terms = {r[1] for r in rows} if vocabulary_terms is None else vocabulary_terms
     if vocabulary is not None:
         vocabulary.update(t for t in terms if not t.startswith("@"))
     else:
         add_vocabulary(conn, terms)
     return len(rows)
+
+
+def insert_positioned_terms(
+    conn: Connection, rows: Sequence[tuple[int, str, float | None, float | None]], first_id: int
+) -> None:
+    """Index rows ``(position, term, lat, lon)`` of entries whose ids are ``first_id`` plus
+    their position (rows just inserted in order): SQLite does the addition, so the rows
+    reach the driver as they are, with no Python work per row."""
+    placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if placeholder is None:  # pragma: no cover - other drivers: let SQLAlchemy bind
+        _insert_terms(conn, [(first_id + p, t, lat, lon) for p, t, lat, lon in rows])
+        return
+    conn.exec_driver_sql(
+        f"INSERT INTO entry_terms (entry_id, term, lat, lon) "
+        f"VALUES ({placeholder} + {int(first_id)}, {placeholder}, {placeholder}, {placeholder})",
+        list(rows),
+    )
 
 
 _TERM = itemgetter(1)

@@ -1,0 +1,289 @@
+"""Import batches: validated rows made ready for the database driver, then written.
+
+Two steps, because during a large import they run in different processes.
+:func:`prepare_batch` runs where rows are validated (the forked child of a parallel
+import, which has CPU to spare). It applies each column's bind processor (JSON, dates),
+leaves out columns that are NULL in every row, and lists the index terms by row
+position. :func:`write_batch` runs in the writer, which is the slower side. It is left
+with ``executemany`` calls and no per-row Python work. On SQLite the new rows' ids are
+known without reading them back, and SQLite itself adds them to the positions of the
+index rows.
+
+Both steps go through the DB-API directly for the same reason: SQLAlchemy's per-row
+statement bookkeeping would dominate a bulk import. Drivers with named parameters (none
+that we ship) get plain SQLAlchemy Core statements instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
+
+from directory.models import Entry
+from directory.search_index import insert_positioned_terms, write_term_rows
+
+#: the columns of a converted row, in order; a row is these values then its index part
+ROW_COLUMNS: tuple[str, ...] = (
+    "kind", "org_type", "name", "name_folded", "category", "tags", "description",
+    "commune_insee", "address", "postcode", "lat", "lon", "phone", "website", "email",
+    "status", "stage", "needs", "starts_at", "ends_at", "source", "source_id",
+)
+_SOURCE = ROW_COLUMNS.index("source")
+_SOURCE_ID = ROW_COLUMNS.index("source_id")
+#: a converted row: :data:`ROW_COLUMNS` values, then (index terms, index lat, index lon)
+Row = tuple[Any, ...]
+IndexPart = tuple[list[str], float | None, float | None]
+#: (position of the row in its batch, term, lat, lon)
+PositionedTerm = tuple[int, str, float | None, float | None]
+_NEVER_UPDATED = frozenset({"source", "source_id"})
+
+
+def _entries() -> Table:
+    table = Entry.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def placeholder(dialect: Dialect) -> str | None:
+    """The driver's positional parameter marker, or None for named-parameter drivers."""
+    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """One batch as the driver will receive it. Plain tuples and strings only: it crosses
+    from the converting process to the writer."""
+
+    source: str
+    #: ``entries`` columns present in :attr:`rows` (the others are NULL in every row)
+    columns: tuple[str, ...]
+    #: values of :attr:`columns`, bind processors applied when :attr:`processed`
+    rows: list[tuple[Any, ...]]
+    source_ids: list[str]
+    #: index rows by row position, in (position, term) order: primary-key order once the
+    #: positions become consecutive ids
+    terms: list[PositionedTerm]
+    #: distinct name terms (the search vocabulary's new words)
+    vocabulary: frozenset[str]
+    processed: bool
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def prepare_batch(rows: Sequence[Row], dialect: Dialect) -> PreparedBatch:
+    """Driver-ready values of converted rows (pure: no database access)."""
+    table = _entries()
+    width = len(ROW_COLUMNS)
+    by_column = list(zip(*rows, strict=True)) if rows else [()] * (width + 1)
+    processed = placeholder(dialect) is not None
+    columns: list[str] = []
+    values: list[Sequence[Any]] = []
+    for i, name in enumerate(ROW_COLUMNS):
+        cells = by_column[i]
+        if _null_by_default(table, name) and all(v is None for v in cells):
+            continue  # left to its NULL default: fewer values to bind, the same rows
+        process = table.c[name].type._cached_bind_processor(dialect) if processed else None
+        columns.append(name)
+        values.append(_processed(cells, process) if process is not None else cells)
+    indexes: Sequence[IndexPart] = by_column[width]
+    terms: list[PositionedTerm] = [
+        (position, term, lat, lon)
+        for position, (names, lat, lon) in enumerate(indexes)
+        for term in sorted(names)
+    ]
+    vocabulary = frozenset(t for names, _, _ in indexes for t in names if not t.startswith("@"))
+    return PreparedBatch(
+        source=rows[0][_SOURCE] if rows else "",
+        columns=tuple(columns),
+        rows=list(zip(*values, strict=True)) if rows else [],
+        source_ids=list(by_column[_SOURCE_ID]),
+        terms=terms,
+        vocabulary=vocabulary,
+        processed=processed,
+    )
+
+
+_EMPTY_LIST_KEY = -1  # never an object id
+
+
+def _processed(cells: Sequence[Any], process: Any) -> list[Any]:
+    """``process`` applied once per distinct value object: processors are pure, so one
+    result serves every cell holding the same object (``None``) or an empty list. Ids are
+    stable because ``cells`` keeps every value alive during the loop."""
+    memo: dict[int, Any] = {}
+    out: list[Any] = []
+    for value in cells:
+        key = _EMPTY_LIST_KEY if value == [] and type(value) is list else id(value)
+        if key not in memo:
+            memo[key] = process(value)
+        out.append(memo[key])
+    return out
+
+
+def _null_by_default(table: Table, column: str) -> bool:
+    """Whether leaving ``column`` out of an INSERT stores NULL."""
+    col = table.c[column]
+    return bool(col.nullable) and col.server_default is None and not col.primary_key
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+@dataclass
+class Written:
+    created: int = 0
+    updated: int = 0
+
+
+def write_batch(
+    conn: Connection, batch: PreparedBatch, vocabulary: set[str] | None = None
+) -> Written:
+    """Insert new rows and update known ones (same source and source id), then index them.
+
+    Runs inside the caller's transaction. With a ``vocabulary`` set (a bulk load), new
+    search words are collected there instead of being written batch by batch.
+    """
+    written = Written()
+    if not batch.rows:
+        return written
+    known = ids_of(conn, batch.source, batch.source_ids)
+    now = datetime.now(UTC)
+    positions = range(len(batch.rows))
+    fresh = [p for p in positions if batch.source_ids[p] not in known] if known else positions
+    stale = [p for p in positions if batch.source_ids[p] in known] if known else []
+    ids: dict[int, int] = {}
+    if fresh:
+        first = _insert(conn, batch, fresh, now)
+        if first is not None and len(fresh) == len(batch.rows) and vocabulary is not None:
+            # every row is new and numbered in order: SQLite adds ``first`` itself
+            insert_positioned_terms(conn, batch.terms, first)
+            vocabulary.update(batch.vocabulary)
+            written.created = len(fresh)
+            return written
+        if first is not None:
+            ids.update(zip(fresh, range(first, first + len(fresh)), strict=True))
+        else:
+            found = ids_of(conn, batch.source, [batch.source_ids[p] for p in fresh])
+            ids.update((p, found[batch.source_ids[p]]) for p in fresh)
+        written.created = len(fresh)
+    if stale:
+        for p in stale:
+            ids[p] = known[batch.source_ids[p]]
+        _update(conn, batch, stale, ids, now)
+        written.updated = len(stale)
+    rows = [(ids[p], term, lat, lon) for p, term, lat, lon in batch.terms]
+    write_term_rows(
+        conn, rows, replace_ids=[ids[p] for p in stale] or None, vocabulary=vocabulary,
+        vocabulary_terms=batch.vocabulary,
+    )
+    return written
+
+
+def _timestamp(conn: Connection, batch: PreparedBatch, now: datetime) -> Any:
+    if not batch.processed:
+        return now
+    process = _entries().c.created_at.type._cached_bind_processor(conn.dialect)
+    return now if process is None else process(now)
+
+
+def _insert(conn: Connection, batch: PreparedBatch, positions: Sequence[int], now: datetime) -> int | None:
+    """Insert the rows at ``positions``; the first new id when SQLite numbered them in
+    order (see :func:`_sqlite_first_id`), else None."""
+    stamp = _timestamp(conn, batch, now)
+    tail = (stamp, stamp, 0)
+    columns = (*batch.columns, "created_at", "updated_at", "recommendation_count")
+    if len(positions) == len(batch.rows):
+        rows = [row + tail for row in batch.rows]
+    else:
+        rows = [batch.rows[p] + tail for p in positions]
+    mark = placeholder(conn.dialect)
+    if mark is None or not batch.processed:  # pragma: no cover - named-parameter drivers
+        conn.execute(insert(_entries()), [dict(zip(columns, r, strict=True)) for r in rows])
+        return None
+    quote = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql(
+        f"INSERT INTO {quote('entries')} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})",
+        rows,
+    )
+    return _sqlite_first_id(
+        conn, len(rows), batch.source_ids[positions[0]], batch.source_ids[positions[-1]]
+    )
+
+
+def _sqlite_first_id(conn: Connection, count: int, first_source_id: str, last_source_id: str) -> int | None:
+    """First id of the ``count`` rows SQLite just inserted in one statement.
+
+    Inside one write transaction, SQLite gives each new row of a table whose ``id`` is its
+    rowid the largest rowid plus one, so one executemany's rows hold consecutive ids ending
+    at ``last_insert_rowid()``. Checked on the first and last rows; None (read the ids
+    back) if that ever does not hold, or on other databases."""
+    if conn.dialect.name != "sqlite":
+        return None
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+    first = last - count + 1
+    found: dict[int, str] = dict(
+        conn.exec_driver_sql("SELECT id, source_id FROM entries WHERE id IN (?, ?)", (first, last)).all()
+    )
+    if found.get(first) != first_source_id or found.get(last) != last_source_id:
+        return None  # pragma: no cover - SQLite's documented rowid choice did not hold
+    return int(first)
+
+
+def _update(
+    conn: Connection, batch: PreparedBatch, positions: Sequence[int], ids: dict[int, int], now: datetime
+) -> None:
+    """Every column of the rows at ``positions`` (those absent from the batch become NULL)."""
+    present = [i for i, c in enumerate(batch.columns) if c not in _NEVER_UPDATED]
+    cleared = [c for c in ROW_COLUMNS if c not in batch.columns and c not in _NEVER_UPDATED]
+    stamp = _timestamp(conn, batch, now)
+    mark = placeholder(conn.dialect)
+    if mark is None or not batch.processed:  # pragma: no cover - named-parameter drivers
+        table = _entries()
+        params = [
+            {**{batch.columns[i]: batch.rows[p][i] for i in present},
+             **dict.fromkeys(cleared), "updated_at": now, "b_id": ids[p]}
+            for p in positions
+        ]
+        conn.execute(update(table).where(table.c.id == bindparam("b_id")), params)
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    assignments = [f"{quote(batch.columns[i])} = {mark}" for i in present]
+    assignments += [f"{quote(c)} = NULL" for c in cleared]
+    assignments.append(f"{quote('updated_at')} = {mark}")
+    statement = f"UPDATE {quote('entries')} SET {', '.join(assignments)} WHERE {quote('id')} = {mark}"
+    conn.exec_driver_sql(
+        statement,
+        [(*(batch.rows[p][i] for i in present), stamp, ids[p]) for p in positions],
+    )
+
+
+def ids_of(conn: Connection, source: str, source_ids: list[str]) -> dict[str, int]:
+    """Entry ids by source id, through the unique (source, source_id) index."""
+    known: dict[str, int] = {}
+    mark = placeholder(conn.dialect)
+    quote = conn.dialect.identifier_preparer.quote
+    for start in range(0, len(source_ids), 500):
+        part = source_ids[start : start + 500]
+        found: Any
+        if mark is None:  # pragma: no cover - named-parameter drivers
+            found = conn.execute(
+                select(Entry.source_id, Entry.id).where(
+                    Entry.source == source, Entry.source_id.in_(part)
+                )
+            )
+        else:
+            found = conn.exec_driver_sql(
+                f"SELECT {quote('source_id')}, {quote('id')} FROM {quote('entries')} "
+                f"WHERE {quote('source')} = {mark} AND {quote('source_id')} IN "
+                f"({', '.join([mark] * len(part))})",
+                (source, *part),
+            )
+        known.update((str(source_id), int(entry_id)) for source_id, entry_id in found)
+    return known
