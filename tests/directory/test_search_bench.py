@@ -23,6 +23,7 @@ def test_benchmark_quick_mode_runs_end_to_end(tmp_path: Path, capsys: pytest.Cap
                           "--workdir", str(tmp_path), "--json", str(out)])
     (size,) = result["sizes"]
     assert size["size"] == 400 and size["import_rows_per_s"] > 0
+    assert size["baseline_import_rows_per_s"] > 0
     assert [s["query"] for s in size["searches"]] == ["category near a point", "free text in a commune"]
     for figures in [*size["searches"], result["resolution"]]:
         assert 0 < figures["p50_ms"] <= figures["p95_ms"]
