@@ -39,12 +39,13 @@ Rows are written in batches, each in its own transaction (bulk ``executemany``, 
 object per row): an interrupted import keeps whole batches only. A bad row is reported
 with its line (CSV) or feature number (GeoJSON) and reason, skipped and counted.
 
-Speed (``benchmarks/bench_directory.py``): files of more than two batches are validated in
-a forked child process while this one writes the previous batch (same rows, errors and
-batches: tested). The child also folds names, computes index terms and makes each batch
-driver-ready (``directory.import_batches``), so the writer is left with ``executemany``
-calls. ``clean``/``fold`` take a plain-text shortcut, a record's text fields are stripped
-once, and neither process runs the cyclic GC during an import.
+Speed (``benchmarks/bench_directory.py``): files of more than a few thousand rows are
+validated in a forked child process while this one writes what came before, chunk by
+chunk inside each batch's transaction (same rows, errors and batches: tested). The child
+also folds names, computes index terms and makes each chunk driver-ready
+(``directory.import_batches``), so the writer is left with ``executemany`` calls.
+``clean``/``fold`` take a plain-text shortcut, a record's text fields are stripped once,
+and neither process runs the cyclic GC during an import.
 """
 
 from __future__ import annotations
@@ -466,27 +467,45 @@ def convert(
         yield _row(data, source, key)
 
 
-def _batches(
-    records: Iterable[Record], source: str, report: ImportReport, batch_size: int, dialect: Dialect
-) -> Iterator[PreparedBatch]:
-    """Full batches of converted rows, then the last partial one, ready for the driver;
-    errors go to ``report``."""
-    batch: list[Row] = []
+#: a prepared part of a batch, and whether it ends its batch (its transaction)
+Chunk = tuple[PreparedBatch, bool]
+#: rows per chunk sent by the converting process: small, so that the writer starts early
+#: and the last write after the converter is done is short
+CHUNK_ROWS = 1000
+
+
+def _chunks(
+    records: Iterable[Record],
+    source: str,
+    report: ImportReport,
+    batch_size: int,
+    dialect: Dialect,
+    chunk_rows: int | None = None,
+) -> Iterator[Chunk]:
+    """Converted rows ready for the driver, in chunks of at most ``chunk_rows`` (default:
+    whole batches), each flagged when it completes a batch of ``batch_size`` rows or the
+    file; errors go to ``report``."""
+    size = min(chunk_rows or batch_size, batch_size)
+    chunk: list[Row] = []
+    in_batch = 0
     for row in convert(records, source, report):
-        batch.append(row)
-        if len(batch) >= batch_size:
-            yield prepare_batch(batch, dialect)
-            batch = []
-    if batch:
-        yield prepare_batch(batch, dialect)
+        chunk.append(row)
+        in_batch += 1
+        if in_batch >= batch_size or len(chunk) >= size:
+            ends_batch = in_batch >= batch_size
+            yield prepare_batch(chunk, dialect), ends_batch
+            chunk = []
+            in_batch = 0 if ends_batch else in_batch
+    if in_batch:
+        yield prepare_batch(chunk, dialect), True
 
 
 def _convert_worker(
     records: Iterable[Record], source: str, batch_size: int, dialect: Dialect, out: Any
 ) -> None:  # pragma: no cover - runs in the forked child (its effects are tested)
-    """Child process: convert and send ``("batch", rows, new errors, skipped)`` messages,
+    """Child process: convert and send ``("chunk", chunk, new errors, skipped)`` messages,
     then ``("end", …)`` or ``("error", exception, …)``. ``Connection.send`` blocks while
-    the parent is still writing, so the child runs at most one batch ahead."""
+    the parent is still writing, so the child runs only a chunk or two ahead."""
     gc.disable()  # a collection would touch (and so copy) every page shared with the parent
     report = ImportReport(source)
     sent = 0
@@ -498,8 +517,8 @@ def _convert_worker(
         return kind, payload, errors, report.skipped
 
     try:
-        for batch in _batches(records, source, report, batch_size, dialect):
-            out.send(message("batch", batch))
+        for chunk in _chunks(records, source, report, batch_size, dialect, CHUNK_ROWS):
+            out.send(message("chunk", chunk))
         out.send(message("end", None))
     except BaseException as exc:
         try:
@@ -511,16 +530,16 @@ def _convert_worker(
         out.close()
 
 
-def _parallel_batches(
+def _parallel_chunks(
     records: Iterable[Record], source: str, report: ImportReport, batch_size: int, dialect: Dialect
-) -> Iterator[PreparedBatch]:
-    """:func:`_batches` computed by a forked child process while this one writes.
+) -> Iterator[Chunk]:
+    """:func:`_chunks` computed by a forked child process while this one writes.
 
     Validation is pure CPU and writing mostly SQLite's, so on two cores they overlap.
-    Batches arrive in file order with the errors found before them; a failure in the
-    child (a bad file, an interruption) is raised here after the batches it completed,
-    so an interrupted import still keeps whole batches only. The child is killed if the
-    writer stops first."""
+    Chunks arrive in file order with the errors found before them; a failure in the
+    child (a bad file, an interruption) is raised here after the chunks it completed,
+    and the writer rolls back the batch it had open, so an interrupted import still
+    keeps whole batches only. The child is killed if the writer stops first."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(
@@ -536,7 +555,7 @@ def _parallel_batches(
                 raise RuntimeError("import worker died") from None
             report.errors.extend(errors[: MAX_REPORTED_ERRORS - len(report.errors)])
             report.skipped = skipped
-            if kind == "batch":
+            if kind == "chunk":
                 yield payload
             elif kind == "error":
                 raise payload
@@ -591,28 +610,42 @@ def import_records(
         from directory.gazetteer import get_gazetteer
 
         get_gazetteer(), get_taxonomy()  # loaded once, before the fork, for both processes
-        batches = _parallel_batches(records, source, report, batch_size, dialect)
+        chunks = _parallel_chunks(records, source, report, batch_size, dialect)
     else:
-        batches = _batches(records, source, report, batch_size, dialect)
+        chunks = _chunks(records, source, report, batch_size, dialect)
     collecting = gc.isenabled()
     gc.disable()  # rows hold no cycles; collections would rescan the heap every few batches
+    open_batch: Session | None = None  # the transaction of the batch being written
+    pending = ImportReport(source)  # its counts, added to the report once it commits
     try:
-        for batch in batches:
-            with factory() as session, session.begin():
+        for chunk, ends_batch in chunks:
+            if open_batch is None:
+                open_batch = factory()
+                open_batch.begin()
                 if sqlite:
                     # a bigger page cache for this connection: index pages stay in memory
-                    session.connection().exec_driver_sql("PRAGMA cache_size=-131072")
-                written = write_batch(session.connection(), batch, vocabulary)
-            report.created += written.created
-            report.updated += written.updated
-            previous, done = done, done + len(batch)
-            if progress is not None and done // 500 != previous // 500:
-                progress(done)
+                    open_batch.connection().exec_driver_sql("PRAGMA cache_size=-131072")
+            written = write_batch(open_batch.connection(), chunk, vocabulary)
+            pending.created += written.created
+            pending.updated += written.updated
+            if ends_batch:
+                open_batch.commit()
+                open_batch.close()
+                open_batch = None
+                report.created += pending.created
+                report.updated += pending.updated
+                previous, done = done, done + pending.created + pending.updated
+                pending = ImportReport(source)
+                if progress is not None and done // 500 != previous // 500:
+                    progress(done)
     finally:
+        if open_batch is not None:
+            open_batch.rollback()  # the batch in progress goes as a whole
+            open_batch.close()
         if collecting:
             gc.enable()
-        if isinstance(batches, Generator):
-            batches.close()  # stops the child process, if any
+        if isinstance(chunks, Generator):
+            chunks.close()  # stops the child process, if any
         if vocabulary is not None:
             with factory() as session, session.begin():
                 conn = session.connection()
@@ -683,13 +716,13 @@ def import_file(
 ) -> ImportReport:
     """Import one file; file-level problems raise :class:`ImportFailed` before any write.
 
-    ``parallel`` (see :func:`import_records`) defaults to on for files of more than two
-    batches, where the second process pays for itself."""
+    ``parallel`` (see :func:`import_records`) defaults to on for files of more than four
+    chunks (:data:`CHUNK_ROWS`), where the second process pays for itself."""
     kind = detect_format(path, fmt)
     records, default_source = records_of(path, kind)
     if parallel is None:
         rows = len(records) if isinstance(records, list) else count_records(path)
-        parallel = rows is not None and rows > 2 * batch_size
+        parallel = rows is not None and rows > 4 * min(batch_size, CHUNK_ROWS)
     return import_records(
         factory, records, (source or default_source)[:64], batch_size=batch_size,
         progress=progress, bulk=bulk, parallel=parallel,

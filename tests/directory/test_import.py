@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.cli import main as cli
+from directory import importer
 from directory.gazetteer import get_gazetteer
 from directory.importer import (
     CSV_COLUMNS,
@@ -191,13 +192,22 @@ def test_osm_geojson_maps_tags_to_categories_and_points_to_communes(store) -> No
     assert (again.created, again.updated) == (0, 4)
 
 
+_FORK = pytest.mark.skipif(not can_fork(), reason="needs fork and two CPUs")
+
+
 @pytest.mark.parametrize(
-    "parallel",
-    [False, pytest.param(True, marks=pytest.mark.skipif(not can_fork(), reason="needs fork and two CPUs"))],
-    ids=["in-process", "forked-validation"],
+    ("parallel", "chunk_rows"),
+    [(False, None), pytest.param(True, None, marks=_FORK), pytest.param(True, 3, marks=_FORK)],
+    ids=["in-process", "forked-validation", "forked-validation-in-chunks"],
 )
-def test_an_interrupted_import_keeps_whole_batches_only(store, parallel: bool) -> None:
+def test_an_interrupted_import_keeps_whole_batches_only(
+    store, parallel: bool, chunk_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In chunks, the writer has already written part of the third batch when the child
+    fails: that part is rolled back with its batch."""
     _, factory = store
+    if chunk_rows is not None:
+        monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked child inherits it
 
     def records() -> Iterator[Record]:
         for n in range(25):

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory import importer
 from directory.importer import ImportFailed, Record, can_fork, import_file, import_records
 from directory.models import Entry, EntryTerm
 
@@ -50,8 +51,12 @@ def _snapshot(session: Session, source: str) -> tuple[list[tuple[Any, ...]], lis
     return [tuple(r) for r in entries], [tuple(r) for r in terms]
 
 
-def test_parallel_and_serial_imports_write_and_report_the_same(store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_rows", [1000, 7], ids=["chunk-per-batch", "chunks-in-batches"])
+def test_parallel_and_serial_imports_write_and_report_the_same(
+    store, tmp_path: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, factory = store
+    monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked child inherits it
     path = tmp_path / "grand.csv"
     path.write_text(_csv(230), encoding="utf-8")
     serial = import_file(factory, path, source="serial", batch_size=40, parallel=False)
