@@ -16,6 +16,7 @@ that we ship) get plain SQLAlchemy Core statements instead.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,8 +39,10 @@ _SOURCE_ID = ROW_COLUMNS.index("source_id")
 #: a converted row: :data:`ROW_COLUMNS` values, then (index terms, index lat, index lon)
 Row = tuple[Any, ...]
 IndexPart = tuple[list[str], float | None, float | None]
-#: (position of the row in its batch, term, lat, lon)
-PositionedTerm = tuple[int, str, float | None, float | None]
+#: the index of one row: (its position in the batch, lat, lon, its terms as a sorted JSON
+#: array). One string per entry rather than one tuple per term: a third of the pickled
+#: size, and SQLite unpacks it (see :func:`insert_positioned_terms`)
+EntryTerms = tuple[int, float | None, float | None, str]
 _NEVER_UPDATED = frozenset({"source", "source_id"})
 
 
@@ -65,9 +68,9 @@ class PreparedBatch:
     #: values of :attr:`columns`, bind processors applied when :attr:`processed`
     rows: list[tuple[Any, ...]]
     source_ids: list[str]
-    #: index rows by row position, in (position, term) order: primary-key order once the
-    #: positions become consecutive ids
-    terms: list[PositionedTerm]
+    #: index terms by row position, in position order, each entry's terms sorted:
+    #: primary-key order once the positions become consecutive ids
+    terms: list[EntryTerms]
     #: distinct name terms (the search vocabulary's new words)
     vocabulary: frozenset[str]
     processed: bool
@@ -92,10 +95,10 @@ def prepare_batch(rows: Sequence[Row], dialect: Dialect) -> PreparedBatch:
         columns.append(name)
         values.append(_processed(cells, process) if process is not None else cells)
     indexes: Sequence[IndexPart] = by_column[width]
-    terms: list[PositionedTerm] = [
-        (position, term, lat, lon)
+    dumps = json.dumps
+    terms: list[EntryTerms] = [
+        (position, lat, lon, dumps(sorted(names)))
         for position, (names, lat, lon) in enumerate(indexes)
-        for term in sorted(names)
     ]
     vocabulary = frozenset(t for names, _, _ in indexes for t in names if not t.startswith("@"))
     return PreparedBatch(
@@ -177,7 +180,7 @@ def write_batch(
             ids[p] = known[batch.source_ids[p]]
         _update(conn, batch, stale, ids, now)
         written.updated = len(stale)
-    rows = [(ids[p], term, lat, lon) for p, term, lat, lon in batch.terms]
+    rows = [(ids[p], term, lat, lon) for p, lat, lon, names in batch.terms for term in json.loads(names)]
     write_term_rows(
         conn, rows, replace_ids=[ids[p] for p in stale] or None, vocabulary=vocabulary,
         vocabulary_terms=batch.vocabulary,

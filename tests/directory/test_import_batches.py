@@ -6,6 +6,7 @@ here ends by comparing the index with what :func:`term_tuples` derives from each
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,10 +14,11 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from directory import search_index
 from directory.import_batches import ROW_COLUMNS, prepare_batch
 from directory.importer import ImportReport, Record, convert, import_records
 from directory.models import Entry, EntryTerm
-from directory.search_index import source_of, term_tuples
+from directory.search_index import index_point, source_of, term_tuples
 
 
 def _records(rows: list[dict[str, str]]) -> Iterator[Record]:
@@ -58,9 +60,11 @@ def test_prepare_leaves_out_columns_null_in_every_row_and_lists_terms_by_positio
     tags = batch.columns.index("tags")
     assert [r[tags] for r in batch.rows] == ['["a", "b"]', "[]"]  # JSON, as SQLite stores it
     assert batch.source_ids == ["e1", "e2"]
-    assert [p for p, *_ in batch.terms] == sorted(p for p, *_ in batch.terms)
-    # "2" is too short to index
-    assert {t for p, t, *_ in batch.terms if p == 1} == {"garage", "vacoa", "@c:garage", "@k:organization"}
+    assert [p for p, *_ in batch.terms] == [0, 1]
+    _, lat, lon, names = batch.terms[1]
+    # sorted, as the primary key (entry_id, term) wants them; "2" is too short to index
+    assert json.loads(names) == ["@c:garage", "@k:organization", "garage", "vacoa"]
+    assert (lat, lon) == index_point(None, None, "97415")  # no point: the commune's centre
     assert batch.vocabulary == {"garage", "vacoa"}
     assert set(batch.columns) <= set(ROW_COLUMNS)
 
@@ -101,4 +105,18 @@ def test_a_bulk_load_numbers_rows_after_existing_and_deleted_ones(store) -> None
     import_records(factory, _records([_row(n) for n in range(7)]), "b", batch_size=3, bulk=True)
     with factory() as session:
         assert len(_entries(session, "b")) == 7
+        assert_index_matches_entries(session)
+
+
+@pytest.mark.parametrize("json_each", [True, False], ids=["json_each", "one-row-per-term"])
+def test_bulk_index_rows_are_right_with_or_without_sqlite_json(
+    store, json_each: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, factory = store
+    engine, _ = store
+    if not json_each:  # as with an SQLite built without JSON support
+        monkeypatch.setitem(search_index._JSON_EACH, id(engine.dialect.dbapi), False)
+    rows = [_row(n, lat="-21.0", lon="55.27") if n % 2 else _row(n) for n in range(9)]
+    import_records(factory, _records(rows), "j", batch_size=4, bulk=True)
+    with factory() as session:
         assert_index_matches_entries(session)
