@@ -481,7 +481,7 @@ def _chunks(
     batch_size: int,
     dialect: Dialect,
     chunk_rows: int | None = None,
-) -> Iterator[Chunk]:
+) -> Generator[Chunk, None, None]:
     """Converted rows ready for the driver, in chunks of at most ``chunk_rows`` (default:
     whole batches), each flagged when it completes a batch of ``batch_size`` rows or the
     file; errors go to ``report``."""
@@ -530,27 +530,38 @@ def _convert_worker(
         out.close()
 
 
-def _parallel_chunks(
-    records: Iterable[Record], source: str, report: ImportReport, batch_size: int, dialect: Dialect
-) -> Iterator[Chunk]:
+class _ForkedConverter:
     """:func:`_chunks` computed by a forked child process while this one writes.
 
-    Validation is pure CPU and writing mostly SQLite's, so on two cores they overlap.
+    Validation is pure CPU and writing mostly SQLite's, so on two cores they overlap. The
+    child starts at once, so it converts while the writer prepares the database.
     Chunks arrive in file order with the errors found before them; a failure in the
     child (a bad file, an interruption) is raised here after the chunks it completed,
     and the writer rolls back the batch it had open, so an interrupted import still
-    keeps whole batches only. The child is killed if the writer stops first."""
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_convert_worker, args=(records, source, batch_size, dialect, send), daemon=True
-    )
-    child.start()
-    send.close()
-    try:
+    keeps whole batches only. :meth:`close` kills the child if the writer stops first."""
+
+    def __init__(
+        self,
+        records: Iterable[Record],
+        source: str,
+        report: ImportReport,
+        batch_size: int,
+        dialect: Dialect,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self._report = report
+        self._receive, send = context.Pipe(duplex=False)
+        self._child = context.Process(
+            target=_convert_worker, args=(records, source, batch_size, dialect, send), daemon=True
+        )
+        self._child.start()
+        send.close()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        report = self._report
         while True:
             try:
-                kind, payload, errors, skipped = receive.recv()
+                kind, payload, errors, skipped = self._receive.recv()
             except EOFError:
                 raise RuntimeError("import worker died") from None
             report.errors.extend(errors[: MAX_REPORTED_ERRORS - len(report.errors)])
@@ -561,11 +572,12 @@ def _parallel_chunks(
                 raise payload
             else:
                 return
-    finally:
-        receive.close()
-        if child.is_alive():
-            child.terminate()
-        child.join()
+
+    def close(self) -> None:
+        self._receive.close()
+        if self._child.is_alive():
+            self._child.terminate()
+        self._child.join()
 
 
 def can_fork() -> bool:
@@ -597,20 +609,17 @@ def import_records(
     """
     report = ImportReport(source)
     done = 0
-    with factory() as session, session.begin():
-        dialect = session.get_bind().dialect
-        sqlite = dialect.name == "sqlite"
-        restore_indexes(session.connection())
-        if bulk and sqlite:
-            for index in _secondary_indexes():
-                index.drop(session.connection(), checkfirst=True)
+    with factory() as probe:  # no connection: the engine's dialect
+        dialect = probe.get_bind().dialect
+    sqlite = dialect.name == "sqlite"
     vocabulary: set[str] | None = set() if bulk and sqlite else None
+    chunks: _ForkedConverter | Generator[Chunk, None, None]
     if parallel and can_fork():
         from directory.categories import get_taxonomy
         from directory.gazetteer import get_gazetteer
 
         get_gazetteer(), get_taxonomy()  # loaded once, before the fork, for both processes
-        chunks = _parallel_chunks(records, source, report, batch_size, dialect)
+        chunks = _ForkedConverter(records, source, report, batch_size, dialect)
     else:
         chunks = _chunks(records, source, report, batch_size, dialect)
     collecting = gc.isenabled()
@@ -618,6 +627,11 @@ def import_records(
     open_batch: Session | None = None  # the transaction of the batch being written
     pending = ImportReport(source)  # its counts, added to the report once it commits
     try:
+        with factory() as session, session.begin():
+            restore_indexes(session.connection())
+            if vocabulary is not None:
+                for index in _secondary_indexes():
+                    index.drop(session.connection(), checkfirst=True)
         for chunk, ends_batch in chunks:
             if open_batch is None:
                 open_batch = factory()
@@ -644,8 +658,7 @@ def import_records(
             open_batch.close()
         if collecting:
             gc.enable()
-        if isinstance(chunks, Generator):
-            chunks.close()  # stops the child process, if any
+        chunks.close()  # stops the child process, if any
         if vocabulary is not None:
             with factory() as session, session.begin():
                 conn = session.connection()
