@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 
+from directory.driver import positional_placeholder
 from directory.models import Entry
 from directory.search_index import insert_positioned_terms, write_term_rows
 
@@ -50,11 +51,6 @@ def _entries() -> Table:
     table = Entry.__table__
     assert isinstance(table, Table)
     return table
-
-
-def placeholder(dialect: Dialect) -> str | None:
-    """The driver's positional parameter marker, or None for named-parameter drivers."""
-    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +80,7 @@ def prepare_batch(rows: Sequence[Row], dialect: Dialect) -> PreparedBatch:
     table = _entries()
     width = len(ROW_COLUMNS)
     by_column = list(zip(*rows, strict=True)) if rows else [()] * (width + 1)
-    processed = placeholder(dialect) is not None
+    processed = positional_placeholder(dialect) is not None
     columns: list[str] = []
     values: list[Sequence[Any]] = []
     for i, name in enumerate(ROW_COLUMNS):
@@ -205,7 +201,7 @@ def _insert(conn: Connection, batch: PreparedBatch, positions: Sequence[int], no
         rows = [row + tail for row in batch.rows]
     else:
         rows = [batch.rows[p] + tail for p in positions]
-    mark = placeholder(conn.dialect)
+    mark = positional_placeholder(conn.dialect)
     if mark is None or not batch.processed:  # pragma: no cover - named-parameter drivers
         conn.execute(insert(_entries()), [dict(zip(columns, r, strict=True)) for r in rows])
         return None
@@ -246,7 +242,7 @@ def _update(
     present = [i for i, c in enumerate(batch.columns) if c not in _NEVER_UPDATED]
     cleared = [c for c in ROW_COLUMNS if c not in batch.columns and c not in _NEVER_UPDATED]
     stamp = _timestamp(conn, batch, now)
-    mark = placeholder(conn.dialect)
+    mark = positional_placeholder(conn.dialect)
     if mark is None or not batch.processed:  # pragma: no cover - named-parameter drivers
         table = _entries()
         params = [
@@ -270,7 +266,7 @@ def _update(
 def ids_of(conn: Connection, source: str, source_ids: list[str]) -> dict[str, int]:
     """Entry ids by source id, through the unique (source, source_id) index."""
     known: dict[str, int] = {}
-    mark = placeholder(conn.dialect)
+    mark = positional_placeholder(conn.dialect)
     quote = conn.dialect.identifier_preparer.quote
     for start in range(0, len(source_ids), 500):
         part = source_ids[start : start + 500]

@@ -31,6 +31,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, Executable, bindparam, select
 from sqlalchemy.orm import Session
 
+from directory.driver import positional_placeholder
 from directory.models import Entry, EntryKind, EntryStatus, EntryTerm, SearchVocab
 from directory.search_index import CATEGORY_PREFIX, category_term, kind_term, name_terms
 
@@ -357,12 +358,7 @@ _HITS_SQL = (
 
 def _placeholder(connection: Connection) -> str | None:
     """The driver's positional placeholder, or None to go through SQLAlchemy."""
-    style = connection.dialect.paramstyle
-    if style == "qmark":
-        return "?"
-    if style in ("format", "pyformat"):
-        return "%s"
-    return None
+    return positional_placeholder(connection.dialect)
 
 
 def _read(

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, delete, event, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
+from directory.driver import positional_placeholder
 from directory.models import Entry, EntryTerm, SearchVocab
 from directory.text import clean, fold
 
@@ -247,7 +248,7 @@ _TERM = itemgetter(1)
 def _insert_terms(conn: Connection, rows: list[TermRow]) -> None:
     """Plain DB-API executemany: index rows are ints, strings and floats, and the
     statement compiler's per-row cost would dominate a bulk import."""
-    placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    placeholder = positional_placeholder(conn.dialect)
     if placeholder is None:  # pragma: no cover - other drivers: let SQLAlchemy bind
         conn.execute(
             insert(EntryTerm),
