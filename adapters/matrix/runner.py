@@ -271,6 +271,13 @@ class MatrixBot:
             )
             if not isinstance(resp, LoginResponse):
                 raise MatrixStartError(f"the Matrix login was refused: {resp}")
+            if state.device_id and client.olm is not None:
+                # The device existed: if its session was signed out elsewhere, the
+                # homeserver deleted the device with its keys, and this login made it
+                # again under the same id. Publish its (unchanged) keys again, or nobody
+                # could start an encrypted chat with the bot; an identical upload is a
+                # no-op for a device that still has them.
+                client.olm.account.shared = False
         else:
             raise MatrixStartError("set matrix.password or matrix.access_token")
         self.identity = BotIdentity(client.user_id, self.identity.display_name)

@@ -7,7 +7,7 @@ import asyncio
 import json
 
 import pytest
-from nio import AsyncClient, LoginResponse
+from nio import AsyncClient, ErrorResponse, LoginResponse
 
 from .conftest import PASSWORD, FakeEngine, register_bot
 
@@ -96,3 +96,40 @@ async def test_homeserver_restart_is_survived(people, bot_factory, fake_engine, 
     await alice.say(room, "after")
     await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: after"), timeout=40)
     assert [i.text for i in fake_engine.seen] == ["before", "after"]
+
+
+async def _sign_out(synapse, user_id: str, device_id: str, token: str) -> None:
+    """What "Sign out" of a session does in Element: the token and the device go."""
+    other = AsyncClient(synapse.url, user_id)
+    other.restore_login(user_id, device_id, token)
+    resp = await other.logout()
+    await other.close()
+    assert not isinstance(resp, ErrorResponse), resp
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_signed_out_session_logs_in_again_on_the_same_device(
+    people, bot_factory, fake_engine, synapse, encrypted
+):
+    bot = await bot_factory(fake_engine)
+    me, device, token = bot.identity.user_id, bot.client.device_id, bot.client.access_token
+    alice = await people("alice", encryption=encrypted)
+    room = await alice.dm(me, encrypted=encrypted)
+    await alice.wait_joined(room, me)
+    await alice.say(room, "before")
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: before"), timeout=20)
+
+    await _sign_out(synapse, me, device, token)  # the next sync gets M_UNKNOWN_TOKEN
+    await alice.say(room, "after")
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: after"), timeout=40)
+    assert bot.client.access_token != token
+    assert bot.client.device_id == device  # same device id: the same encryption keys
+    assert [i.text for i in fake_engine.seen] == ["before", "after"]
+    assert not alice.undecryptable
+    # someone who meets the bot only now finds its device (and, encrypted, its keys)
+    bob = await people("bob", encryption=encrypted)
+    later = await bob.dm(me, encrypted=encrypted)
+    await bob.wait_joined(later, me)
+    await bob.say(later, "first words")
+    await bob.wait_for(lambda r, s: s["content"]["body"].startswith("echo: first words"), timeout=40)
+    assert not bob.undecryptable
