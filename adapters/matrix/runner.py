@@ -341,6 +341,7 @@ class MatrixBot:
         token = self.state.next_batch or None
         first = True
         backoff = 0.5
+        token_refused_said = False
         while True:
             try:
                 resp = await client.sync(
@@ -363,6 +364,13 @@ class MatrixBot:
                     client = self.client
                     assert client is not None
                     first = True
+                elif resp.status_code == "M_UNKNOWN_TOKEN" and not token_refused_said:
+                    log.error(
+                        "the Matrix access token was revoked: set a new matrix.access_token "
+                        "(or matrix.password, which lets the bot log in again by itself) "
+                        "and restart"
+                    )
+                    token_refused_said = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff_s)
                 continue

@@ -4,6 +4,7 @@ cannot be told to answer 429 with only a Retry-After header, nor to fail /sync).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -110,6 +111,42 @@ async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:
     assert len(syncs) >= 3
     assert syncs[1] - syncs[0] >= 0.45 and syncs[2] - syncs[1] >= 0.9  # doubling back-off
     assert bot.state.next_batch.startswith("s") and bot.state.device_id == "DEV"
+
+
+async def test_a_revoked_access_token_without_password_is_said_once(
+    fake_server, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    syncs: list[float] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        path = request.path
+        if path.endswith("/account/whoami"):
+            return web.json_response({"user_id": "@bot:x", "device_id": "DEV"})
+        if "/profile/" in path:
+            return web.json_response({"displayname": "Bot"})
+        if path.endswith("/sync"):
+            syncs.append(time.monotonic())
+            return web.json_response(
+                {"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed."}, status=401
+            )
+        return web.json_response({"errcode": "M_UNRECOGNIZED", "error": path}, status=404)
+
+    config = MatrixConfig(
+        enabled=True, homeserver=await fake_server(handler), user_id="@bot:x",
+        access_token=SecretStr("secret"), store_path=str(tmp_path / "s"), encryption=False,
+        sync_timeout_ms=10, max_backoff_s=0.2,
+    )
+    bot = MatrixBot(config, Silent())
+    with caplog.at_level(logging.WARNING, logger="communebot.matrix"):
+        await bot.start()
+        try:
+            while len(syncs) < 4:
+                await asyncio.sleep(0.05)
+        finally:
+            await bot.stop()
+    said = [r for r in caplog.records if "access token was revoked" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.ERROR
+    assert "secret" not in caplog.text
 
 
 async def test_missing_credentials_are_refused_clearly(tmp_path) -> None:
