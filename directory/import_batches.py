@@ -64,6 +64,8 @@ class PreparedBatch:
     #: values of :attr:`columns`, bind processors applied when :attr:`processed`
     rows: list[tuple[Any, ...]]
     source_ids: list[str]
+    #: each row's line (CSV) or feature (GeoJSON) number, for reporting it
+    numbers: list[int]
     #: index terms by row position, in position order, each entry's terms sorted:
     #: primary-key order once the positions become consecutive ids
     terms: list[EntryTerms]
@@ -74,9 +76,28 @@ class PreparedBatch:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def without(self, positions: Sequence[int]) -> PreparedBatch:
+        """This batch without the rows at ``positions`` (the others keep their order and
+        are renumbered; columns and vocabulary stay as they were, a superset)."""
+        dropped = set(positions)
+        kept = [p for p in range(len(self.rows)) if p not in dropped]
+        renumbered = {old: new for new, old in enumerate(kept)}
+        return PreparedBatch(
+            source=self.source,
+            columns=self.columns,
+            rows=[self.rows[p] for p in kept],
+            source_ids=[self.source_ids[p] for p in kept],
+            numbers=[self.numbers[p] for p in kept],
+            terms=[(renumbered[p], lat, lon, names) for p, lat, lon, names in self.terms
+                   if p in renumbered],
+            vocabulary=self.vocabulary,
+            processed=self.processed,
+        )
 
-def prepare_batch(rows: Sequence[Row], dialect: Dialect) -> PreparedBatch:
-    """Driver-ready values of converted rows (pure: no database access)."""
+
+def prepare_batch(rows: Sequence[Row], dialect: Dialect, numbers: Sequence[int]) -> PreparedBatch:
+    """Driver-ready values of converted rows, with their record numbers (pure: no database
+    access)."""
     table = _entries()
     width = len(ROW_COLUMNS)
     by_column = list(zip(*rows, strict=True)) if rows else [()] * (width + 1)
@@ -102,6 +123,7 @@ def prepare_batch(rows: Sequence[Row], dialect: Dialect) -> PreparedBatch:
         columns=tuple(columns),
         rows=list(zip(*values, strict=True)) if rows else [],
         source_ids=list(by_column[_SOURCE_ID]),
+        numbers=list(numbers),
         terms=terms,
         vocabulary=vocabulary,
         processed=processed,

@@ -53,6 +53,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import itertools
 import json
 import math
 import multiprocessing
@@ -449,22 +450,36 @@ def _row(data: NewEntry, source: str, source_id: str) -> Row:
 
 def convert(
     records: Iterable[Record], source: str, report: ImportReport, ctx: _Context | None = None
-) -> Iterator[Row]:
-    """Validated rows ready for :func:`write_batch`; bad records go to the report."""
+) -> Iterator[tuple[int, Row]]:
+    """Validated rows, each with its record's number; bad records go to the report.
+
+    Rows a file repeats (same id, or same natural key) are left to
+    :func:`drop_duplicates`, on the writer's side: with several converting processes,
+    only the writer sees the whole file."""
     ctx = ctx or _Context()
-    seen: set[str] = set()
     for record in records:
         try:
             data, source_id = to_entry(record.values, ctx)
         except InvalidEntry as exc:
             report.error(record.number, exc.field, exc.reason)
             continue
-        key = source_id or natural_key(data)
-        if key in seen:
-            report.error(record.number, "id", "duplicate_in_file")
-            continue
-        seen.add(key)
-        yield _row(data, source, key)
+        yield record.number, _row(data, source, source_id or natural_key(data))
+
+
+def drop_duplicates(batch: PreparedBatch, seen: set[str], report: ImportReport) -> PreparedBatch:
+    """``batch`` without the rows whose source id came earlier in the file (``seen``, which
+    this extends); each is reported against its line."""
+    repeated: list[int] = []
+    for position, source_id in enumerate(batch.source_ids):
+        if source_id in seen:
+            repeated.append(position)
+        else:
+            seen.add(source_id)
+    if not repeated:
+        return batch
+    for position in repeated:
+        report.error(batch.numbers[position], "id", "duplicate_in_file")
+    return batch.without(repeated)
 
 
 #: a prepared part of a batch, and whether it ends its batch (its transaction)
@@ -474,6 +489,37 @@ Chunk = tuple[PreparedBatch, bool]
 CHUNK_ROWS = 1000
 
 
+def _record_chunks(
+    records: Iterable[Record], batch_size: int, chunk_rows: int
+) -> Iterator[tuple[list[Record], bool]]:
+    """Records in chunks of at most ``chunk_rows`` that never straddle a batch of
+    ``batch_size`` records, each flagged when it completes a batch or the file.
+
+    Pure, and the same in every converting process, so they agree on which chunk is whose.
+    A chunk that completes a batch goes at once; any other waits for the next record (to
+    know whether the file ends with it). If reading fails, the chunk waiting is lost with
+    its batch, which was incomplete anyway."""
+    size = min(chunk_rows, batch_size)
+    chunk: list[Record] = []
+    waiting: list[Record] | None = None
+    in_batch = 0
+    for record in records:
+        if waiting is not None:
+            yield waiting, False
+            waiting = None
+        chunk.append(record)
+        in_batch += 1
+        if in_batch == batch_size:
+            yield chunk, True
+            chunk, in_batch = [], 0
+        elif len(chunk) == size:
+            waiting, chunk = chunk, []
+    if waiting is not None:
+        yield waiting, True
+    elif chunk:
+        yield chunk, True
+
+
 def _chunks(
     records: Iterable[Record],
     source: str,
@@ -481,43 +527,48 @@ def _chunks(
     batch_size: int,
     dialect: Dialect,
     chunk_rows: int | None = None,
+    part: tuple[int, int] = (0, 1),
 ) -> Generator[Chunk, None, None]:
-    """Converted rows ready for the driver, in chunks of at most ``chunk_rows`` (default:
-    whole batches), each flagged when it completes a batch of ``batch_size`` rows or the
-    file; errors go to ``report``."""
-    size = min(chunk_rows or batch_size, batch_size)
-    chunk: list[Row] = []
-    in_batch = 0
-    for row in convert(records, source, report):
-        chunk.append(row)
-        in_batch += 1
-        if in_batch >= batch_size or len(chunk) >= size:
-            ends_batch = in_batch >= batch_size
-            yield prepare_batch(chunk, dialect), ends_batch
-            chunk = []
-            in_batch = 0 if ends_batch else in_batch
-    if in_batch:
-        yield prepare_batch(chunk, dialect), True
+    """Converted rows ready for the driver, by chunk of at most ``chunk_rows`` records
+    (default: whole batches), each flagged when it completes a batch of ``batch_size``
+    records or the file; errors go to ``report``. ``part`` ``(k, n)``: only every n-th
+    chunk from the k-th, for the k-th of n converting processes (the others are read and
+    skipped)."""
+    ctx = _Context()
+    mine, of = part
+    for index, (group, ends_batch) in enumerate(
+        _record_chunks(records, batch_size, chunk_rows or batch_size)
+    ):
+        if index % of != mine:
+            continue
+        numbered = list(convert(group, source, report, ctx))
+        yield prepare_batch([r for _, r in numbered], dialect, [n for n, _ in numbered]), ends_batch
 
 
 def _convert_worker(
-    records: Iterable[Record], source: str, batch_size: int, dialect: Dialect, out: Any
+    records: Iterable[Record],
+    source: str,
+    batch_size: int,
+    dialect: Dialect,
+    part: tuple[int, int],
+    out: Any,
 ) -> None:  # pragma: no cover - runs in the forked child (its effects are tested)
-    """Child process: convert and send ``("chunk", chunk, new errors, skipped)`` messages,
-    then ``("end", …)`` or ``("error", exception, …)``. ``Connection.send`` blocks while
-    the parent is still writing, so the child runs only a chunk or two ahead."""
+    """Child process: convert its part of the chunks and send a ``("chunk", chunk, its
+    errors, its skipped count)`` message for each, then ``("end", …)`` or ``("error",
+    exception, …)``. ``Connection.send`` blocks while the parent is busy, so the child
+    runs only a chunk or two ahead."""
     gc.disable()  # a collection would touch (and so copy) every page shared with the parent
     report = ImportReport(source)
-    sent = 0
+    sent_errors = sent_skipped = 0
 
     def message(kind: str, payload: Any) -> tuple[Any, ...]:
-        nonlocal sent
-        errors = report.errors[sent:]
-        sent = len(report.errors)
-        return kind, payload, errors, report.skipped
+        nonlocal sent_errors, sent_skipped
+        errors, skipped = report.errors[sent_errors:], report.skipped - sent_skipped
+        sent_errors, sent_skipped = len(report.errors), report.skipped
+        return kind, payload, errors, skipped
 
     try:
-        for chunk in _chunks(records, source, report, batch_size, dialect, CHUNK_ROWS):
+        for chunk in _chunks(records, source, report, batch_size, dialect, CHUNK_ROWS, part):
             out.send(message("chunk", chunk))
         out.send(message("end", None))
     except BaseException as exc:
@@ -530,15 +581,23 @@ def _convert_worker(
         out.close()
 
 
-class _ForkedConverter:
-    """:func:`_chunks` computed by a forked child process while this one writes.
+def converter_count() -> int:
+    """Converting processes for a parallel import: one per core, at most four. On two
+    cores, two converters and the writer share them better than one converter alone,
+    which leaves the writer's core idle while it waits."""
+    return max(1, min(4, os.cpu_count() or 1))
 
-    Validation is pure CPU and writing mostly SQLite's, so on two cores they overlap. The
-    child starts at once, so it converts while the writer prepares the database.
-    Chunks arrive in file order with the errors found before them; a failure in the
-    child (a bad file, an interruption) is raised here after the chunks it completed,
-    and the writer rolls back the batch it had open, so an interrupted import still
-    keeps whole batches only. :meth:`close` kills the child if the writer stops first."""
+
+class _ForkedConverters:
+    """:func:`_chunks` computed by forked child processes while this one writes.
+
+    Validation is pure CPU and writing mostly SQLite's, so they overlap. The children
+    start at once, so they convert while the writer prepares the database; each takes
+    every n-th chunk, and chunks are read back from them in turn, so they arrive in file
+    order with the errors found in them. A failure in a child (a bad file, an
+    interruption) is raised here after the chunks completed before it, and the writer
+    rolls back the batch it had open, so an interrupted import still keeps whole batches
+    only. :meth:`close` kills the children if the writer stops first."""
 
     def __init__(
         self,
@@ -547,37 +606,47 @@ class _ForkedConverter:
         report: ImportReport,
         batch_size: int,
         dialect: Dialect,
+        count: int,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self._report = report
-        self._receive, send = context.Pipe(duplex=False)
-        self._child = context.Process(
-            target=_convert_worker, args=(records, source, batch_size, dialect, send), daemon=True
-        )
-        self._child.start()
-        send.close()
+        self._pipes: list[Any] = []
+        self._children: list[Any] = []
+        for k in range(count):
+            receive, send = context.Pipe(duplex=False)
+            child = context.Process(
+                target=_convert_worker,
+                args=(records, source, batch_size, dialect, (k, count), send),
+                daemon=True,
+            )
+            child.start()
+            send.close()
+            self._pipes.append(receive)
+            self._children.append(child)
 
     def __iter__(self) -> Iterator[Chunk]:
         report = self._report
-        while True:
+        for index in itertools.count():
             try:
-                kind, payload, errors, skipped = self._receive.recv()
+                kind, payload, errors, skipped = self._pipes[index % len(self._pipes)].recv()
             except EOFError:
                 raise RuntimeError("import worker died") from None
             report.errors.extend(errors[: MAX_REPORTED_ERRORS - len(report.errors)])
-            report.skipped = skipped
+            report.skipped += skipped
             if kind == "chunk":
                 yield payload
             elif kind == "error":
                 raise payload
-            else:
+            else:  # the file ended before this chunk: the others have ended too
                 return
 
     def close(self) -> None:
-        self._receive.close()
-        if self._child.is_alive():
-            self._child.terminate()
-        self._child.join()
+        for pipe in self._pipes:
+            pipe.close()
+        for child in self._children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
 
 
 def can_fork() -> bool:
@@ -613,17 +682,18 @@ def import_records(
         dialect = probe.get_bind().dialect
     sqlite = dialect.name == "sqlite"
     vocabulary: set[str] | None = set() if bulk and sqlite else None
-    chunks: _ForkedConverter | Generator[Chunk, None, None]
+    chunks: _ForkedConverters | Generator[Chunk, None, None]
     if parallel and can_fork():
         from directory.categories import get_taxonomy
         from directory.gazetteer import get_gazetteer
 
-        get_gazetteer(), get_taxonomy()  # loaded once, before the fork, for both processes
-        chunks = _ForkedConverter(records, source, report, batch_size, dialect)
+        get_gazetteer(), get_taxonomy()  # loaded once, before the fork, for every process
+        chunks = _ForkedConverters(records, source, report, batch_size, dialect, converter_count())
     else:
         chunks = _chunks(records, source, report, batch_size, dialect)
     collecting = gc.isenabled()
     gc.disable()  # rows hold no cycles; collections would rescan the heap every few batches
+    seen: set[str] = set()  # source ids so far: a file's repeated rows are refused
     open_batch: Session | None = None  # the transaction of the batch being written
     pending = ImportReport(source)  # its counts, added to the report once it commits
     try:
@@ -639,6 +709,7 @@ def import_records(
                 if sqlite:
                     # a bigger page cache for this connection: index pages stay in memory
                     open_batch.connection().exec_driver_sql("PRAGMA cache_size=-131072")
+            chunk = drop_duplicates(chunk, seen, report)
             written = write_batch(open_batch.connection(), chunk, vocabulary)
             pending.created += written.created
             pending.updated += written.updated
@@ -673,6 +744,7 @@ def import_records(
                 finally:
                     conn.exec_driver_sql("PRAGMA threads=0")
                 add_vocabulary(conn, vocabulary)
+    report.errors.sort(key=lambda e: e.number)  # repeated rows are found after the others
     if progress is not None:
         progress(done)
     return report

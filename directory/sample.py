@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from directory.import_batches import prepare_batch, write_batch
-from directory.importer import CSV_COLUMNS, ImportReport, convert, csv_records
+from directory.importer import CSV_COLUMNS, ImportReport, convert, csv_records, drop_duplicates
 
 SAMPLE_SOURCE = "sample"
 SAMPLE_FILE = "sample_directory.csv"
@@ -174,14 +174,21 @@ def load_sample(session: Session) -> int:
     number of sample entries written. Idempotent: entries are keyed by their sample id."""
     text = sample_path().read_text(encoding="utf-8")
     report = ImportReport(SAMPLE_SOURCE)
-    rows = list(convert(csv_records(text), SAMPLE_SOURCE, report))
+    numbered = list(convert(csv_records(text), SAMPLE_SOURCE, report))
+    conn = session.connection()
+    seen: set[str] = set()
+    batches = [
+        drop_duplicates(
+            prepare_batch([r for _, r in part], conn.dialect, [n for n, _ in part]), seen, report
+        )
+        for part in (numbered[start : start + 1000] for start in range(0, len(numbered), 1000))
+    ]
     if report.errors:  # the shipped file is generated and tested: this is a packaging bug
         raise RuntimeError(f"sample directory has bad rows: {report.errors[:3]}")
     written = 0
-    conn = session.connection()
-    for start in range(0, len(rows), 1000):
-        batch = write_batch(conn, prepare_batch(rows[start : start + 1000], conn.dialect))
-        written += batch.created + batch.updated
+    for batch in batches:
+        counts = write_batch(conn, batch)
+        written += counts.created + counts.updated
     return written
 
 

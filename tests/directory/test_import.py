@@ -196,18 +196,25 @@ _FORK = pytest.mark.skipif(not can_fork(), reason="needs fork and two CPUs")
 
 
 @pytest.mark.parametrize(
-    ("parallel", "chunk_rows"),
-    [(False, None), pytest.param(True, None, marks=_FORK), pytest.param(True, 3, marks=_FORK)],
-    ids=["in-process", "forked-validation", "forked-validation-in-chunks"],
+    ("parallel", "chunk_rows", "converters"),
+    [
+        (False, None, 1),
+        pytest.param(True, None, 1, marks=_FORK),
+        pytest.param(True, 3, 1, marks=_FORK),
+        pytest.param(True, 3, 2, marks=_FORK),
+    ],
+    ids=["in-process", "forked-validation", "forked-validation-in-chunks", "two-converters"],
 )
 def test_an_interrupted_import_keeps_whole_batches_only(
-    store, parallel: bool, chunk_rows: int | None, monkeypatch: pytest.MonkeyPatch
+    store, parallel: bool, chunk_rows: int | None, converters: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """In chunks, the writer has already written part of the third batch when the child
+    """In chunks, the writer has already written part of the third batch when a child
     fails: that part is rolled back with its batch."""
     _, factory = store
     if chunk_rows is not None:
-        monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked child inherits it
+        monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
+    monkeypatch.setattr(importer, "converter_count", lambda: converters)
 
     def records() -> Iterator[Record]:
         for n in range(25):
@@ -298,3 +305,34 @@ def test_bulk_mode_rebuilds_every_index_even_when_interrupted(store) -> None:
     assert (report.created, report.updated) == (0, 30)
     with factory() as session:
         assert _index_names(session) == before
+
+
+@pytest.mark.parametrize(
+    ("count", "batch", "chunk", "expected"),
+    [
+        (0, 4, 2, []),
+        (5, 4, 2, [(2, False), (2, True), (1, True)]),
+        (8, 4, 3, [(3, False), (1, True), (3, False), (1, True)]),
+        (6, 10, 3, [(3, False), (3, True)]),
+        (3, 1, 5, [(1, True), (1, True), (1, True)]),
+    ],
+)
+def test_record_chunks_never_straddle_a_batch_and_flag_the_last_one(
+    count: int, batch: int, chunk: int, expected: list[tuple[int, bool]]
+) -> None:
+    records = [Record(n, {}) for n in range(count)]
+    chunks = list(importer._record_chunks(records, batch, chunk))
+    assert [(len(c), ends) for c, ends in chunks] == expected
+    assert [r for c, _ in chunks for r in c] == records
+
+
+def test_record_chunks_keep_a_completed_batch_when_reading_fails() -> None:
+    def records() -> Iterator[Record]:
+        yield from (Record(n, {}) for n in range(6))
+        raise KeyboardInterrupt
+
+    got: list[tuple[int, bool]] = []
+    with pytest.raises(KeyboardInterrupt):
+        for chunk, ends in importer._record_chunks(records(), 3, 2):
+            got.append((len(chunk), ends))
+    assert got == [(2, False), (1, True), (2, False), (1, True)]

@@ -53,8 +53,8 @@ def _entries(session: Session, source: str) -> dict[str, tuple[Any, ...]]:
 
 def test_prepare_leaves_out_columns_null_in_every_row_and_lists_terms_by_position() -> None:
     report = ImportReport("t")
-    rows = list(convert(_records([_row(1, tags="a;b"), _row(2, phone="0262 11 22 33")]), "t", report))
-    batch = prepare_batch(rows, create_engine("sqlite://").dialect)
+    numbered = list(convert(_records([_row(1, tags="a;b"), _row(2, phone="0262 11 22 33")]), "t", report))
+    batch = prepare_batch([r for _, r in numbered], create_engine("sqlite://").dialect, [2, 3])
     assert "website" not in batch.columns and "phone" in batch.columns
     assert "tags" in batch.columns  # NOT NULL columns are always bound
     tags = batch.columns.index("tags")

@@ -27,6 +27,8 @@ def _csv(rows: int) -> str:
             lines.append(f"p{n},,garage,97415,,,,,\n")  # empty name
         elif n % 11 == 5:
             lines.append(f"p{n},Garage {n},garage,99999,,,,,\n")  # unknown commune
+        elif n % 17 == 9:
+            lines.append(f"p{n // 3},Garage repeated {n},garage,97415,,,,,\n")  # an earlier id
         elif n % 13 == 0:
             lines.append(f"p{n},Cre\u0300che {n} \u200bTi Bouts,creche,97416,-21.01,55.27,,"
                          "bébés;jardin,0262 00 00 00\n")
@@ -51,12 +53,19 @@ def _snapshot(session: Session, source: str) -> tuple[list[tuple[Any, ...]], lis
     return [tuple(r) for r in entries], [tuple(r) for r in terms]
 
 
-@pytest.mark.parametrize("chunk_rows", [1000, 7], ids=["chunk-per-batch", "chunks-in-batches"])
+@pytest.mark.parametrize(
+    ("chunk_rows", "converters"),
+    [(1000, 1), (7, 1), (7, 2), (5, 3)],
+    ids=["chunk-per-batch", "chunks-in-batches", "two-converters", "three-converters"],
+)
 def test_parallel_and_serial_imports_write_and_report_the_same(
-    store, tmp_path: Path, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+    store, tmp_path: Path, chunk_rows: int, converters: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Rows of a file that repeat an earlier id are refused whichever process converted
+    them: the writer, which sees every chunk, drops them."""
     _, factory = store
-    monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked child inherits it
+    monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
+    monkeypatch.setattr(importer, "converter_count", lambda: converters)
     path = tmp_path / "grand.csv"
     path.write_text(_csv(230), encoding="utf-8")
     serial = import_file(factory, path, source="serial", batch_size=40, parallel=False)
@@ -65,6 +74,8 @@ def test_parallel_and_serial_imports_write_and_report_the_same(
         serial.created, serial.updated, serial.skipped)
     assert serial.skipped > 0 and serial.created > 150
     assert parallel.errors == serial.errors
+    assert {e.reason for e in serial.errors} == {"empty", "unknown_commune", "duplicate_in_file"}
+    assert [e.number for e in serial.errors] == sorted(e.number for e in serial.errors)
     with factory() as session:
         ours = _snapshot(session, "parallel")
         assert ours == _snapshot(session, "serial")
