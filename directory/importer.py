@@ -40,9 +40,10 @@ object per row): an interrupted import keeps whole batches only. A bad row is re
 with its line (CSV) or feature number (GeoJSON) and reason, skipped and counted.
 
 Speed (``benchmarks/bench_directory.py``): files of more than a few thousand rows are
-validated in a forked child process while this one writes what came before, chunk by
-chunk inside each batch's transaction (same rows, errors and batches: tested). The child
-also folds names, computes index terms and makes each chunk driver-ready
+validated in forked child processes (one per core, each taking every n-th chunk) while
+this one writes what came before, chunk by chunk inside each batch's transaction (same
+rows, errors and batches: tested). The children also fold names, compute index terms and
+make each chunk driver-ready
 (``directory.import_batches``), so the writer is left with ``executemany`` calls.
 ``clean``/``fold`` take a plain-text shortcut, a record's text fields are stripped once,
 and neither process runs the cyclic GC during an import.
@@ -664,7 +665,8 @@ def import_records(
     bulk: bool = False,
     parallel: bool = False,
 ) -> ImportReport:
-    """Convert and write, one transaction per batch (an interruption keeps whole batches).
+    """Convert and write, one transaction per batch of ``batch_size`` records (an
+    interruption keeps whole batches; a batch holds fewer entries when rows are refused).
 
     ``bulk`` (SQLite; for large loads such as a first import or the benchmark): secondary
     indexes of ``entries`` and ``entry_terms`` are dropped for the load and rebuilt at the
@@ -673,8 +675,9 @@ def import_records(
     stays, so re-imports still update. The indexes are rebuilt even when the load fails,
     and any import first restores indexes a killed bulk load may have left missing.
 
-    ``parallel`` (where :func:`can_fork`): rows are validated in a forked child process
-    while this one writes the previous batch; same rows, errors and batches as without.
+    ``parallel`` (where :func:`can_fork`): rows are validated in forked child processes
+    (:func:`converter_count`) while this one writes what they sent; same rows, errors and
+    batches as without.
     """
     report = ImportReport(source)
     done = 0
