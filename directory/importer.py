@@ -43,10 +43,9 @@ Speed (``benchmarks/bench_directory.py``): files of more than a few thousand row
 validated in forked child processes (one per core, each taking every n-th chunk) while
 this one writes what came before, chunk by chunk inside each batch's transaction (same
 rows, errors and batches: tested). The children also fold names, compute index terms and
-make each chunk driver-ready
-(``directory.import_batches``), so the writer is left with ``executemany`` calls.
-``clean``/``fold`` take a plain-text shortcut, a record's text fields are stripped once,
-and neither process runs the cyclic GC during an import.
+make each chunk driver-ready (``directory.import_batches``), so the writer is left with
+``executemany`` calls. ``clean``/``fold`` take a plain-text shortcut, a record's text
+fields are stripped once, and no process runs the cyclic GC during an import.
 """
 
 from __future__ import annotations
