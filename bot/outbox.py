@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.messages import (
@@ -224,3 +224,14 @@ def mark_sent(session: Session, item_id: int) -> None:
         .where(OutboxMessage.id == item_id)
         .values(sent_at=datetime.now(UTC))
     )
+
+
+def prune_sent(session: Session, before: datetime) -> int:
+    """Forget messages delivered before ``before`` (kept a while to see what went out).
+    Undelivered ones stay, failed included: they are what an admin wants to look at."""
+    result = session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < before
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

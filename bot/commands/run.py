@@ -14,6 +14,7 @@ from directory.db import DatabaseError
 
 
 async def _serve(config: Config) -> None:
+    from bot.scheduler import start_scheduler, stop_scheduler
     from bot.wiring import build_engine
 
     engine = build_engine(config.database.url, admins=config.admins)
@@ -31,6 +32,7 @@ async def _serve(config: Config) -> None:
             "no adapter is enabled: set telegram.enabled or matrix.enabled in the configuration"
         )
     running = [asyncio.ensure_future(task) for task in tasks]
+    scheduler = start_scheduler(engine.sessions)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: [task.cancel() for task in running])
@@ -38,6 +40,8 @@ async def _serve(config: Config) -> None:
         await asyncio.gather(*running)
     except asyncio.CancelledError:
         logging.getLogger("communebot").info("stopped")
+    finally:
+        await stop_scheduler(scheduler)
 
 
 @click.command("run")

@@ -1,0 +1,88 @@
+"""Housekeeping: what is forgotten, what is kept, and that ``communebot run``'s scheduler
+runs it at start. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.scheduler import Retention, start_scheduler, stop_scheduler, sweep
+from directory.models import OutboxMessage, ProcessedEvent
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _fill(factory, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    with factory() as session, session.begin():
+        session.add_all([
+            ProcessedEvent(platform="telegram", event_id="old", processed_at=now - timedelta(days=8)),
+            ProcessedEvent(platform="telegram", event_id="recent", processed_at=now - timedelta(days=6)),
+            ProcessedEvent(platform="matrix", event_id="$old", processed_at=now - timedelta(days=30)),
+            OutboxMessage(platform="matrix", chat_id="!room", payload={}, created_at=now - timedelta(days=40),
+                          sent_at=now - timedelta(days=31), attempts=1),
+            OutboxMessage(platform="matrix", chat_id="!room", payload={}, created_at=now - timedelta(days=20),
+                          sent_at=now - timedelta(days=20), attempts=1),
+            # never delivered (failed five times): kept for an admin to see, however old
+            OutboxMessage(platform="telegram", chat_id="42", payload={}, created_at=now - timedelta(days=90),
+                          sent_at=None, attempts=5),
+        ])
+
+
+def test_sweep_forgets_old_event_ids_and_delivered_messages_only(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    _fill(factory, NOW)
+    swept = sweep(factory, NOW)
+    assert (swept.processed_events, swept.sent_messages) == (2, 1)
+    with factory() as session:
+        assert set(session.scalars(select(ProcessedEvent.event_id))) == {"recent"}
+        left = session.execute(select(OutboxMessage.chat_id, OutboxMessage.sent_at)).all()
+        assert sorted(chat for chat, _ in left) == ["!room", "42"]
+        assert any(sent is None for _, sent in left)
+    again = sweep(factory, NOW)
+    assert (again.processed_events, again.sent_messages) == (0, 0)
+
+
+def test_retention_is_a_setting(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    _fill(factory, NOW)
+    one_day = timedelta(days=1)
+    swept = sweep(factory, NOW, Retention(processed_events=one_day, sent_messages=one_day))
+    assert (swept.processed_events, swept.sent_messages) == (3, 2)
+
+
+async def test_the_scheduler_runs_housekeeping_at_start_and_stops_cleanly(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    _fill(factory, datetime.now(UTC))
+    scheduler = start_scheduler(factory)
+    try:
+        for _ in range(100):
+            with factory() as session:
+                left = set(session.scalars(select(ProcessedEvent.event_id)))
+            if left == {"recent"}:
+                break
+            await asyncio.sleep(0.05)
+        assert left == {"recent"}
+        job = scheduler.get_job("housekeeping")
+        assert job is not None and job.next_run_time > datetime.now(UTC) + timedelta(minutes=50)
+    finally:
+        await stop_scheduler(scheduler)
+    assert not scheduler.running
+
+
+async def test_stopping_while_housekeeping_runs_waits_for_it_quietly(
+    store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``communebot run`` stops the scheduler as soon as an adapter fails to start, often
+    while the first housekeeping still runs: no error, no traceback."""
+    _, factory = store
+    _fill(factory, datetime.now(UTC))
+    with caplog.at_level(logging.INFO):
+        scheduler = start_scheduler(factory)
+        await asyncio.sleep(0)  # the first run has just been handed to its thread
+        await stop_scheduler(scheduler)
+    assert not scheduler.running
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
