@@ -344,7 +344,8 @@ def resolve_commune_answer(
 
     A pressed/numbered candidate, a shared location (nearest commune), an INSEE code, a
     postcode or a name (typos, no accents, "St"). Ambiguous -> candidates offered as
-    choices, not found -> a short message and the question again. ``near`` defaults to
+    choices; not found -> ``Step.pass_on()`` when the text reads as a new request (see
+    :func:`is_other_request`), else a short message and the question again. ``near`` defaults to
     the citizen's home point or commune, then the chat's commune, to rank same-name
     communes. ``text`` replaces the message text (e.g. a command's argument).
     """
@@ -388,6 +389,10 @@ def resolve_commune_answer(
         new_state["_commune_candidates"] = candidates
         question = say(ctx, "common.commune.which", choices=commune_choices(candidates), text=text)
         return CommuneAnswer(step=Step.wait(new_state, question))
+    if picked is None and is_other_request(ctx, text):
+        # "je recommande le garage Zot au Port": no commune, a new request; the engine
+        # routes it afresh (only once nothing matched: "La Crèche" is a commune too)
+        return CommuneAnswer(step=Step.pass_on())
     problem = say(ctx, "common.commune.not_found", text=text)
     return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
 

@@ -408,3 +408,17 @@ def test_a_question_instead_of_a_new_commune_leaves_settings(talk, engine_store)
     assert "Je ne trouve pas de commune" not in out
     assert citizen_of(engine_store[1], "u1").home_insee == "97415"  # type: ignore[union-attr]
     assert all(s[1] != "settings" for s in states(engine_store[1]))
+
+
+def test_a_new_request_where_a_commune_was_asked_is_not_taken_for_a_commune(talk, engine_store) -> None:
+    """Asked where to search (no home commune yet), the user goes on to something else:
+    the message opens its own dialog instead of "no commune called 'je recommande…'"."""
+    me: Talk = talk(lang="fr")
+    me.say("bonjour")
+    assert "Où cherchez-vous" in me.say("quelle crèche près de chez moi ?")
+    out = me.say("je recommande le garage Zot au Port")
+    assert "Je ne trouve pas de commune" not in out
+    assert "Zot" in out  # the recommend dialog took it (it offers to add the garage)
+    # and a real commune answer to the same question still works
+    assert "Où cherchez-vous" in me.say("/cancel") + me.say("quelle crèche près de chez moi ?")
+    assert "rien trouvé dans un rayon" in me.say("Saint-Denis 974")  # searched (an empty store)
