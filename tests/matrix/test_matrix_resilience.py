@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,32 +78,44 @@ class Silent:
         return []
 
 
-async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:
-    syncs: list[float] = []
+def homeserver(sync: Callable[[], Awaitable[web.StreamResponse]]) -> Handler:
+    """A homeserver that accepts the bot's access token and knows its profile; ``sync``
+    answers every ``/sync``."""
 
-    async def handler(request: web.Request) -> web.Response:
+    async def handler(request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.endswith("/account/whoami"):
             return web.json_response({"user_id": "@bot:x", "device_id": "DEV"})
         if "/profile/" in path:
             return web.json_response({"displayname": "Bot"})
         if path.endswith("/sync"):
-            syncs.append(time.monotonic())
-            if len(syncs) == 1:  # a reverse proxy's error page, not JSON at all
-                return web.Response(text="<html>502 Bad Gateway</html>", status=502,
-                                    content_type="text/html")
-            if len(syncs) == 2:
-                return web.json_response({"errcode": "M_UNKNOWN", "error": "boom"}, status=500)
-            await asyncio.sleep(0.05)
-            return web.json_response({"next_batch": f"s{len(syncs)}", "rooms": {}})
+            return await sync()
         return web.json_response({"errcode": "M_UNRECOGNIZED", "error": path}, status=404)
 
-    config = MatrixConfig(
-        enabled=True, homeserver=await fake_server(handler), user_id="@bot:x",
-        access_token=SecretStr("secret"), store_path=str(tmp_path / "s"), encryption=False,
-        sync_timeout_ms=10,
+    return handler
+
+
+def token_config(url: str, tmp_path: Path, **overrides: Any) -> MatrixConfig:
+    return MatrixConfig(
+        enabled=True, homeserver=url, user_id="@bot:x", access_token=SecretStr("secret"),
+        store_path=str(tmp_path / "s"), encryption=False, sync_timeout_ms=10, **overrides,
     )
-    bot = MatrixBot(config, Silent())
+
+
+async def test_sync_errors_back_off_and_resume(fake_server, tmp_path) -> None:
+    syncs: list[float] = []
+
+    async def sync() -> web.StreamResponse:
+        syncs.append(time.monotonic())
+        if len(syncs) == 1:  # a reverse proxy's error page, not JSON at all
+            return web.Response(text="<html>502 Bad Gateway</html>", status=502,
+                                content_type="text/html")
+        if len(syncs) == 2:
+            return web.json_response({"errcode": "M_UNKNOWN", "error": "boom"}, status=500)
+        await asyncio.sleep(0.05)
+        return web.json_response({"next_batch": f"s{len(syncs)}", "rooms": {}})
+
+    bot = MatrixBot(token_config(await fake_server(homeserver(sync)), tmp_path), Silent())
     await bot.start()
     try:
         await bot.wait_synced(timeout=10)
@@ -118,24 +131,13 @@ async def test_a_revoked_access_token_without_password_is_said_once(
 ) -> None:
     syncs: list[float] = []
 
-    async def handler(request: web.Request) -> web.Response:
-        path = request.path
-        if path.endswith("/account/whoami"):
-            return web.json_response({"user_id": "@bot:x", "device_id": "DEV"})
-        if "/profile/" in path:
-            return web.json_response({"displayname": "Bot"})
-        if path.endswith("/sync"):
-            syncs.append(time.monotonic())
-            return web.json_response(
-                {"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed."}, status=401
-            )
-        return web.json_response({"errcode": "M_UNRECOGNIZED", "error": path}, status=404)
+    async def sync() -> web.StreamResponse:
+        syncs.append(time.monotonic())
+        return web.json_response(
+            {"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed."}, status=401
+        )
 
-    config = MatrixConfig(
-        enabled=True, homeserver=await fake_server(handler), user_id="@bot:x",
-        access_token=SecretStr("secret"), store_path=str(tmp_path / "s"), encryption=False,
-        sync_timeout_ms=10, max_backoff_s=0.2,
-    )
+    config = token_config(await fake_server(homeserver(sync)), tmp_path, max_backoff_s=0.2)
     bot = MatrixBot(config, Silent())
     with caplog.at_level(logging.WARNING, logger="communebot.matrix"):
         await bot.start()
