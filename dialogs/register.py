@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
+from bot.messages import Outgoing
 from dialogs.common import (
     COMMUNE_PREFIX,
     ask_commune,
@@ -106,19 +107,21 @@ class Register:
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         then = pending_request(args) if args.get("first") else None
-        return _carry(ctx, self._start(ctx, args), then)
+        return _carry(ctx, self._start(ctx, args, answer_after=bool(then)), then)
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:
         then = state.get("then")
         return _carry(ctx, self._resume(ctx, state), str(then) if then else None)
 
-    def _start(self, ctx: DialogContext, args: JSON) -> Step:
+    def _start(self, ctx: DialogContext, args: JSON, *, answer_after: bool = False) -> Step:
         name = ctx.citizen.display_name
         greeting = say(ctx, "register.hello_named", name=name) if name else say(
             ctx, "register.hello"
         )
         first = bool(args.get("first"))
-        before = (greeting,) if first else ()
+        before: tuple[Outgoing, ...] = (greeting,) if first else ()
+        if answer_after:  # their first message asked something: say it is not forgotten
+            before += (say(ctx, "register.answer_after"),)
         payload = str(args.get("payload") or "")
         if payload:
             insee = _from_payload(payload)

@@ -422,3 +422,14 @@ def test_a_new_request_where_a_commune_was_asked_is_not_taken_for_a_commune(talk
     # and a real commune answer to the same question still works
     assert "Où cherchez-vous" in me.say("/cancel") + me.say("quelle crèche près de chez moi ?")
     assert "rien trouvé dans un rayon" in me.say("Saint-Denis 974")  # searched (an empty store)
+
+
+def test_a_newcomer_asking_first_is_told_the_answer_comes_after_the_commune(talk, engine_store) -> None:
+    asker: Talk = talk(user="asker", lang="en")
+    out = asker.say("any daycare in Saint-Pierre 974?")
+    assert "I will answer your question as soon as I know your commune." in out
+    assert "which commune do you live in" in out
+    greeter: Talk = talk(user="greeter", lang="fr")
+    out = greeter.say("bonjour")
+    assert "Je réponds à votre question" not in out  # nothing was asked
+    assert "quelle est votre commune" in out
