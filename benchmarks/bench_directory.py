@@ -163,11 +163,11 @@ def naive_text(session: Any, text: str, point: tuple[float, float]) -> list[int]
     return [i for _, i in sorted(scored)[:10]]
 
 
-def naive_import(csv_path: Path, db_path: Path, limit: int) -> float:
+def naive_import(csv_path: Path, url: str, limit: int) -> float:
     """Rows/s of the obvious import: each row validated, added as one ORM object and
     flushed (``services.add_entry``, the index kept by its mapper events), a commit every
-    1,000 rows. On the first ``limit`` rows of the same file, into a fresh database."""
-    _, factory = open_store(f"sqlite:///{db_path}")
+    1,000 rows. On the first ``limit`` rows of the same file, into the database at ``url``."""
+    engine, factory = open_store(url)
     ctx = _Context()
     with csv_path.open(encoding="utf-8", newline="") as fh:
         records = [Record(n, row) for n, row in zip(range(limit), csv.DictReader(fh), strict=False)]
@@ -182,6 +182,7 @@ def naive_import(csv_path: Path, db_path: Path, limit: int) -> float:
         session.commit()
     finally:
         session.close()
+        engine.dispose()
     return len(records) / (time.perf_counter() - start)
 
 
@@ -202,7 +203,9 @@ def bench_size(size: int, workdir: Path, queries: int, baseline_queries: int, se
         import_seconds = time.perf_counter() - start
         assert report.skipped == 0, report.errors[:5]
         rate = size / import_seconds
-        naive_rate = naive_import(csv_path, workdir / f"naive_{size}_{seed}.db", min(size, NAIVE_IMPORT_ROWS))
+        naive_rate = naive_import(
+            csv_path, f"sqlite:///{workdir / f'naive_{size}_{seed}.db'}", min(size, NAIVE_IMPORT_ROWS)
+        )
         csv_path.unlink()
 
     rng = random.Random(seed + 1)

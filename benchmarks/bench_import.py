@@ -1,0 +1,72 @@
+"""Import speed on any database: a synthetic CSV imported, then imported again (updates).
+
+    .venv/bin/python benchmarks/bench_import.py                       # SQLite, 100k rows
+    .venv/bin/python benchmarks/bench_import.py --db postgresql://postgres@127.0.0.1:5432/bench
+    .venv/bin/python benchmarks/bench_import.py --rows 20000 --bulk  # SQLite bulk load
+
+The rows are those of ``bench_directory.py`` (same generator, same seed). The database
+must be empty (a fresh SQLite file is made when ``--db`` is not given). The baseline is
+the obvious import on the same database, one ORM object added and flushed per row, on
+the first 2,000 rows; ratios are ours / baseline. ``--bulk`` only changes SQLite (see ``communebot import``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for folder in (ROOT, ROOT / "benchmarks"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from bench_directory import CommunePicker, naive_import, write_synthetic_csv  # noqa: E402
+
+from directory.db import open_store  # noqa: E402
+from directory.importer import import_file  # noqa: E402
+
+NAIVE_ROWS = 2_000
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", help="an empty database's URL (default: a fresh SQLite file)")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--bulk", action="store_true", help="SQLite bulk load")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="communebot-bench-import-") as folder:
+        work = Path(folder)
+        url = args.db or f"sqlite:///{work / 'bench.db'}"
+        csv_path = work / "synthetic.csv"
+        write_synthetic_csv(csv_path, args.rows, args.seed, CommunePicker())
+        engine, factory = open_store(url)
+        try:
+            rates: dict[str, float] = {}
+            for label in ("import", "re-import"):
+                start = time.perf_counter()
+                report = import_file(factory, csv_path, batch_size=5000, bulk=args.bulk)
+                rates[label] = args.rows / (time.perf_counter() - start)
+                assert report.skipped == 0, report.errors[:3]
+        finally:
+            engine.dispose()
+        # the baseline on the same database (its entries have no source: no conflict)
+        naive = naive_import(csv_path, url, min(args.rows, NAIVE_ROWS))
+    backend = url.split(":", 1)[0]
+    print(f"{args.rows:,} rows on {backend}{' (bulk)' if args.bulk else ''}:")
+    for label, rate in rates.items():
+        print(f"  {label:<10} {rate:>9,.0f} rows/s   {rate / naive:5.1f}x the naive import")
+    print(f"  {'naive':<10} {naive:>9,.0f} rows/s   (one ORM object per row, "
+          f"{min(args.rows, NAIVE_ROWS):,} rows)")
+    return {"rows": args.rows, "backend": backend, "naive": naive, **rates}
+
+
+if __name__ == "__main__":
+    main()
