@@ -3,11 +3,14 @@
     .venv/bin/python benchmarks/bench_import.py                       # SQLite, 100k rows
     .venv/bin/python benchmarks/bench_import.py --db postgresql://postgres@127.0.0.1:5432/bench
     .venv/bin/python benchmarks/bench_import.py --rows 20000 --bulk  # SQLite bulk load
+    .venv/bin/python benchmarks/bench_import.py --db postgresql://… --searches 200
 
 The rows are those of ``bench_directory.py`` (same generator, same seed). The database
 must be empty (a fresh SQLite file is made when ``--db`` is not given). The baseline is
 the obvious import on the same database, one ORM object added and flushed per row, on
 the first 2,000 rows; ratios are ours / baseline. ``--bulk`` only changes SQLite (see ``communebot import``).
+``--searches N`` then times the two searches of ``bench_directory.py`` on the imported
+rows, which is how PostgreSQL's search latency is measured.
 """
 
 from __future__ import annotations
@@ -25,10 +28,20 @@ for folder in (ROOT, ROOT / "benchmarks"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from bench_directory import CommunePicker, naive_import, write_synthetic_csv  # noqa: E402
+from bench_directory import (  # noqa: E402
+    CommunePicker,
+    Stats,
+    naive_import,
+    offset,
+    timed,
+    write_synthetic_csv,
+)
 
+from directory.categories import get_taxonomy  # noqa: E402
 from directory.db import open_store  # noqa: E402
 from directory.importer import import_file  # noqa: E402
+from directory.models import Entry  # noqa: E402
+from directory.search import SearchQuery, search  # noqa: E402
 
 NAIVE_ROWS = 2_000
 
@@ -41,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--bulk", action="store_true", help="SQLite bulk load")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--searches", type=int, default=0,
+                        help="then time this many searches of each kind on the imported rows")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="communebot-bench-import-") as folder:
         work = Path(folder)
@@ -55,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 report = import_file(factory, csv_path, batch_size=5000, bulk=args.bulk)
                 rates[label] = args.rows / (time.perf_counter() - start)
                 assert report.skipped == 0, report.errors[:3]
+            searches = _searches(factory, args.searches, args.rows, args.seed) if args.searches else []
         finally:
             engine.dispose()
         # the baseline on the same database (its entries have no source: no conflict)
@@ -65,7 +81,43 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"  {label:<10} {rate:>9,.0f} rows/s   {rate / naive:5.1f}x the naive import")
     print(f"  {'naive':<10} {naive:>9,.0f} rows/s   (one ORM object per row, "
           f"{min(args.rows, NAIVE_ROWS):,} rows)")
-    return {"rows": args.rows, "backend": backend, "naive": naive, **rates}
+    for stats in searches:
+        print(f"  {stats.name:<24} p50 {stats.p50:6.2f} ms   p95 {stats.p95:6.2f} ms")
+    return {
+        "rows": args.rows, "backend": backend, "naive": naive, **rates,
+        "searches": {s.name: (s.p50, s.p95) for s in searches},
+    }
+
+
+def _searches(factory: Any, count: int, rows: int, seed: int) -> list[Stats]:
+    """The two searches of ``bench_directory.py`` (category near a point; a word of an
+    existing name in its commune), on whatever database was imported into."""
+    import random
+
+    rng = random.Random(seed + 1)
+    picker = CommunePicker()
+    slugs = [c.slug for c in get_taxonomy()]
+    with factory() as session:
+        near = []
+        for _ in range(count):
+            commune = picker.pick(rng)
+            near.append((rng.choice(slugs), offset(commune.lat, commune.lon, rng)))
+        words: list[tuple[str, str]] = []
+        while len(words) < count:
+            entry = session.get(Entry, rng.randint(1, rows))
+            if entry is not None:
+                words.append((rng.choice(entry.name.split()[-2:]), entry.commune_insee))
+        search(session, SearchQuery(category=near[0][0], point=near[0][1]))  # warm caches
+        return [
+            Stats("category near a point", [
+                timed(lambda s=slug, p=point: search(session, SearchQuery(category=s, point=p)))  # type: ignore[misc]
+                for slug, point in near
+            ]),
+            Stats("free text in a commune", [
+                timed(lambda t=text, c=insee: search(session, SearchQuery(text=t, commune=c)))  # type: ignore[misc]
+                for text, insee in words
+            ]),
+        ]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ def test_import_benchmark_runs_end_to_end(capsys: pytest.CaptureFixture[str]) ->
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("bench_import", module)
     spec.loader.exec_module(module)
-    result = module.main(["--rows", "300"])
+    result = module.main(["--rows", "300", "--searches", "5"])
     assert result["backend"] == "sqlite" and result["rows"] == 300
     assert result["import"] > 0 and result["re-import"] > 0 and result["naive"] > 0
+    for p50, p95 in result["searches"].values():
+        assert 0 < p50 <= p95
     assert "x the naive import" in capsys.readouterr().out
