@@ -677,9 +677,13 @@ def import_records(
     ``parallel`` (where :func:`can_fork`): rows are validated in forked child processes
     (:func:`converter_count`) while this one writes what they sent; same rows, errors and
     batches as without.
+
+    ``progress`` is told how many records were handled (written or refused) after each
+    500 or so and at the end, so a bar whose total is the file's row count ends full.
     """
     report = ImportReport(source)
-    done = 0
+    done = 0  # entries written
+    reported = 0  # records last reported to ``progress``
     with factory() as probe:  # no connection: the engine's dialect
         dialect = probe.get_bind().dialect
     sqlite = dialect.name == "sqlite"
@@ -723,10 +727,12 @@ def import_records(
                 open_batch = None
                 report.created += pending.created
                 report.updated += pending.updated
-                previous, done = done, done + pending.created + pending.updated
+                done += pending.created + pending.updated
                 pending = ImportReport(source)
-                if progress is not None and done // 500 != previous // 500:
-                    progress(done)
+                handled = done + report.skipped  # records, refused ones included
+                if progress is not None and handled // 500 != reported // 500:
+                    progress(handled)
+                    reported = handled
                 if postgresql and done >= analyze_at:
                     _analyze(factory)
                     analyze_at = 2 * done
@@ -755,7 +761,7 @@ def import_records(
         _analyze(factory)  # searches plan on the imported rows at once
     report.errors.sort(key=lambda e: e.number)  # repeated rows are found after the others
     if progress is not None:
-        progress(done)
+        progress(done + report.skipped)
     return report
 
 

@@ -358,3 +358,17 @@ def test_postgresql_statistics_follow_an_import(pg_url: str) -> None:
         assert estimate == known >= 300
     finally:
         engine.dispose()
+
+
+def test_progress_counts_refused_rows_so_a_bar_ends_full(store) -> None:
+    _, factory = store
+    seen: list[int] = []
+    records = [
+        Record(n + 2, {"id": f"p{n}", "name": "" if n % 4 == 0 else f"Garage {n}",
+                       "category": "garage", "commune": "97415"})
+        for n in range(1200)
+    ]
+    report = import_records(factory, records, "progress", batch_size=100, progress=seen.append)
+    assert report.skipped == 300 and report.created == 900
+    assert seen[-1] == 1200  # every record, refused ones included
+    assert seen == sorted(seen) and len(seen) >= 3  # along the way, not only at the end
