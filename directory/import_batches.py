@@ -73,9 +73,6 @@ class PreparedBatch:
     vocabulary: frozenset[str]
     processed: bool
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def without(self, positions: Sequence[int]) -> PreparedBatch:
         """This batch without the rows at ``positions`` (the others keep their order and
         are renumbered; columns and vocabulary stay as they were, a superset)."""
@@ -158,6 +155,8 @@ def _null_by_default(table: Table, column: str) -> bool:
 
 @dataclass
 class Written:
+    """What one write did: entries created and updated."""
+
     created: int = 0
     updated: int = 0
 

@@ -69,7 +69,14 @@ from sqlalchemy import Connection, Index, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory.import_batches import IndexPart, PreparedBatch, Row, prepare_batch, write_batch
+from directory.import_batches import (
+    IndexPart,
+    PreparedBatch,
+    Row,
+    Written,
+    prepare_batch,
+    write_batch,
+)
 from directory.models import Entry, EntryKind, EntryTerm
 from directory.search_index import (
     add_vocabulary,
@@ -682,7 +689,6 @@ def import_records(
     500 or so and at the end, so a bar whose total is the file's row count ends full.
     """
     report = ImportReport(source)
-    done = 0  # entries written
     reported = 0  # records last reported to ``progress``
     with factory() as probe:  # no connection: the engine's dialect
         dialect = probe.get_bind().dialect
@@ -703,7 +709,7 @@ def import_records(
     postgresql = dialect.name == "postgresql"
     analyze_at = 1  # rows written when PostgreSQL's statistics are next refreshed
     open_batch: Session | None = None  # the transaction of the batch being written
-    pending = ImportReport(source)  # its counts, added to the report once it commits
+    pending = Written()  # its counts, added to the report once it commits
     try:
         with factory() as session, session.begin():
             restore_indexes(session.connection())
@@ -727,8 +733,8 @@ def import_records(
                 open_batch = None
                 report.created += pending.created
                 report.updated += pending.updated
-                done += pending.created + pending.updated
-                pending = ImportReport(source)
+                pending = Written()
+                done = report.created + report.updated
                 handled = done + report.skipped  # records, refused ones included
                 if progress is not None and handled // 500 != reported // 500:
                     progress(handled)
@@ -742,11 +748,11 @@ def import_records(
             open_batch.close()
         if collecting:
             gc.enable()
-        chunks.close()  # stops the child process, if any
+        chunks.close()  # stops the converting processes, if any
         if vocabulary is not None:
             with factory() as session, session.begin():
                 conn = session.connection()
-                # The index builds' sorts may use helper threads (the converter is done).
+                # The index builds' sorts may use helper threads (the converters are done).
                 # SQLite's sorter hands work to them only once the data outgrows the page
                 # cache, so the cache is back at its default size here: measured on 540k
                 # index rows, 0.46 s with a 2 MB cache against 1.0 s with the 128 MB one.
@@ -757,6 +763,7 @@ def import_records(
                 finally:
                     conn.exec_driver_sql("PRAGMA threads=0")
                 add_vocabulary(conn, vocabulary)
+    done = report.created + report.updated
     if postgresql and done:
         _analyze(factory)  # searches plan on the imported rows at once
     report.errors.sort(key=lambda e: e.number)  # repeated rows are found after the others

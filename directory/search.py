@@ -356,11 +356,6 @@ _HITS_SQL = (
 )
 
 
-def _placeholder(connection: Connection) -> str | None:
-    """The driver's positional placeholder, or None to go through SQLAlchemy."""
-    return positional_placeholder(connection.dialect)
-
-
 def _read(
     session: Session,
     statement: Executable,
@@ -381,7 +376,7 @@ def expand_words(session: Session, words: Sequence[str]) -> list[dict[str, float
     prefixes = sorted({w[:2] for w in words if len(w) >= 3})
     vocab: dict[str, list[str]] = {}
     if prefixes:
-        mark = _placeholder(session.connection())
+        mark = positional_placeholder(session.connection().dialect)
         sql = _VOCAB_SQL.format(",".join([mark] * len(prefixes))) if mark else None
         for prefix, term in _read(session, _VOCAB, {"prefixes": prefixes}, sql, tuple(prefixes)):
             vocab.setdefault(prefix, []).append(term)
@@ -529,7 +524,7 @@ def _term_rows(
 ) -> Sequence[Any]:
     """(entry_id, term, lat, lon) of the wanted terms inside the radius's box."""
     terms = sorted(wanted)
-    mark = _placeholder(session.connection())
+    mark = positional_placeholder(session.connection().dialect)
     in_list = ",".join([mark] * len(terms)) if mark else ""
     if centre is not None and radius is not None:
         lat_min, lat_max, lon_min, lon_max = bounding_box(centre, radius)
@@ -655,7 +650,7 @@ def _best_page(
     best: list[tuple[float, int, SearchHit]] = []  # heap of (score, -id) -> worst first
     chunk = max(64, want * 4)
     kinds = set(query.kinds)
-    mark = _placeholder(session.connection())
+    mark = positional_placeholder(session.connection().dialect)
     start = 0
     while start < len(partials):
         if len(best) >= want and best[0][0] > partials[start].upper:
