@@ -185,6 +185,49 @@ def naive_import(csv_path: Path, url: str, limit: int) -> float:
     return len(records) / (time.perf_counter() - start)
 
 
+CategoryQuery = tuple[str, tuple[float, float]]
+TextQuery = tuple[str, str]
+
+
+def search_queries(
+    session: Any, picker: CommunePicker, count: int, max_id: int, seed: int
+) -> tuple[list[CategoryQuery], list[TextQuery]]:
+    """``count`` searches of each kind: a category near a point in a commune drawn by
+    population; a word of an existing entry's name (a typo in 30 %) in its commune."""
+    rng = random.Random(seed + 1)
+    slugs = [c.slug for c in get_taxonomy()]
+    cat_queries: list[CategoryQuery] = []
+    for _ in range(count):
+        commune = picker.pick(rng)
+        cat_queries.append((rng.choice(slugs), offset(commune.lat, commune.lon, rng)))
+    text_queries: list[TextQuery] = []
+    while len(text_queries) < count:
+        entry = session.get(Entry, rng.randint(1, max_id))
+        if entry is None:
+            continue
+        word = rng.choice(entry.name.split()[-2:])
+        text = typo(word, rng) if rng.random() < 0.3 else word
+        text_queries.append((text, entry.commune_insee))
+    return cat_queries, text_queries
+
+
+def time_searches(
+    session: Any, cat_queries: list[CategoryQuery], text_queries: list[TextQuery]
+) -> tuple[Stats, Stats]:
+    """Latency of each search, after three to warm caches (taxonomy phrases, gazetteer)."""
+    for slug, point in cat_queries[:3]:
+        search(session, SearchQuery(category=slug, point=point))
+    cat = Stats("category near a point", [
+        timed(lambda s=slug, p=point: search(session, SearchQuery(category=s, point=p)))  # type: ignore[misc]
+        for slug, point in cat_queries
+    ])
+    txt = Stats("free text in a commune", [
+        timed(lambda t=text, c=insee: search(session, SearchQuery(text=t, commune=c)))  # type: ignore[misc]
+        for text, insee in text_queries
+    ])
+    return cat, txt
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -207,32 +250,9 @@ def bench_size(size: int, workdir: Path, queries: int, baseline_queries: int, se
         )
         csv_path.unlink()
 
-    rng = random.Random(seed + 1)
-    slugs = [c.slug for c in get_taxonomy()]
     with factory() as session:
-        cat_queries = []
-        for _ in range(queries):
-            commune = picker.pick(rng)
-            cat_queries.append((rng.choice(slugs), offset(commune.lat, commune.lon, rng)))
-        max_id = size
-        text_queries: list[tuple[str, str]] = []
-        while len(text_queries) < queries:
-            entry = session.get(Entry, rng.randint(1, max_id))
-            if entry is None:
-                continue
-            word = rng.choice(entry.name.split()[-2:])
-            text = typo(word, rng) if rng.random() < 0.3 else word
-            text_queries.append((text, entry.commune_insee))
-        for slug, point in cat_queries[:3]:  # warm caches (taxonomy phrases, gazetteer)
-            search(session, SearchQuery(category=slug, point=point))
-        cat = Stats("category near a point", [
-            timed(lambda s=slug, p=point: search(session, SearchQuery(category=s, point=p)))  # type: ignore[misc]
-            for slug, point in cat_queries
-        ])
-        txt = Stats("free text in a commune", [
-            timed(lambda t=text, c=insee: search(session, SearchQuery(text=t, commune=c)))  # type: ignore[misc]
-            for text, insee in text_queries
-        ])
+        cat_queries, text_queries = search_queries(session, picker, queries, size, seed)
+        cat, txt = time_searches(session, cat_queries, text_queries)
         gaz = get_gazetteer()
         cat_base = Stats("baseline category", [
             timed(lambda s=slug, p=point: naive_category(session, s, p))  # type: ignore[misc]

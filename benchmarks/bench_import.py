@@ -32,16 +32,13 @@ from bench_directory import (  # noqa: E402
     CommunePicker,
     Stats,
     naive_import,
-    offset,
-    timed,
+    search_queries,
+    time_searches,
     write_synthetic_csv,
 )
 
-from directory.categories import get_taxonomy  # noqa: E402
 from directory.db import open_store  # noqa: E402
 from directory.importer import import_file  # noqa: E402
-from directory.models import Entry  # noqa: E402
-from directory.search import SearchQuery, search  # noqa: E402
 
 NAIVE_ROWS = 2_000
 
@@ -90,35 +87,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def _searches(factory: Any, count: int, rows: int, seed: int) -> list[Stats]:
-    """The two searches of ``bench_directory.py`` (category near a point; a word of an
-    existing name in its commune), on whatever database was imported into."""
-    import random
-
-    rng = random.Random(seed + 1)
-    picker = CommunePicker()
-    slugs = [c.slug for c in get_taxonomy()]
+    """The two searches of ``bench_directory.py``, on whatever database was imported into."""
     with factory() as session:
-        near = []
-        for _ in range(count):
-            commune = picker.pick(rng)
-            near.append((rng.choice(slugs), offset(commune.lat, commune.lon, rng)))
-        words: list[tuple[str, str]] = []
-        while len(words) < count:
-            entry = session.get(Entry, rng.randint(1, rows))
-            if entry is not None:
-                words.append((rng.choice(entry.name.split()[-2:]), entry.commune_insee))
-        search(session, SearchQuery(category=near[0][0], point=near[0][1]))  # warm caches
-        return [
-            Stats("category near a point", [
-                timed(lambda s=slug, p=point: search(session, SearchQuery(category=s, point=p)))  # type: ignore[misc]
-                for slug, point in near
-            ]),
-            Stats("free text in a commune", [
-                timed(lambda t=text, c=insee: search(session, SearchQuery(text=t, commune=c)))  # type: ignore[misc]
-                for text, insee in words
-            ]),
-        ]
-
-
-if __name__ == "__main__":
-    main()
+        cat_queries, text_queries = search_queries(session, CommunePicker(), count, rows, seed)
+        return list(time_searches(session, cat_queries, text_queries))
