@@ -91,3 +91,7 @@ def _searches(factory: Any, count: int, rows: int, seed: int) -> list[Stats]:
     with factory() as session:
         cat_queries, text_queries = search_queries(session, CommunePicker(), count, rows, seed)
         return list(time_searches(session, cat_queries, text_queries))
+
+
+if __name__ == "__main__":
+    main()
