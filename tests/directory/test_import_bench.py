@@ -24,3 +24,12 @@ def test_import_benchmark_runs_end_to_end(capsys: pytest.CaptureFixture[str]) ->
     for p50, p95 in result["searches"].values():
         assert 0 < p50 <= p95
     assert "x the naive import" in capsys.readouterr().out
+
+
+def test_import_benchmark_runs_as_a_script() -> None:
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(BENCH), "--rows", "200"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "200 rows on sqlite" in done.stdout
