@@ -136,6 +136,9 @@ class Entry(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     website: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(200))
+    #: OpenStreetMap ``opening_hours`` syntax as imported or typed (``Mo-Fr 08:00-18:00``);
+    #: kept even when unparseable, ``directory.opening_hours`` then quotes it as written
+    opening_hours: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=EntryStatus.ACTIVE.value)
     # projects
     stage: Mapped[str | None] = mapped_column(String(16))

@@ -79,3 +79,29 @@ def test_downgrade_to_0002_then_upgrade_restores_the_indexes(sqlite_url: str) ->
     assert not names & {"ix_entries_geo", "ix_entries_category_geo", "ix_entries_name_folded"}
     assert "ix_entries_commune_category" in names
     assert pending_revisions(engine) == []
+
+
+def test_downgrade_to_0003_drops_opening_hours_and_keeps_the_rows(sqlite_url: str) -> None:
+    """0004's downgrade drops the column in place: entries and what references them stay."""
+    from alembic import command
+
+    from directory.db import alembic_config, upgrade
+
+    engine, _ = open_store(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO entries (kind, name, name_folded, category, tags, description,"
+            " commune_insee, status, needs, recommendation_count, created_at, updated_at,"
+            " opening_hours) VALUES ('organization', 'Pharmacie', 'pharmacie', 'pharmacie', '[]',"
+            " '', '97415', 'active', '[]', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,"
+            " 'Mo-Sa 08:00-19:00')"
+        ))
+        conn.execute(text("INSERT INTO entry_terms (entry_id, term) VALUES (1, 'pharmacie')"))
+    command.downgrade(alembic_config(engine), "0003")
+    assert "opening_hours" not in {c["name"] for c in inspect(engine).get_columns("entries")}
+    upgrade(engine)
+    assert "opening_hours" in {c["name"] for c in inspect(engine).get_columns("entries")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, opening_hours FROM entries")).all() == [("Pharmacie", None)]
+        assert conn.execute(text("SELECT count(*) FROM entry_terms")).scalar() == 1
+    assert pending_revisions(engine) == []
