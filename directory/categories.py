@@ -28,6 +28,8 @@ from rapidfuzz.distance import OSA
 from directory.text import fold
 
 KINDS = ("organization", "poi")
+#: grammatical gender of the French name, for "aucune crèche" / "aucun garage"
+GENDERS = ("f", "m")
 ORG_TYPES = ("association", "business", "public_service", "informal")
 
 # OSM keys that say what a thing is in broad strokes. Any other key (sport=swimming,
@@ -163,6 +165,8 @@ class Category:
     osm_tags: tuple[str, ...]
     kind: str
     org_type: str | None
+    #: grammatical gender of ``name_fr``: "f" (une crèche) or "m" (un garage)
+    gender: str
 
     def name(self, lang: str) -> str:
         """Display name in ``lang`` (French for anything but English)."""
@@ -408,7 +412,7 @@ class Taxonomy:
 def _category(raw: Mapping[str, Any]) -> Category:
     """Build one category from its YAML mapping, refusing incomplete items."""
     slug = str(raw.get("slug") or "")
-    missing = [k for k in ("slug", "fr", "en", "kind", "osm") if not raw.get(k)]
+    missing = [k for k in ("slug", "fr", "en", "gender", "kind", "osm") if not raw.get(k)]
     if missing:
         raise ValueError(f"category {slug or raw!r}: missing {', '.join(missing)}")
     kind = str(raw["kind"])
@@ -417,6 +421,9 @@ def _category(raw: Mapping[str, Any]) -> Category:
         raise ValueError(f"category {slug}: unknown kind {kind!r}")
     if org_type is not None and org_type not in ORG_TYPES:
         raise ValueError(f"category {slug}: unknown org_type {org_type!r}")
+    gender = str(raw["gender"])
+    if gender not in GENDERS:
+        raise ValueError(f"category {slug}: gender must be f or m, not {gender!r}")
     return Category(
         slug=slug,
         name_fr=str(raw["fr"]),
@@ -426,6 +433,7 @@ def _category(raw: Mapping[str, Any]) -> Category:
         osm_tags=tuple(str(t) for t in raw["osm"]),
         kind=kind,
         org_type=str(org_type) if org_type is not None else None,
+        gender=gender,
     )
 
 

@@ -64,6 +64,13 @@ def test_every_category_is_complete(tax: Taxonomy) -> None:
         assert len(cat.slug) <= 64 and fold(cat.slug).replace(" ", "-") == cat.slug
 
 
+def test_every_category_has_a_gender(tax: Taxonomy) -> None:
+    assert all(cat.gender in ("f", "m") for cat in tax)
+    genders = {cat.slug: cat.gender for cat in tax}
+    assert genders["creche"] == "f" and genders["pharmacie"] == "f" and genders["ecole"] == "f"
+    assert genders["garage"] == "m" and genders["medecin"] == "m" and genders["cafe"] == "m"
+
+
 def test_no_synonym_belongs_to_two_categories(tax: Taxonomy) -> None:
     assert tax.conflicts == ()
     owner: dict[str, str] = {}
@@ -76,8 +83,8 @@ def test_no_synonym_belongs_to_two_categories(tax: Taxonomy) -> None:
 def test_conflicting_taxonomy_is_reported() -> None:
     bad = load_taxonomy(
         """
-- {slug: a, fr: Aa, en: Aa, kind: poi, osm: [x=y], syn_fr: [truc], syn_en: [thing]}
-- {slug: b, fr: Bb, en: Bb, kind: poi, osm: [x=z], syn_fr: [Trucs], syn_en: [other]}
+- {slug: a, fr: Aa, en: Aa, gender: m, kind: poi, osm: [x=y], syn_fr: [truc], syn_en: [thing]}
+- {slug: b, fr: Bb, en: Bb, gender: f, kind: poi, osm: [x=z], syn_fr: [Trucs], syn_en: [other]}
 """
     )
     assert bad.conflicts == (("truc", "a", "b"),)
@@ -86,13 +93,15 @@ def test_conflicting_taxonomy_is_reported() -> None:
 @pytest.mark.parametrize(
     "source, message",
     [
-        ("- {slug: a, fr: A, en: A, kind: poi}", "missing osm"),
-        ("- {slug: a, fr: A, en: A, kind: shop, osm: [x=y]}", "unknown kind"),
-        ("- {slug: a, fr: A, en: A, kind: poi, org_type: club, osm: [x=y]}", "unknown org_type"),
+        ("- {slug: a, fr: A, en: A, gender: f, kind: poi}", "missing osm"),
+        ("- {slug: a, fr: A, en: A, kind: poi, osm: [x=y]}", "missing gender"),
+        ("- {slug: a, fr: A, en: A, gender: n, kind: poi, osm: [x=y]}", "gender must be f or m"),
+        ("- {slug: a, fr: A, en: A, gender: f, kind: shop, osm: [x=y]}", "unknown kind"),
+        ("- {slug: a, fr: A, en: A, gender: f, kind: poi, org_type: club, osm: [x=y]}", "unknown org_type"),
         ("{slug: a}", "YAML list"),
         (
-            "- {slug: a, fr: A, en: A, kind: poi, osm: [x=y]}\n"
-            "- {slug: a, fr: B, en: B, kind: poi, osm: [x=z]}",
+            "- {slug: a, fr: A, en: A, gender: f, kind: poi, osm: [x=y]}\n"
+            "- {slug: a, fr: B, en: B, gender: m, kind: poi, osm: [x=z]}",
             "duplicate",
         ),
     ],
