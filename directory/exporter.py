@@ -30,6 +30,7 @@ PUBLIC_FIELDS = (
     Entry.address, Entry.postcode, Entry.lat, Entry.lon, Entry.phone, Entry.website,
     Entry.email, Entry.description, Entry.tags, Entry.stage, Entry.needs, Entry.starts_at,
     Entry.ends_at, Entry.status, Entry.recommendation_count, Entry.updated_at,
+    Entry.opening_hours,
 )
 
 
@@ -62,6 +63,7 @@ def _properties(row: dict[str, Any]) -> dict[str, Any]:
         "phone": row["phone"],
         "website": row["website"],
         "email": row["email"],
+        "opening_hours": row["opening_hours"],
         "description": row["description"],
         "tags": list(row["tags"] or []),
         "stage": row["stage"],
@@ -121,6 +123,9 @@ def jsonld_node(row: dict[str, Any], locality: Callable[[str], str | None]) -> d
         "url": row["website"],
         "telephone": row["phone"],
         "email": row["email"],
+        # schema.org's text form ("Mo-Fr 08:00-18:00") is OSM's for simple rules; the value
+        # goes out as stored, as OSM exports do
+        "openingHours": row["opening_hours"],
         "keywords": ", ".join([row["category"], *(row["tags"] or [])]),
         "address": {k: v for k, v in address.items() if v is not None},
     }

@@ -33,7 +33,7 @@ from directory.search_index import insert_positioned_terms, write_term_rows
 ROW_COLUMNS: tuple[str, ...] = (
     "kind", "org_type", "name", "name_folded", "category", "tags", "description",
     "commune_insee", "address", "postcode", "lat", "lon", "phone", "website", "email",
-    "status", "stage", "needs", "starts_at", "ends_at", "source", "source_id",
+    "opening_hours", "status", "stage", "needs", "starts_at", "ends_at", "source", "source_id",
 )
 _SOURCE = ROW_COLUMNS.index("source")
 _SOURCE_ID = ROW_COLUMNS.index("source_id")

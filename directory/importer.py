@@ -20,6 +20,9 @@ lat, lon       no        WGS84 decimal degrees (both or neither)
 phone          no        phone number
 website        no        http(s) URL (a bare domain gets ``https://``)
 email          no        e-mail address
+opening_hours  no        OpenStreetMap ``opening_hours`` syntax (``Mo-Fr 08:00-18:00; Sa
+                         08:00-12:00``, max 255 characters); stored as written even when it
+                         does not parse (``directory.opening_hours`` then quotes it)
 description    no        free text (max 5,000 characters)
 tags           no        ``;``-separated
 stage          no        projects: idea | concept | started | development | testing | mature
@@ -91,12 +94,13 @@ from directory.text import clean
 CSV_COLUMNS: tuple[str, ...] = (
     "id", "name", "category", "kind", "org_type", "commune", "address", "postcode", "lat",
     "lon", "phone", "website", "email", "description", "tags", "stage", "needs", "starts_at",
-    "ends_at", "status",
+    "ends_at", "status", "opening_hours",
 )
 REQUIRED_COLUMNS = ("name", "category")
 BATCH_SIZE = 2000
 MAX_REPORTED_ERRORS = 1000
 MAX_SOURCE_ID = 128
+MAX_OPENING_HOURS = 255  # entries.opening_hours
 NAME_FOLDED_MAX = 200  # entries.name_folded
 OSM_ID_PREFIXES = ("node/", "way/", "relation/")
 
@@ -281,6 +285,8 @@ def _feature_values(feature: Mapping[str, Any]) -> dict[str, Any]:
     values.setdefault("website", _first(tags, "website", "contact:website", "url"))
     values.setdefault("email", _first(tags, "email", "contact:email"))
     values.setdefault("description", _first(tags, "description"))
+    if isinstance(tags.get("opening_hours"), str):  # whole: ";" separates its rules
+        values.setdefault("opening_hours", tags["opening_hours"])
     for key in ("phone", "website", "email", "postcode"):  # OSM lists several values with ";"
         if isinstance(values.get(key), str):
             values[key] = values[key].split(";")[0].strip()
@@ -321,7 +327,7 @@ class _Context:
         return self._categories[text]
 
 
-_TEXT_KEYS = frozenset(CSV_COLUMNS) - {"lat", "lon", "tags", "needs"}
+_TEXT_KEYS = frozenset(CSV_COLUMNS) - {"lat", "lon", "tags", "needs", "opening_hours"}
 
 
 def _texts(values: Mapping[str, Any]) -> dict[str, str]:
@@ -434,12 +440,28 @@ def to_entry(values: Mapping[str, Any], ctx: _Context) -> tuple[NewEntry, str | 
     return clean_data, source_id
 
 
+def opening_hours_of(values: Mapping[str, Any]) -> str | None:
+    """A record's ``opening_hours``, cleaned, or None when absent or blank.
+
+    Kept apart from :func:`to_entry` (and :class:`NewEntry`): only imports carry it. Any
+    text is accepted, parseable or not; only a value too long for the column is refused."""
+    value = values.get("opening_hours")
+    if value is None:
+        return None
+    text = fast_clean(value if isinstance(value, str) else str(value))
+    if not text:
+        return None
+    if len(text) > MAX_OPENING_HOURS:
+        raise InvalidEntry("opening_hours", "too_long")
+    return text
+
+
 def natural_key(data: NewEntry) -> str:
     """Source id of a row without one: stable across re-imports of the same file."""
     return f"{fast_fold(data.name)}|{data.commune_insee}|{data.category}"[:MAX_SOURCE_ID]
 
 
-def _row(data: NewEntry, source: str, source_id: str) -> Row:
+def _row(data: NewEntry, source: str, source_id: str, opening_hours: str | None = None) -> Row:
     """Column values of an entry and its index terms and point (computed here, in the
     converting process, rather than by the writer)."""
     folded = fast_fold(data.name)
@@ -450,8 +472,8 @@ def _row(data: NewEntry, source: str, source_id: str) -> Row:
     return (
         data.kind, data.org_type, data.name, folded[:NAME_FOLDED_MAX], data.category,
         list(data.tags), data.description, data.commune_insee, data.address, data.postcode,
-        data.lat, data.lon, data.phone, data.website, data.email, data.status, data.stage,
-        list(data.needs), data.starts_at, data.ends_at, source, source_id, index,
+        data.lat, data.lon, data.phone, data.website, data.email, opening_hours, data.status,
+        data.stage, list(data.needs), data.starts_at, data.ends_at, source, source_id, index,
     )
 
 
@@ -467,10 +489,11 @@ def convert(
     for record in records:
         try:
             data, source_id = to_entry(record.values, ctx)
+            hours = opening_hours_of(record.values)
         except InvalidEntry as exc:
             report.error(record.number, exc.field, exc.reason)
             continue
-        yield record.number, _row(data, source, source_id or natural_key(data))
+        yield record.number, _row(data, source, source_id or natural_key(data), hours)
 
 
 def drop_duplicates(batch: PreparedBatch, seen: set[str], report: ImportReport) -> PreparedBatch:

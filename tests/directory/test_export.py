@@ -142,3 +142,30 @@ def test_cli_export_writes_a_file(db_url: str, tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["directory.jsonld"]  # no temp file left
     stdout = runner.invoke(cli, ["export", "--format", "csv", "--db", db_url])
     assert stdout.exit_code == 0 and stdout.output.startswith(",".join(CSV_COLUMNS))
+
+
+def test_opening_hours_go_out_in_every_format_and_come_back(store, tmp_path: Path) -> None:
+    _, factory = store
+    ids = fill(factory)
+    hours = "Mo-Fr 07:30-12:00,13:30-17:30; Sa 08:00-12:00; PH off"
+    with factory() as session, session.begin():
+        session.get(Entry, ids["garage"]).opening_hours = hours  # type: ignore[union-attr]
+    features = {f["id"]: f for f in json.loads(dump(factory, "geojson"))["features"]}
+    assert features[ids["garage"]]["properties"]["opening_hours"] == hours
+    assert features[ids["creche"]]["properties"]["opening_hours"] is None
+    nodes = {int(n["identifier"]): n for n in json.loads(dump(factory, "jsonld"))["@graph"]}
+    assert nodes[ids["garage"]]["openingHours"] == hours
+    assert "openingHours" not in nodes[ids["creche"]]
+    text = dump(factory, "csv")
+    assert {r["name"]: r["opening_hours"] for r in csv.DictReader(io.StringIO(text))}[
+        "Garage Tangue (fictive)"] == hours
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8")
+    other_engine, other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        assert import_file(other, path).skipped == 0
+        with other() as session:
+            found = session.scalars(select(Entry.opening_hours).where(Entry.opening_hours.is_not(None)))
+            assert list(found) == [hours]
+    finally:
+        other_engine.dispose()

@@ -3,6 +3,7 @@ that survive interruption, the sample directory. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -372,3 +373,62 @@ def test_progress_counts_refused_rows_so_a_bar_ends_full(store) -> None:
     assert report.skipped == 300 and report.created == 900
     assert seen[-1] == 1200  # every record, refused ones included
     assert seen == sorted(seen) and len(seen) >= 3  # along the way, not only at the end
+
+
+def test_opening_hours_are_stored_as_written_parseable_or_not(store, tmp_path: Path) -> None:
+    _, factory = store
+    long_hours = "Mo 08:00-09:00; " * 20
+    path = write(
+        tmp_path / "horaires.csv",
+        "id,name,category,commune,opening_hours\n"
+        "h1,Pharmacie Vacoa,pharmacie,97415,\"Mo-Fr 08:00-19:00; Sa 08:00-12:00; PH off\"\n"
+        "h2,Boulangerie Songe,boulangerie,97415,du lundi au samedi 6h-13h\n"
+        "h3,Garage Tangue,garage,97415,   \n"
+        f"h4,Snack Trop Long,snack,97415,{long_hours}\n",
+    )
+    report = import_file(factory, path)
+    assert (report.created, report.skipped) == (3, 1)
+    assert [(e.number, e.field, e.reason) for e in report.errors] == [(5, "opening_hours", "too_long")]
+    with factory() as session:
+        hours = {k: v for k, v in session.execute(select(Entry.source_id, Entry.opening_hours))}
+    assert hours == {
+        "h1": "Mo-Fr 08:00-19:00; Sa 08:00-12:00; PH off",
+        "h2": "du lundi au samedi 6h-13h",  # unparseable: kept, described as given
+        "h3": None,
+    }
+    write(path, "id,name,category,commune,opening_hours\nh1,Pharmacie Vacoa,pharmacie,97415,24/7\n"
+          "h2,Boulangerie Songe,boulangerie,97415,\n")
+    again = import_file(factory, path)
+    assert (again.created, again.updated) == (0, 2)
+    with factory() as session:
+        hours = {k: v for k, v in session.execute(select(Entry.source_id, Entry.opening_hours))}
+    assert hours == {"h1": "24/7", "h2": None, "h3": None}
+
+
+def test_geojson_opening_hours_from_osm_tags_and_own_properties(store, tmp_path: Path) -> None:
+    _, factory = store
+    features = [
+        {"type": "Feature", "id": "node/1",
+         "geometry": {"type": "Point", "coordinates": [55.2925, -21.0096]},
+         "properties": {"@id": "node/1", "amenity": "pharmacy", "name": "Pharmacie du Port",
+                        "ref:INSEE": "97407",
+                        "opening_hours": "Mo-Fr 08:00-12:30,14:00-19:00; Sa 08:00-12:00"}},
+        {"type": "Feature", "id": "node/2",
+         "geometry": {"type": "Point", "coordinates": [55.2925, -21.0096]},
+         "properties": {"tags": {"shop": "bakery", "name": "Boulangerie Lontan",
+                                 "opening_hours": "Tu-Su 06:00-13:00; Mo off"}}},
+        {"type": "Feature", "geometry": None,
+         "properties": {"id": "x1", "name": "Garage Zot", "category": "garage",
+                        "commune": "97407", "opening_hours": "Mo-Sa 07:30-17:00"}},
+    ]
+    path = write(tmp_path / "osm.geojson",
+                 json.dumps({"type": "FeatureCollection", "features": features}))
+    report = import_file(factory, path, fmt="geojson")
+    assert (report.created, report.skipped) == (3, 0), report.errors
+    with factory() as session:
+        hours = {k: v for k, v in session.execute(select(Entry.name, Entry.opening_hours))}
+    assert hours == {  # ";" separates OSM's rules: never cut like a list of phone numbers
+        "Pharmacie du Port": "Mo-Fr 08:00-12:30,14:00-19:00; Sa 08:00-12:00",
+        "Boulangerie Lontan": "Tu-Su 06:00-13:00; Mo off",
+        "Garage Zot": "Mo-Sa 07:30-17:00",
+    }
