@@ -22,6 +22,12 @@ else): the engine closes the dialog and routes the message as if none were open.
 
 ``Step.then``: a text the engine routes as a new message once a finishing step is applied
 (registration uses it to answer the question a newcomer asked before registering).
+
+``Step.shown``: what the step put on screen, remembered by the engine beyond the dialog's
+end (``ctx.memory`` on later messages). A dialog may also define
+``interrupted(ctx, state) -> list[Outgoing]``: called when the engine leaves it for a new
+request typed instead of an answer, to keep what was already settled (registration saves
+the commune it was confirming).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from bot.conversation import Memory, Shown
 from bot.i18n import Translator
 from bot.messages import Incoming, Outgoing
 
@@ -53,12 +60,15 @@ class DialogContext:
     now: datetime
     #: the commune a group chat / room is bound to, which questions there default to
     chat_commune: str | None = None
-    #: NLU result for this message when the router computed one (``bot.nlu.Parse``)
+    #: the engine's one understanding of this message (``bot.nlu.Parse``; of a command's
+    #: argument text for a command); dialogs read it and never call the NLU themselves
     parse: Any = None
     #: set by the engine: is this account an admin (config ``admins``)
     is_admin: bool = False
-    #: anything else the engine wires in (gazetteer, taxonomy, search service)
+    #: anything else the engine wires in (geocoder)
     services: Any = None
+    #: what this chat last showed and the last shared location (expired parts dropped)
+    memory: Memory = field(default_factory=Memory)
 
     @property
     def lang(self) -> str:
@@ -74,6 +84,9 @@ class Step:
     handoff: bool = False
     #: when the dialog finishes: a text to route afresh right after (once per message)
     then: str | None = None
+    #: what this step put on screen (a result list, an entry's card): the engine remembers
+    #: it so that follow-ups ("la troisième", "son téléphone ?") can refer to it
+    shown: Shown | None = None
 
     @classmethod
     def done(cls, *replies: Outgoing) -> Step:

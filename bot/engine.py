@@ -30,7 +30,8 @@ import dataclasses
 import importlib
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, select, update
@@ -38,20 +39,21 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
+from bot.conversation import Conversation, SharedPoint
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import LANGUAGES, Translator, pick_language, translator
 from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Text
 from bot.router import (
-    COMMAND_DIALOGS,
-    COMMAND_INTENTS,
-    INTENT_DIALOGS,
     Command,
+    decide,
     is_cancel,
     parse_command,
     parse_location_command,
 )
-from bot.state import Offer, bind_choices, match_text, new_nonce, resolve_choice_id
-from dialogs import get_dialog
+from bot.spec import DEFAULT_IDLE_TIMEOUT
+from bot.state import bind_choices, match_text, new_nonce, resolve_choice_id
+from dialogs import get_dialog, specs
+from directory.gazetteer_geo import valid_point
 from directory.models import Account, ChatBinding, Citizen, DialogState, ProcessedEvent
 from directory.text import clean
 
@@ -144,6 +146,7 @@ class Engine:
         retries: int = 1,
         clock: Callable[[], datetime] | None = None,
         services: Any = None,
+        idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self._factory = session_factory
         self.admins = frozenset(admins)
@@ -152,6 +155,7 @@ class Engine:
         self.retries = retries
         self._clock = clock or (lambda: datetime.now(UTC))
         self.services = services
+        self.idle_timeout = idle_timeout
 
     # --- public API ------------------------------------------------------------------------
 
@@ -317,14 +321,17 @@ class _Turn:
         self.is_new = is_new
         self.followed = False  # a Step.then was already routed for this message
         self.t = translator(citizen.lang)
+        self.now = engine._clock()
+        self.specs = specs()
         location = incoming.location
         raw = clean(incoming.text)
         point = parse_location_command(raw)
         if point is not None:
             location, raw = Location(*point), ""
         self.incoming = dataclasses.replace(incoming, text=raw, location=location)
-        self.location_command_invalid = point is None and parse_command(raw) is not None and (
-            parse_command(raw).name in {"location", "position"}  # type: ignore[union-attr]
+        command = parse_command(raw)
+        self.location_command_invalid = point is None and command is not None and (
+            command.name in {"location", "position"}
         )
         # only groups and rooms are ever bound (``/admin bind`` refuses direct chats)
         self.chat_commune: str | None = None
@@ -336,27 +343,62 @@ class _Turn:
         #: which a dialog's own session work could refresh)
         self.version = self.row.version if self.row is not None else 0
         self.row_id = self.row.id if self.row is not None else 0
-        stored = self.row.state if self.row is not None else {}
-        stored = stored if isinstance(stored, dict) else {}
-        data = stored.get("data")
-        self.data: JSON = data if isinstance(data, dict) else {}
-        self.offer = Offer.from_json(stored.get("offer"))
-        self.closed = bool(stored.get("closed"))
+        conv = (Conversation.from_json(self.row.dialog, self.row.state)
+                if self.row is not None else Conversation())
+        self.conv = replace(conv, memory=conv.memory.fresh(self.now))
+        #: what the row holds now: an unchanged conversation is not written again
+        self.stored = (self.row.dialog, self.row.state) if self.row is not None else None
+        self.notes: list[Outgoing] = []  # said before the answer (an expired dialog)
+        if self.conv.open and not self.conv.closed and self.row is not None:
+            idle = self.specs.idle_timeout(self.conv.dialog, engine.idle_timeout)
+            updated = self.row.updated_at
+            if updated is not None and updated.tzinfo is None:
+                updated = updated.replace(tzinfo=UTC)
+            if updated is not None and self.now - updated > idle:
+                self.conv = self.conv.without_dialog()
+                self.notes.append(self.say("engine.expired"))
+        if location is not None and valid_point(location.lat, location.lon):
+            memory = self.conv.memory
+            self.conv = replace(self.conv, memory=replace(
+                memory, location=SharedPoint(location.lat, location.lon, self.now),
+                asked_commune_for_location=memory.asked_commune_for_location
+                and memory.location is not None
+                and (memory.location.lat, memory.location.lon) == (location.lat, location.lon),
+            ))
+        self.parse = self._understand(command)
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def ctx(self, choice_id: str | None = None, parse: Any = None) -> DialogContext:
+    def _understand(self, command: Command | None) -> Any:
+        """The one parse of this message: of a command's argument text, else of the text."""
+        if command is not None:
+            text_ = command.args
+            dialog = self.specs.dialog_for_command(command.name)
+            spec = self.specs.by_name.get(dialog) if dialog else None
+            if not text_:
+                return None
+            parse = self.engine.parse(text_, lang=self.citizen.lang, home=self.home())
+            if spec is not None and spec.command_intent and parse is not None:
+                with contextlib.suppress(TypeError, ValueError):
+                    parse = dataclasses.replace(parse, intent=spec.command_intent)
+            return parse
+        if not self.incoming.text:
+            return None
+        return self.engine.parse(self.incoming.text, lang=self.citizen.lang, home=self.home())
+
+    def ctx(self, choice_id: str | None = None) -> DialogContext:
         return DialogContext(
             session=self.session,
             citizen=self.citizen,
             account=self.account,
             incoming=dataclasses.replace(self.incoming, choice_id=choice_id),
             t=self.t,
-            now=self.engine._clock(),
+            now=self.now,
             chat_commune=self.chat_commune,
-            parse=parse,
+            parse=self.parse,
             is_admin=f"{self.incoming.platform}:{self.incoming.user_id}" in self.engine.admins,
             services=self.engine.services,
+            memory=self.conv.memory,
         )
 
     def say(self, key: str, **values: Any) -> Outgoing:
@@ -368,71 +410,164 @@ class _Turn:
     # --- routing ---------------------------------------------------------------------------
 
     def run(self) -> list[Outgoing]:
+        replies = self._route()
+        self._persist()
+        return [*self.notes, *replies]
+
+    def _route(self) -> list[Outgoing]:
         text_ = self.incoming.text
         if self.location_command_invalid:  # a typo in /location must not end a dialog
             return [self.say("engine.bad_location")]
-        if self.row is not None:
+        self._first_language()
+        conv = self.conv
+        if conv.open:
             if is_cancel(text_):
-                self._drop_state()
+                self._forget_screen()
                 return [self.say("engine.cancelled")]
             if self.incoming.choice_id is not None:
-                local = resolve_choice_id(self.offer, self.incoming.choice_id)
+                local = resolve_choice_id(conv.offer, self.incoming.choice_id)
                 if local is None:
                     return [self.say("engine.stale_choice")]
-                resumed = self._resume(local)
-                return self._fresh() if resumed is None else resumed
-            if parse_command(text_) is None:
-                kind, local = match_text(self.offer, text_)
+                return self._resume_or_fresh(local)
+            command = parse_command(text_)
+            if command is None:
+                kind, local = match_text(conv.offer, text_)
                 if kind == "out_of_range":
-                    assert self.offer is not None
+                    assert conv.offer is not None
                     return [
                         Outgoing(
                             spans=(Text(self.t.plural("engine.choice_out_of_range",
-                                                      len(self.offer.last))),),
-                            choices=self.offer.last_choices(),
+                                                      len(conv.offer.last))),),
+                            choices=conv.offer.last_choices(),
                             lang=self.t.lang,
                         )
                     ]
-                if not (self.closed and kind == "none"):
-                    resumed = self._resume(local)
-                    return self._fresh() if resumed is None else resumed
-            # a command (or free text after lingering choices): the old dialog is left
-            self._drop_state()
-            self.row = None
+                if kind == "choice":
+                    return self._resume_or_fresh(local)
+                if not conv.closed:
+                    decision = self._decide()
+                    if decision == "answer":
+                        return self._resume_or_fresh(None)
+                    if decision == "aside":
+                        return self._aside()
+                    return self._interrupt()
+            else:
+                target = self.specs.dialog_for_command(command.name)
+                spec = self.specs.by_name.get(target) if target else None
+                if spec is not None and spec.aside and not conv.closed and target != conv.dialog:
+                    return self._aside(target)
+            # a command, or free text after lingering choices: the old dialog is left
+            self._close()
         elif self.incoming.choice_id is not None:
             return [self.say("engine.stale_choice")]
         return self._fresh()
+
+    def _decide(self) -> str:
+        spec = self.specs.by_name.get(self.conv.dialog)
+        intent = getattr(self.parse, "intent", None)
+        opens = self.specs.dialog_for_intent(intent) if intent else None
+        return decide(
+            self.parse,
+            dialog=self.conv.dialog,
+            opens=opens,
+            step=self.conv.step,
+            interruptible=spec.interruptible if spec is not None else True,
+            free_text_steps=spec.free_text_steps if spec is not None else (),
+        )
+
+    def _resume_or_fresh(self, choice_id: str | None) -> list[Outgoing]:
+        resumed = self._resume(choice_id)
+        return self._fresh() if resumed is None else resumed
+
+    def _aside(self, dialog: str | None = None) -> list[Outgoing]:
+        """Answer beside the open dialog, then ask its question again (same choices)."""
+        intent = getattr(self.parse, "intent", None)
+        if dialog is None:
+            dialog = self.specs.dialog_for_intent(intent) if intent else None
+        if dialog is not None and self.specs.by_name[dialog].aside:
+            found = get_dialog(dialog)
+            step = found.start(self.ctx(), self._args(self.parse, self.incoming.text)) if found else None
+            answer = list(step.replies) if step is not None else [self.say("engine.unavailable")]
+        else:
+            answer = self._small_talk(intent)
+        offer = self.conv.offer
+        reminder = self.say("engine.still_waiting")
+        if offer is not None and offer.last:
+            reminder = dataclasses.replace(reminder, choices=offer.last_choices())
+        return [*answer, reminder]
+
+    def _interrupt(self) -> list[Outgoing]:
+        """A new request typed where the open dialog asked something: let the dialog keep
+        what was settled, then route the request afresh."""
+        dialog = get_dialog(self.conv.dialog)
+        kept: list[Outgoing] = []
+        hook = getattr(dialog, "interrupted", None)
+        if hook is not None:
+            kept = list(hook(self.ctx(), dict(self.conv.data)))
+        self._close()
+        return [*kept, *self._fresh()]
+
+    def _small_talk(self, intent: str | None) -> list[Outgoing]:
+        if intent == "greeting":
+            name = self.citizen.display_name
+            return [self.say("engine.greeting_named", name=name) if name
+                    else self.say("engine.greeting")]
+        if intent == "switch_language":
+            return [self._switch_language()]
+        key = {"thanks": "engine.thanks", "bye": "engine.bye", "ack": "engine.ack"}.get(
+            intent or "", "engine.not_understood")
+        return [self.say(key)]
+
+    def _switch_language(self) -> Outgoing:
+        lang = getattr(self.parse, "switch_lang", None)
+        if lang in LANGUAGES:
+            self.citizen.lang = lang
+            self.t = translator(lang)
+        return self.say("engine.language_set")
+
+    def _first_language(self) -> None:
+        """A newcomer with no platform language hint gets the language they wrote in."""
+        if not (self.is_new and self.incoming.language_hint is None):
+            return
+        lang = getattr(self.parse, "lang", None)
+        if lang in LANGUAGES and lang != self.citizen.lang and self.incoming.text:
+            self.citizen.lang = lang
+            self.t = translator(lang)
 
     def _fresh(self) -> list[Outgoing]:
         """Route with no dialog open: command, first contact, NLU intent, short help."""
         text_ = self.incoming.text
         if is_cancel(text_):
+            if self.conv.memory.shown is not None:
+                self._forget_screen()
+                return [self.say("engine.cancelled")]
             return [self.say("engine.nothing_to_cancel")]
         command = parse_command(text_)
         if command is not None:
             return self._command(command)
         if self.incoming.location is not None:
+            if self.conv.memory.shown is not None and self.citizen.home_insee is not None:
+                return self._open("ask", {"followup": True, "relocate": True})
             dialog = "register" if self.citizen.home_insee is None else "settings"
             return self._open(dialog, {"location": True})
         if not text_:
             return [self.say("engine.empty")]
         if not any(ch.isalnum() for ch in text_):
             return [self.say("engine.no_letters")]
-        parse = self.engine.parse(text_, lang=self.citizen.lang, home=self.home())
+        parse = self.parse
         intent = getattr(parse, "intent", "unknown") if parse is not None else "unknown"
         args = self._args(parse, text_)
         if self.is_new and self.incoming.chat_kind == ChatKind.DIRECT:
-            return self._open("register", {**args, "first": True}, parse)
-        if intent in INTENT_DIALOGS:
-            return self._open(INTENT_DIALOGS[intent], args, parse)
+            return self._open("register", {**args, "first": True})
+        if self.conv.memory.shown is not None and _is_follow_up(parse):
+            return self._open("ask", {**args, "followup": True})
+        opens = self.specs.dialog_for_intent(intent)
+        if opens is not None:
+            return self._open(opens, args)
         if intent == "greeting":
-            name = self.citizen.display_name
-            greeting = (self.say("engine.greeting_named", name=name) if name
-                        else self.say("engine.greeting"))
-            return [greeting,
-                    self.say("engine.short_help")]
-        if intent == "thanks":
-            return [self.say("engine.thanks")]
+            return [*self._small_talk(intent), self.say("engine.short_help")]
+        if intent in {"thanks", "bye", "ack", "switch_language"}:
+            return self._small_talk(intent)
         if intent == "cancel":
             return [self.say("engine.nothing_to_cancel")]
         return [self.say("engine.not_understood"), self.say("engine.short_help")]
@@ -453,51 +588,45 @@ class _Turn:
         name = command.name
         if name in {"cancel", "annuler", "stop"}:
             return [self.say("engine.nothing_to_cancel")]
-        dialog = COMMAND_DIALOGS.get(name)
+        dialog = self.specs.dialog_for_command(name)
         if dialog is None:
             return [self.say("engine.unknown_command", command="/" + name),
                     self.say("engine.short_help")]
         if dialog == "register":
             return self._open("register", {"payload": command.args, "first": self.is_new,
                                            "command": True, "text": command.args})
-        if dialog in COMMAND_INTENTS:
-            intent = COMMAND_INTENTS[dialog]
-            parse = self.engine.parse(command.args, lang=self.citizen.lang, home=self.home())
-            if parse is not None and dataclasses.is_dataclass(parse):
-                with contextlib.suppress(TypeError, ValueError):
-                    parse = dataclasses.replace(parse, intent=intent)  # type: ignore[type-var]
-            return self._open(dialog, self._args(parse, command.args, intent), parse)
+        spec = self.specs.by_name[dialog]
+        if spec.command_intent:
+            return self._open(dialog, self._args(self.parse, command.args, spec.command_intent))
         return self._open(dialog, {"text": command.args, "command": True})
 
     # --- dialogs ---------------------------------------------------------------------------
 
-    def _open(self, name: str, args: JSON, parse: Any = None) -> list[Outgoing]:
+    def _open(self, name: str, args: JSON) -> list[Outgoing]:
         dialog = get_dialog(name)
         if dialog is None:
             return [self.say("engine.unavailable")]
-        step = dialog.start(self.ctx(parse=parse), args)
+        step = dialog.start(self.ctx(), args)
         if step.handoff:  # a dialog that declines to start: nothing more to do
             return [self.say("engine.not_understood"), self.say("engine.short_help")]
         return self._apply(name, step)
 
     def _resume(self, choice_id: str | None) -> list[Outgoing] | None:
         """Give the message to the open dialog; None when it hands the message back."""
-        assert self.row is not None
-        dialog = get_dialog(self.row.dialog)
+        name = self.conv.dialog
+        dialog = get_dialog(name)
         if dialog is None:
-            self._drop_state()
-            self.row = None
+            self._close()
             return [self.say("engine.unavailable")]
-        data = {} if self.closed else self.data
+        data = {} if self.conv.closed else dict(self.conv.data)
         step = dialog.resume(self.ctx(choice_id=choice_id), data)
         if step.handoff:
-            self._drop_state()
-            self.row = None
+            self._close()
             return None
-        return self._apply(self.row.dialog, step)
+        return self._apply(name, step)
 
     def _apply(self, name: str, step: Step) -> list[Outgoing]:
-        """Persist the step's state and outbox rows; return the replies for this chat."""
+        """Keep the step's state and outbox rows; return the replies for this chat."""
         bound, offer = bind_choices(list(step.replies), new_nonce())
         replies: list[Outgoing] = []
         for item in bound:
@@ -505,12 +634,15 @@ class _Turn:
                 replies.append(item)
             else:
                 outbox.enqueue(self.session, item)
+        memory = self.conv.memory
+        if step.shown is not None:
+            memory = replace(memory, shown=replace(step.shown, at=self.now))
         if step.state is not None:
-            self._save(name, {"data": step.state, "offer": offer.to_json() if offer else None})
+            self.conv = Conversation(dialog=name, data=step.state, offer=offer, memory=memory)
         elif offer is not None:
-            self._save(name, {"data": {}, "offer": offer.to_json(), "closed": True})
+            self.conv = Conversation(dialog=name, data={}, offer=offer, closed=True, memory=memory)
         else:
-            self._drop_state()
+            self.conv = Conversation(memory=memory)
             if step.then and not self.followed:
                 # e.g. the question a newcomer asked before registering, answered now
                 self.followed = True
@@ -520,11 +652,32 @@ class _Turn:
                     self.incoming, text=clean(step.then)[:MAX_TEXT], choice_id=None,
                     location=None,
                 )
+                self.parse = self._understand(parse_command(self.incoming.text))
                 replies += self._fresh()
         return replies
 
+    def _close(self) -> None:
+        """The open dialog is over; the memory stays."""
+        self.conv = self.conv.without_dialog()
+
+    def _forget_screen(self) -> None:
+        """``/cancel``: the dialog and what is on screen are dropped."""
+        self.conv = replace(self.conv.without_dialog(),
+                            memory=replace(self.conv.memory, shown=None))
+
+    # --- persistence -----------------------------------------------------------------------
+
+    def _persist(self) -> None:
+        """Write the conversation back (version-checked), or delete a row with nothing left."""
+        if self.conv.worth_keeping:
+            stored = self.conv.to_json()
+            if self.stored != (self.conv.dialog, stored):
+                self._save(self.conv.dialog, stored)
+        else:
+            self._drop_state()
+
     def _save(self, name: str, stored: JSON) -> None:
-        now = self.engine._clock()
+        now = self.now
         if self.row is None:
             self.session.add(
                 DialogState(account_id=self.account.id, chat_id=self.incoming.chat_id,
@@ -550,7 +703,7 @@ class _Turn:
         return session.connection()
 
     def _drop_state(self) -> None:
-        """Delete the open dialog's row (version-checked); no-op when none is open."""
+        """Delete this chat's row (version-checked); no-op when there is none."""
         if self.row is None:
             return
         gone, self.row = self.row, None
@@ -559,7 +712,21 @@ class _Turn:
         )
         if result.rowcount != 1:
             raise Conflict(f"dialog state {self.row_id} changed meanwhile")
-        # the row no longer exists: out of the identity map, so a dialog opened next in this
-        # transaction (which may get the same id on SQLite) is not mistaken for it
         if gone in self.session:
             self.session.expunge(gone)
+
+
+#: parse fields that make a message a follow-up to what is on screen
+_FOLLOW_UP_FIELDS = ("followup", "ordinal", "sort", "widen", "field", "deictic")
+
+
+def _is_follow_up(parse: Any) -> bool:
+    """True when the message refers to the last question or what it showed (pure)."""
+    if parse is None:
+        return False
+    intent = getattr(parse, "intent", None)
+    if intent in {"more", "share"}:
+        return True
+    if any(getattr(parse, name, None) not in (None, False) for name in _FOLLOW_UP_FIELDS):
+        return intent not in {"announce_project", "register", "move", "settings", "help"}
+    return False

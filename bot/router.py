@@ -1,5 +1,7 @@
-"""Pure routing decisions: which command a text is, whether it cancels, which dialog an
-NLU intent or a command opens. No I/O, so every rule is testable in isolation.
+"""Pure routing decisions: which command a text is, whether it cancels, whether a message
+typed while a dialog waits is a new request, an aside or an answer. No I/O, so every rule
+is testable in isolation. Which dialog a command or an intent opens comes from the dialogs'
+specs (``bot.spec.Specs``), not from tables here.
 """
 
 from __future__ import annotations
@@ -7,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Literal
 
 from directory.text import fold as _fold
 
@@ -18,46 +21,6 @@ CANCEL_WORDS = frozenset(
     {"annuler", "annule", "annulez", "cancel", "stop", "quitter", "abandonner", "laisse tomber",
      "quit", "abort", "exit"}
 )
-
-#: command -> dialog it opens (``/admin`` and ``/cancel`` are handled apart)
-COMMAND_DIALOGS: dict[str, str] = {
-    "start": "register",
-    "help": "help",
-    "aide": "help",
-    "search": "ask",
-    "chercher": "ask",
-    "recommend": "recommend",
-    "recommander": "recommend",
-    "join": "join",
-    "project": "announce",
-    "projet": "announce",
-    "settings": "settings",
-    "reglages": "settings",
-    "me": "me",
-    "moi": "me",
-    "admin": "admin",
-    "register": "register",
-}
-
-#: NLU intent -> dialog; intents absent here get a short engine reply
-INTENT_DIALOGS: dict[str, str] = {
-    "search": "ask",
-    "recommend": "recommend",
-    "join": "join",
-    "announce_project": "announce",
-    "register": "register",
-    "help": "help",
-    "settings": "settings",
-    "me": "me",
-}
-
-#: what a command implies for the NLU parse of its argument text
-COMMAND_INTENTS: dict[str, str] = {
-    "ask": "search",
-    "recommend": "recommend",
-    "join": "join",
-    "announce": "announce_project",
-}
 
 _COMMAND = re.compile(r"^/([A-Za-z_][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.S)
 
@@ -107,3 +70,52 @@ def parse_location_command(text: str) -> tuple[float, float] | None:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     return lat, lon
+
+
+#: intents that are a request of their own (they open a dialog)
+REQUEST_INTENTS = frozenset(
+    {"search", "recommend", "join", "announce_project", "settings", "me", "register", "move",
+     "help"}
+)
+#: answered beside an open dialog, which stays open (its question is asked again)
+ASIDE_INTENTS = frozenset({"help", "me", "greeting", "thanks", "bye", "switch_language"})
+
+
+def is_clear_request(parse: Any) -> bool:
+    """True when a parse is a request of its own, not an answer to some question.
+
+    A search needs something to look for (a category, a name, projects or events, a pasted
+    contact): a commune alone is what a commune question expects, so it stays an answer.
+    """
+    intent = getattr(parse, "intent", None)
+    if intent not in REQUEST_INTENTS:
+        return False
+    if intent == "search":
+        return bool(
+            getattr(parse, "category", None) or getattr(parse, "kind", None)
+            or getattr(parse, "contact", None)
+        )
+    if intent in {"register", "move"}:
+        return bool(getattr(parse, "commune", None))
+    return True
+
+
+Decision = Literal["answer", "interrupt", "aside"]
+
+
+def decide(parse: Any, *, dialog: str, opens: str | None, step: str | None,
+           interruptible: bool, free_text_steps: tuple[str, ...]) -> Decision:
+    """What free text typed while ``dialog`` waits at ``step`` is.
+
+    ``opens`` is the dialog the parse's intent would open. An aside (help, thanks, a
+    language switch) is answered and the dialog stays; a clear request for another dialog
+    leaves it, except where the dialog asked for free text (a name, a description), where
+    any sentence may be the answer; everything else is the dialog's answer.
+    """
+    intent = getattr(parse, "intent", None)
+    free = step in free_text_steps
+    if intent in ASIDE_INTENTS and opens != dialog and not free:
+        return "aside"
+    if not interruptible or free or opens == dialog:
+        return "answer"
+    return "interrupt" if is_clear_request(parse) else "answer"

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import ChatKind
+from bot.spec import Command, DialogSpec
 from dialogs.common import commune_label, resolve_commune_answer, say
 from directory.models import ChatBinding
 from directory.text import fold
@@ -68,7 +69,7 @@ class Admin:
             if answer.insee is not None:
                 return _bind(ctx, answer.insee)
             assert answer.step is not None
-            return Step.wait({**(answer.step.state or {}), "stage": "bind"}, *answer.step.replies)
+            return Step.wait({**(answer.step.state or {}), "step": "bind"}, *answer.step.replies)
         if action == "unbind":
             binding = _binding(ctx)
             if binding is None:
@@ -85,7 +86,7 @@ class Admin:
         return Step.done(status, say(ctx, "admin.usage"))
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:
-        if state.get("stage") != "bind":
+        if state.get("step") != "bind":
             return Step.pass_on()
         if not (ctx.is_admin or ctx.incoming.chat_moderator):
             return Step.done(say(ctx, "admin.refused"))
@@ -93,7 +94,14 @@ class Admin:
         if answer.insee is not None:
             return _bind(ctx, answer.insee)
         assert answer.step is not None
-        return Step.wait({**(answer.step.state or {}), "stage": "bind"}, *answer.step.replies)
+        return Step.wait({**(answer.step.state or {}), "step": "bind"}, *answer.step.replies)
 
 
 DIALOG = Admin()
+
+SPEC = DialogSpec(
+    name="admin",
+    commands=(Command("admin", menu=False),),
+    steps=("bind",),
+    summary="bind a group or room to a commune",
+)

@@ -23,6 +23,7 @@ from rapidfuzz import fuzz, process
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import translator
 from bot.messages import Bold, Choice, LineBreak, ListItems, Outgoing, Span, Target, TargetKind, Text
+from bot.spec import Command, DialogSpec
 from dialogs import common
 from dialogs.entry_view import (
     NAME_MAX,
@@ -504,3 +505,14 @@ def _short(name: str, limit: int = 28) -> str:
 
 
 DIALOG = AnnounceDialog()
+
+SPEC = DialogSpec(
+    name="announce",
+    commands=(Command("project", ("projet",)),),
+    intents=frozenset({"announce_project"}),
+    command_intent="announce_project",
+    steps=("title", "description", "category", "commune", "needs", "stage", "contact", "confirm",
+           "edit"),
+    free_text_steps=("title", "description", "needs", "contact"),
+    summary="announce a project you start, posted to the commune's rooms",
+)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Choice, Outgoing, Span, Text
+from bot.spec import Command, DialogSpec
 from dialogs import common
 from dialogs.entry_view import (
     ACTION_BACK,
@@ -131,13 +132,10 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
 def understand(ctx: DialogContext, text: str) -> Slots:
     """Slots from free text typed during the dialog ("une crèche", "garagiste au Port").
 
-    The NLU reads category, commune, "near me" and a name; when it finds neither a
-    category nor a name, the text itself is what to look for (a name, a word).
+    The engine's parse of the message gives category, commune, "near me" and a name; when
+    it finds neither a category nor a name, the text itself is what to look for.
     """
-    from bot.nlu import parse
-
-    result = parse(text, lang=ctx.lang, home=ctx.citizen.home_insee or ctx.chat_commune)
-    slots = slots_from({}, result)
+    slots = slots_from({}, ctx.parse)
     if slots.category or slots.name:
         return slots
     what = strip_lead(text, SEARCH_LEADS) or text  # "je cherche Ti Bouts" looks for "Ti Bouts"
@@ -499,9 +497,7 @@ class AskDialog:
         typed = read_text(ctx.incoming.text, max_len=QUERY_MAX)
         if isinstance(typed, Bad):
             return self._again(ctx, state, f"ask.hint.{step}", before=(typed.reply(ctx),))
-        from bot.nlu import parse
-
-        result = parse(typed, lang=ctx.lang, home=ctx.citizen.home_insee or ctx.chat_commune)
+        result = ctx.parse
         intent = getattr(result, "intent", "unknown")
         if intent in OTHER_INTENTS:  # "je recommande…", "/help"-like: the engine routes it
             return Step.pass_on()
@@ -555,3 +551,12 @@ def _recommend() -> Any:
 
 
 DIALOG = AskDialog()
+
+SPEC = DialogSpec(
+    name="ask",
+    commands=(Command("search", ("chercher", "recherche", "cherche")),),
+    intents=frozenset({"search"}),
+    command_intent="search",
+    steps=("what", "where", "results", "entry", "offer"),
+    summary="search the directory: what, where, results, an entry's card",
+)

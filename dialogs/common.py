@@ -43,6 +43,7 @@ from bot.messages import (
     Span,
     Text,
 )
+from bot.router import is_clear_request
 from directory.text import clean, fold
 
 if TYPE_CHECKING:
@@ -397,32 +398,19 @@ def resolve_commune_answer(
     return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
 
 
-#: NLU intents that are a new request, not an answer to a dialog's question
-REQUEST_INTENTS = frozenset(
-    {"search", "recommend", "join", "announce_project", "help", "me", "settings"}
-)
-
-
 def is_other_request(ctx: DialogContext, text: str | None = None) -> bool:
-    """True when the message reads as a new request ("garagiste au Port", "/help"-like
-    phrases) rather than an answer: a category is named, or a non-search request intent.
+    """True when this message reads as a new request ("garagiste au Port", "/help"-like
+    phrases) rather than an answer: the engine's parse names a category (or projects,
+    events, a contact) for a search, or another request intent.
 
     A bare commune name parses as a search without category, so it stays an answer.
     Dialogs return ``Step.pass_on()`` then, and the engine routes the message afresh.
+    ``text`` is accepted for callers that already cleaned the message; the parse is the
+    engine's, of this message.
     """
-    text = user_text(ctx) if text is None else text
-    if not text:
+    if not (user_text(ctx) if text is None else text):
         return False
-    try:
-        from bot.nlu import parse
-
-        result = parse(text, lang=ctx.lang, home=ctx.citizen.home_insee or ctx.chat_commune)
-    except Exception:  # no NLU, or it failed: keep treating the text as an answer
-        return False
-    intent = getattr(result, "intent", None)
-    if getattr(result, "category", None):
-        return intent in REQUEST_INTENTS
-    return intent in REQUEST_INTENTS - {"search"}
+    return is_clear_request(ctx.parse)
 
 
 def clear_commune_keys(state: JSON) -> JSON:

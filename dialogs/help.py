@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from bot.commands_menu import commands_menu
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import Translator
-from bot.messages import Bold, Inline, LineBreak, ListItems, Span, Text
+from bot.messages import Bold, ChatKind, Inline, LineBreak, ListItems, Span, Text
+from bot.spec import Command, DialogSpec
+from dialogs import specs
 from dialogs.common import say_spans
 
 EXAMPLES = ("help.example.search", "help.example.near", "help.example.recommend",
@@ -21,7 +22,7 @@ def help_spans(t: Translator, *, group: bool = False) -> list[Span]:
     spans.append(ListItems(items=tuple((Text(t(key)),) for key in EXAMPLES)))
     spans += [LineBreak(), Bold(t("help.commands")), LineBreak()]
     items: list[tuple[Inline, ...]] = [
-        (Bold("/" + name), Text(" — " + text)) for name, text in commands_menu(t.lang)
+        (Bold("/" + name), Text(" — " + t(f"help.command.{name}"))) for name in specs().menu
     ]
     spans.append(ListItems(items=tuple(items)))
     spans += [LineBreak(), Text(t("help.group" if group else "help.location"))]
@@ -32,8 +33,6 @@ class Help:
     name: ClassVar[str] = "help"
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
-        from bot.messages import ChatKind
-
         group = ctx.incoming.chat_kind == ChatKind.GROUP
         return Step.done(say_spans(ctx, help_spans(ctx.t, group=group)))
 
@@ -42,3 +41,11 @@ class Help:
 
 
 DIALOG = Help()
+
+SPEC = DialogSpec(
+    name="help",
+    commands=(Command("help", ("aide",)),),
+    intents=frozenset({"help"}),
+    aside=True,
+    summary="what the bot does, examples and commands",
+)

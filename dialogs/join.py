@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Outgoing
+from bot.spec import Command, DialogSpec
 from dialogs import common
 from dialogs.recommend import FindOrCreate
 
@@ -83,3 +84,13 @@ class JoinDialog(FindOrCreate):
 
 
 DIALOG = JoinDialog()
+
+SPEC = DialogSpec(
+    name="join",
+    commands=(Command("join", ("rejoindre", "adherer")),),
+    intents=frozenset({"join"}),
+    command_intent="join",
+    steps=("name", "commune", "pick", "category", "dup", "confirm"),
+    free_text_steps=("name",),
+    summary="say you belong to an association, adding it when it is not listed",
+)

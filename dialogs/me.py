@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import Translator
 from bot.messages import Bold, Inline, Italic, LineBreak, ListItems, Span, Text
+from bot.spec import Command, DialogSpec
 from dialogs.common import category_name, commune_label, say, say_spans
 
 #: entries shown per section; the rest is counted
@@ -81,3 +82,11 @@ class Me:
 
 
 DIALOG = Me()
+
+SPEC = DialogSpec(
+    name="me",
+    commands=(Command("me", ("moi",)),),
+    intents=frozenset({"me"}),
+    aside=True,
+    summary="what I recommended, belong to and started",
+)

@@ -26,6 +26,7 @@ from rapidfuzz import fuzz
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Choice, ListItems, Outgoing, Span, Text
+from bot.spec import Command, DialogSpec
 from dialogs import common
 from dialogs.entry_view import (
     ADDRESS_MAX,
@@ -532,3 +533,13 @@ class RecommendDialog(FindOrCreate):
 
 
 DIALOG = RecommendDialog()
+
+SPEC = DialogSpec(
+    name="recommend",
+    commands=(Command("recommend", ("recommander", "recommande")),),
+    intents=frozenset({"recommend"}),
+    command_intent="recommend",
+    steps=("name", "commune", "pick", "category", "dup", "address", "contact", "comment", "confirm"),
+    free_text_steps=("name", "address", "contact", "comment"),
+    summary="recommend a place or service, adding it when it is not listed",
+)

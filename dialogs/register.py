@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Outgoing
+from bot.spec import Command, DialogSpec
 from dialogs.common import (
     COMMUNE_PREFIX,
     ask_commune,
@@ -53,7 +54,7 @@ def _save(ctx: DialogContext, insee: str, point: Any) -> Step:
 
 
 def _confirm(ctx: DialogContext, insee: str, point: Any = None, before: tuple[Any, ...] = ()) -> Step:
-    state: JSON = {"stage": "confirm", "insee": insee, "point": list(point) if point else None}
+    state: JSON = {"step": "confirm", "insee": insee, "point": list(point) if point else None}
     return ask_yes_no(ctx, state, "register.confirm", before=before, commune=commune_label(insee))
 
 
@@ -113,6 +114,15 @@ class Register:
         then = state.get("then")
         return _carry(ctx, self._resume(ctx, state), str(then) if then else None)
 
+    def interrupted(self, ctx: DialogContext, state: JSON) -> list[Outgoing]:
+        """A new request typed at the confirmation: they went on, so the commune stands
+        ("97460" → "Saint-Paul ?" → "kel garaj o tampon" keeps Saint-Paul)."""
+        if state.get("step") != "confirm" or not state.get("insee") or not commune(str(state["insee"])):
+            return []
+        saved = _save(ctx, str(state["insee"]), state.get("point"))
+        hint = say(ctx, "register.next").spans
+        return [r for r in saved.replies if r.spans != hint]
+
     def _start(self, ctx: DialogContext, args: JSON, *, answer_after: bool = False) -> Step:
         name = ctx.citizen.display_name
         greeting = say(ctx, "register.hello_named", name=name) if name else say(
@@ -133,7 +143,7 @@ class Register:
             if answer.insee is not None:
                 return _confirm(ctx, answer.insee, answer.point, before)
             if answer.step is not None:
-                return Step.wait({"stage": "commune", **(answer.step.state or {})},
+                return Step.wait({"step": "commune", **(answer.step.state or {})},
                                  *before, *answer.step.replies)
         if args.get("intent") == "register":
             code = args.get("commune")
@@ -143,7 +153,7 @@ class Register:
             if candidates:
                 from dialogs.common import commune_choices
 
-                state: JSON = {"stage": "commune", "_commune_key": ASK, "_commune_values": {},
+                state: JSON = {"step": "commune", "_commune_key": ASK, "_commune_values": {},
                                "_commune_candidates": candidates}
                 question = say(ctx, "common.commune.which", text=str(args.get("text", "")),
                                choices=commune_choices(candidates))
@@ -153,10 +163,10 @@ class Register:
                 say(ctx, "register.welcome_back", commune=commune_label(ctx.citizen.home_insee)),
                 say(ctx, "register.next"),
             )
-        return ask_commune(ctx, {"stage": "commune"}, ASK, before=before)
+        return ask_commune(ctx, {"step": "commune"}, ASK, before=before)
 
     def _resume(self, ctx: DialogContext, state: JSON) -> Step:
-        if state.get("stage") == "confirm" and state.get("insee"):
+        if state.get("step") == "confirm" and state.get("insee"):
             picked = chosen(ctx)
             from dialogs.common import answer_yes_no
 
@@ -164,7 +174,7 @@ class Register:
             if decision is True:
                 return _save(ctx, str(state["insee"]), state.get("point"))
             if decision is False or (picked is not None and not picked.startswith(COMMUNE_PREFIX)):
-                return ask_commune(ctx, {"stage": "commune"}, ASK)
+                return ask_commune(ctx, {"step": "commune"}, ASK)
             if not ctx.incoming.text and ctx.incoming.location is None:
                 return _confirm(ctx, str(state["insee"]), state.get("point"))
             if picked is None and ctx.incoming.location is None and is_other_request(ctx):
@@ -177,7 +187,7 @@ class Register:
             return Step.pass_on()  # "garagiste au Port": a question, not a commune
         answer = resolve_commune_answer(ctx, {"_commune_key": ASK, **state})
         if answer.step is not None:
-            return Step.wait({**(answer.step.state or {}), "stage": "commune"},
+            return Step.wait({**(answer.step.state or {}), "step": "commune"},
                              *answer.step.replies)
         assert answer.insee is not None
         if chosen(ctx) is not None:
@@ -186,3 +196,11 @@ class Register:
 
 
 DIALOG = Register()
+
+SPEC = DialogSpec(
+    name="register",
+    commands=(Command("start", ("register", "inscription"), menu=False),),
+    intents=frozenset({"register", "move"}),
+    steps=("commune", "confirm"),
+    summary="greet a newcomer and learn their commune",
+)

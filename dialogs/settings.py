@@ -13,6 +13,7 @@ from typing import ClassVar
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import LANGUAGES, translator
 from bot.messages import Outgoing, Text
+from bot.spec import Command, DialogSpec
 from dialogs.common import (
     answer_yes_no,
     ask_commune,
@@ -61,12 +62,12 @@ def _menu(ctx: DialogContext) -> Step:
             ]
         ),
     )
-    return Step.wait({"stage": "menu"}, summary, question)
+    return Step.wait({"step": "menu"}, summary, question)
 
 
 def _ask_language(ctx: DialogContext) -> Step:
     options = choices([("lang:" + code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
-    return Step.wait({"stage": "lang"}, say(ctx, "settings.language.ask", choices=options))
+    return Step.wait({"step": "lang"}, say(ctx, "settings.language.ask", choices=options))
 
 
 def _language_of(ctx: DialogContext) -> str | None:
@@ -83,7 +84,7 @@ def _language_of(ctx: DialogContext) -> str | None:
 def _ask_location(ctx: DialogContext) -> Step:
     options = choices([("clear", ctx.t("settings.location.clear"))])
     return Step.wait(
-        {"stage": "location"},
+        {"step": "location"},
         say(ctx, "settings.location.ask", choices=options, request_location=True),
     )
 
@@ -95,7 +96,7 @@ def _save_location(ctx: DialogContext, lat: float, lon: float) -> Step:
     found = get_gazetteer().nearest(lat, lon)
     if found is None:
         return Step.wait(
-            {"stage": "location"},
+            {"step": "location"},
             say(ctx, "common.commune.location_unknown"),
             say(ctx, "settings.location.ask", request_location=True,
                 choices=choices([("clear", ctx.t("settings.location.clear"))])),
@@ -109,7 +110,7 @@ def _save_location(ctx: DialogContext, lat: float, lon: float) -> Step:
         return Step.done(saved, say(ctx, "settings.commune.saved", commune=found.label))
     return ask_yes_no(
         ctx,
-        {"stage": "move", "insee": found.insee},
+        {"step": "move", "insee": found.insee},
         "settings.location.move",
         before=(saved,),
         commune=found.label,
@@ -126,7 +127,7 @@ class Settings:
         return _menu(ctx)
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:
-        stage = state.get("stage")
+        stage = state.get("step")
         if stage == "menu":
             return self._menu_answer(ctx)
         if stage == "lang":
@@ -186,7 +187,7 @@ class Settings:
         if picked == "lang":
             return _ask_language(ctx)
         if picked == "commune":
-            return ask_commune(ctx, {"stage": "commune"}, "settings.commune.ask")
+            return ask_commune(ctx, {"step": "commune"}, "settings.commune.ask")
         if picked == "location":
             return _ask_location(ctx)
         if picked == "done":
@@ -199,3 +200,11 @@ class Settings:
 
 
 DIALOG = Settings()
+
+SPEC = DialogSpec(
+    name="settings",
+    commands=(Command("settings", ("reglages", "parametres")),),
+    intents=frozenset({"settings"}),
+    steps=("menu", "lang", "commune", "location", "move"),
+    summary="language, home commune, shared location",
+)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import translator
 from bot.messages import Incoming, Location, Outgoing, plain_text
+from bot.nlu import parse as nlu_parse
 from directory.models import Account, Citizen, Entry
 
 SAINT_PAUL = "97415"
@@ -102,7 +103,7 @@ class Chat:
                 t=translator(citizen.lang),
                 now=datetime.now(UTC),
                 chat_commune=self.chat_commune,
-                parse=self.parse,
+                parse=self.parse if self.parse is not None else self._understand(incoming, citizen),
             )
             step: Step = call(ctx)
         assert isinstance(step, Step)
@@ -111,6 +112,12 @@ class Chat:
         self.state = json.loads(json.dumps(step.state)) if step.state is not None else None
         self.replies = step.replies
         return step.replies
+
+    def _understand(self, incoming: Incoming, citizen: Citizen) -> Any:
+        """The engine's one parse of the message, as the engine hands it to the dialog."""
+        if not incoming.text:
+            return None
+        return nlu_parse(incoming.text, lang=citizen.lang, home=citizen.home_insee or self.chat_commune)
 
     def incoming(
         self, text: str = "", choice: str | None = None, location: Location | None = None

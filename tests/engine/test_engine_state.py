@@ -62,7 +62,7 @@ class Counter:
 @pytest.fixture
 def counter(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     probe = Counter()
-    monkeypatch.setitem(dialogs._cache, "help", probe)
+    monkeypatch.setitem(dialogs._loaded(), "help", (dialogs.get_spec("help"), probe))
     yield probe
 
 
@@ -175,7 +175,7 @@ def test_non_reply_messages_go_to_the_outbox_in_the_same_transaction(
     talk, engine_store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     factory = engine_store[1]
-    monkeypatch.setitem(dialogs._cache, "help", Announcer())
+    monkeypatch.setitem(dialogs._loaded(), "help", (dialogs.get_spec("help"), Announcer()))
     with factory() as session, session.begin():
         session.add(ChatBinding(platform="telegram", chat_id="-100", commune_insee="97407"))
         session.add(ChatBinding(platform="matrix", chat_id="!room:x", commune_insee="97407"))
@@ -211,7 +211,7 @@ def test_outbox_rows_roll_back_with_a_failed_message(talk, engine_store, monkeyp
             return step
 
     factory = engine_store[1]
-    monkeypatch.setitem(dialogs._cache, "help", Failing())
+    monkeypatch.setitem(dialogs._loaded(), "help", (dialogs.get_spec("help"), Failing()))
     me: Talk = talk()
     out = me.say("/help")
     with factory() as session:
@@ -246,7 +246,7 @@ def test_choices_of_a_finished_dialog_stay_valid_for_the_next_message(
     talk, engine_store, monkeypatch
 ) -> None:
     probe = Lingering()
-    monkeypatch.setitem(dialogs._cache, "help", probe)
+    monkeypatch.setitem(dialogs._loaded(), "help", (dialogs.get_spec("help"), probe))
     me: Talk = talk()
     me.send("/start 97415")
     me.send("/help")
@@ -261,7 +261,7 @@ def test_choices_of_a_finished_dialog_stay_valid_for_the_next_message(
 
 
 class Handoff:
-    name: ClassVar[str] = "help"
+    name: ClassVar[str] = "settings"
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         return Step.wait({"waiting": True}, reply("question?"))
@@ -273,7 +273,7 @@ class Handoff:
 
 
 def test_a_dialog_can_hand_a_message_back(engine_store, monkeypatch) -> None:
-    monkeypatch.setitem(dialogs._cache, "help", Handoff())
+    monkeypatch.setitem(dialogs._loaded(), "settings", (dialogs.get_spec("settings"), Handoff()))
 
     def parse(text: str, **_: Any) -> Any:
         from types import SimpleNamespace
@@ -282,10 +282,13 @@ def test_a_dialog_can_hand_a_message_back(engine_store, monkeypatch) -> None:
 
     me = Talk(Engine(engine_store[1], parse=parse))
     me.send("/start 97415")
-    assert me.say("/help") == "question?"
-    assert me.say("merci") == "Avec plaisir ! 😊"  # routed afresh, dialog closed
+    assert me.say("/settings") == "question?"
+    # not an answer for it: the dialog hands it back, closes, and the text is routed afresh
+    assert "Je n'ai pas bien compris" in me.say("blabla")
     assert row(engine_store[1]) is None
-    me.say("/help")
+    me.say("/settings")
+    # thanks is answered beside the open dialog, which stays open
+    assert me.say("merci").startswith("Avec plaisir ! 😊\nJe garde la question en cours")
     assert me.say("answer") == "thanks"
 
 
@@ -305,7 +308,7 @@ class Probe:
 
 def test_context_carries_chat_commune_and_admin_flag(talk, engine_store, monkeypatch) -> None:
     probe = Probe()
-    monkeypatch.setitem(dialogs._cache, "help", probe)
+    monkeypatch.setitem(dialogs._loaded(), "help", (dialogs.get_spec("help"), probe))
     with engine_store[1]() as session, session.begin():
         session.add(ChatBinding(platform="console", chat_id="grp", commune_insee="97407"))
     talk(user="x", chat="grp", kind=ChatKind.GROUP).say("/help")
@@ -339,7 +342,7 @@ def test_same_new_user_from_two_engines_gets_one_account(db_url: str) -> None:
 class Silent:
     """Accepts a message without a word (e.g. it only stores something)."""
 
-    name: ClassVar[str] = "help"
+    name: ClassVar[str] = "settings"
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         return Step.wait({"k": 0}, reply("ready"))
@@ -349,10 +352,10 @@ class Silent:
 
 
 def test_a_silent_answer_is_not_routed_again(talk, engine_store, monkeypatch) -> None:
-    monkeypatch.setitem(dialogs._cache, "help", Silent())
+    monkeypatch.setitem(dialogs._loaded(), "settings", (dialogs.get_spec("settings"), Silent()))
     me: Talk = talk()
-    me.say("/help")
-    assert me.send("bonjour") == []
+    me.say("/settings")
+    assert me.send("ok then") == []
     assert row(engine_store[1]).state["data"] == {"k": 1}  # type: ignore[union-attr]
 
 

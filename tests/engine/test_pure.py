@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands_menu import COMMANDS, commands_menu
+from bot.commands_menu import commands_menu
 from bot.messages import (
     Bold,
     Choice,
@@ -22,6 +22,7 @@ from bot.messages import (
 from bot.outbox import outgoing_from_json, outgoing_to_json
 from bot.router import is_cancel, parse_command, parse_location_command
 from bot.state import Offer, bind_choices, match_text, resolve_choice_id
+from dialogs import specs
 
 
 @pytest.mark.parametrize(
@@ -135,7 +136,9 @@ def test_outgoing_json_round_trip() -> None:
 
 def test_commands_menu_in_both_languages() -> None:
     fr, en = commands_menu("fr"), commands_menu("en")
-    assert [c for c, _ in fr] == [c for c, _ in en] == list(COMMANDS)
+    menu = specs().menu
+    assert [c for c, _ in fr] == [c for c, _ in en] == list(menu)
+    assert menu == ("search", "recommend", "join", "project", "me", "settings", "help", "cancel")
     assert all(desc and not desc.startswith("help.") for _, desc in fr + en)
     assert dict(fr)["search"] != dict(en)["search"]
-    assert all(c.islower() and len(c) <= 32 for c in COMMANDS)  # Telegram's rules
+    assert all(c.islower() and len(c) <= 32 for c in menu)  # Telegram's rules
