@@ -1,0 +1,141 @@
+"""The words the bot reads: one home for every word list of short answers and languages.
+
+Pure data plus two pure helpers; it imports no other NLU module, so dialogs can use it
+without loading the parser, the taxonomy or the gazetteer.
+"""
+
+from __future__ import annotations
+
+# fmt: off
+
+
+def word_set(text: str) -> frozenset[str]:
+    """A word set written as one block of text (easier to read and extend)."""
+    return frozenset(text.split())
+
+
+FR_MARKERS = word_set(
+    """
+    je j tu il elle on nous vous le la les un une des du de au aux et est pour dans sur avec
+    pas moi chez pres cherche recherche bonjour merci oui non svp stp ya g quel quelle quels
+    qui ma mon mes c qu besoin salut aide habite annuler encore suite ou trouver quoi coin
+    fais partie suis membre lance projet recommande conseille cote loin proche bonsoir
+    coucou slt bjr mci ouais nan dispo urgent ouvert ouverte quelqu connait voudrais veux
+    cherch moins rayon autour jcherche jhabite jrecommande ici parametres langue profil
+    """
+)
+EN_MARKERS = word_set(
+    """
+    i you the an is are in near me my for with where what any looking need find please
+    hello hi hey thanks thank yes help recommend live from of to there can do does how this
+    good open nearby around within miles member join settings more cancel never mind nope
+    yep show it we our new starting launching just moved town closest nearest add announce
+    project change language recommendation results
+    someone anyone place want would like belong volunteer part opening hours kids son baby
+    thx no next ok bot sure
+    """
+)
+
+# Whole-message answers (after dropping politeness around them).
+FILLERS = word_set("svp stp please pls plz merci a plus bye ciao thx alors bon euh hmm lol mdr haha")
+WHOLE: dict[str, frozenset[str]] = {
+    "cancel": frozenset(
+        ["annuler", "annule", "annulez", "laisse tomber", "laisser tomber", "stop", "arrete",
+         "arreter", "abandonner", "abandon", "cancel", "never mind", "nevermind",
+         "forget it", "quit", "quitter", "sortir"]
+    ),
+    "no": frozenset(
+        ["non", "nan", "nope", "no", "non merci", "non c est bon", "non ca va", "ca ira",
+         "no that s fine", "no it s fine", "non ca ira", "no thanks", "no thank you", "pas maintenant",
+         "not now", "jamais", "nah", "non pas du tout"]
+    ),
+    "yes": frozenset(
+        ["oui", "ouais", "ouai", "ouii", "wi", "ok", "okay", "oki", "d accord", "dac",
+         "daccord", "ca marche", "parfait", "volontiers", "bien sur", "carrement", "yes",
+         "yep", "yeah", "yup", "sure", "of course", "yes please", "oui merci", "ok merci",
+         "c est bon", "go", "vas y", "exact", "exactement", "tout a fait", "absolument",
+         "correct", "that s right", "right", "oui oui"]
+    ),
+    "thanks": frozenset(
+        ["merci", "mci", "mrc", "merci beaucoup", "merci bien", "merci bcp", "thx", "thanks",
+         "thank you", "thank you so much", "thanks a lot", "ty", "cool merci", "super merci",
+         "top merci", "many thanks", "merci infiniment"]
+    ),
+    "greeting": frozenset(
+        ["bonjour", "bonsoir", "salut", "slt", "coucou", "bjr", "bsr", "yo", "hello", "hi",
+         "hey", "hola", "good morning", "good evening", "good afternoon", "morning", "kikou",
+         "cc", "wesh", "hi there", "hey there", "hello there", "salut a toi", "bonjour a tous",
+         "allo", "start", "demarrer", "commencer"]
+    ),
+    "help": frozenset(
+        ["aide", "aidez moi", "aide moi", "help", "help me", "comment ca marche",
+         "comment ca fonctionne", "tu sers a quoi", "a quoi tu sers", "a quoi ca sert",
+         "qu est ce que je peux faire", "qu est ce que je peux faire ici",
+         "que peux tu faire", "tu fais quoi", "je comprends pas", "je comprend pas",
+         "j comprends pas", "je ne comprends pas", "how does this work",
+         "how does it work", "what can you do", "what do you do", "how to use", "menu",
+         "commandes", "info", "infos", "what is this", "what is this bot", "who are you",
+         "what are you", "c est quoi", "c est quoi ce bot", "qui es tu", "t es qui",
+         "mode d emploi", "i don t understand", "instructions", "au secours", "sos",
+         "je suis perdu", "je suis perdue", "perdu", "i m lost", "help me please"]
+    ),
+    "more": frozenset(
+        ["encore", "la suite", "suite", "suivant", "suivants", "plus de resultats",
+         "d autres resultats", "autres resultats", "voir plus", "encore plus", "more",
+         "more results", "show me more", "show more", "next", "others", "see more",
+         "d autres", "autres", "page suivante", "next page", "any more", "et d autres"]
+    ),
+    "me": frozenset(
+        ["mes recommandations", "mon profil", "mes associations", "mes projets", "mes infos",
+         "moi", "mon compte", "my recommendations", "my profile", "my associations",
+         "my projects", "me", "my account", "mes assos", "mes groupes"]
+    ),
+    "settings": frozenset(
+        ["parametres", "parametre", "reglages", "changer de langue", "changer la langue",
+         "langue", "settings", "change language", "language", "preferences", "options",
+         "configuration", "config", "change my language", "in english", "en francais",
+         "english", "francais", "english please", "en francais svp"]
+    ),
+}
+
+NAME_INTRO = frozenset({"appelle", "apelle", "name", "nom", "prenom", "called", "am", "suis"})
+
+# The first word of a short answer says what it is: "oui c'est ça", "non pas celui-là",
+# "merci, bonne journée". Only for a few words, with nothing searchable in them.
+HEADS: tuple[tuple[str, frozenset[str], int], ...] = (
+    ("cancel", frozenset({"annuler", "annule", "annulez", "cancel", "abandonner", "arrete"}), 4),
+    ("no", frozenset({"non", "nan", "no", "nope", "nah", "nop"}), 5),
+    (
+        "yes",
+        frozenset(
+            {
+                "oui",
+                "ouais",
+                "ouai",
+                "ok",
+                "okay",
+                "oki",
+                "yes",
+                "yep",
+                "yeah",
+                "yup",
+                "sure",
+                "dac",
+                "daccord",
+                "parfait",
+                "exact",
+                "exactement",
+                "volontiers",
+                "absolument",
+                "carrement",
+                "certainement",
+                "correct",
+            }
+        ),
+        4,
+    ),
+    ("thanks", frozenset({"merci", "mci", "mrc", "thx", "thanks", "thank", "ty", "cimer"}), 6),
+)
+MORE_WORDS = frozenset({"autres", "autre", "suite", "suivant", "suivants", "more", "next", "others"})
+
+# fmt: on

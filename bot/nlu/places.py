@@ -1,0 +1,522 @@
+"""Reading the commune a message names: names, quartiers, postcodes, départements, typos.
+
+See ``bot.nlu.parser``'s docstring (step 4) for the rules. Everything here works on tokens and
+the in-memory gazetteer; ``places_index()`` builds the name keys once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from rapidfuzz import fuzz, process
+
+from bot.nlu.lexicon import EN_MARKERS, FILLERS, FR_MARKERS, NAME_INTRO, word_set
+from bot.nlu.tokens import Reading, Tok
+from directory.categories import Category
+from directory.gazetteer import Commune, Gazetteer, get_gazetteer
+from directory.gazetteer_names import (
+    DEPARTEMENTS,
+    arrondissement_aliases,
+    fold_name,
+    keys_of_folded,
+)
+
+# fmt: off
+ARTICLES = frozenset({"le", "la", "les", "l"})
+# Words after which a commune name is expected. "o" is SMS for "au", "a" for "à".
+_PLACE_STRONG = frozenset(
+    {"a", "au", "aux", "en", "sur", "vers", "dans", "ds", "o", "pres", "habite", "jhabite",
+     "vis", "reste", "in", "at", "near", "around", "from", "to", "live", "ville", "commune"}
+)  # fmt: skip
+# Weaker: "de" follows many nouns ("de garde", "de chez moi"): only for unmistakable names.
+_PLACE_WEAK = frozenset({"de", "du", "des", "d", "pour", "of", "depuis", "cote", "c", "est", "is"})
+_PLACE_WORDS = _PLACE_STRONG | _PLACE_WEAK
+# After a preposition these make idioms ("à côté", "au coin", "in the morning"), not places.
+_IDIOMS = word_set(
+    """
+    cote coin proximite plus moins pied domicile quartier centre nord sud est ouest bout fond
+    droite gauche maison travail bureau partir peu cause part cet ce cette mon ma mes tout
+    toute tous vie midi soir matin heure heures demain the me home night day work all least
+    most some any my your this that there here once nous vous lui eux elle elles moi toi
+    """
+)
+# A place word that carries the article of the name after it: "au Port" is "le Port".
+_ARTICLE_OF = {"au": "le", "du": "le", "o": "le", "aux": "les", "des": "les"}
+# Places people name instead of their commune: quartiers and villages of La Réunion, the
+# island the project was born on. A name that is also a commune elsewhere ("Saint-Gilles",
+# a commune of the Gard) counts as the locality only for a user whose home is on the
+# island (the département in the second field); the others count everywhere.
+_LOCALITIES: dict[str, tuple[str, str | None]] = {
+    "saint gilles les bains": ("97415", None), "saint gilles les hauts": ("97415", None),
+    "saint gilles": ("97415", "974"), "l hermitage": ("97415", None),
+    "hermitage les bains": ("97415", None), "boucan canot": ("97415", None),
+    "la saline les bains": ("97415", None), "plateau caillou": ("97415", None),
+    "le guillaume": ("97415", None), "la plaine saint paul": ("97415", None),
+    "sainte clotilde": ("97411", None), "le chaudron": ("97411", None),
+    "le moufia": ("97411", None), "bellepierre": ("97411", None),
+    "hell bourg": ("97421", None), "grand ilet": ("97421", None),
+    "la riviere saint louis": ("97414", None), "riviere saint louis": ("97414", None),
+    "les makes": ("97414", None), "le gol": ("97414", None),
+    "terre sainte": ("97416", None), "ravine des cabris": ("97416", None),
+    "mont vert": ("97416", None), "pierrefonds": ("97416", None),
+    "grands bois": ("97416", None),
+    "la plaine des cafres": ("97422", None), "plaine des cafres": ("97422", None),
+    "trois mares": ("97422", None), "bourg murat": ("97422", None),
+    "piton saint leu": ("97413", None), "la chaloupe saint leu": ("97413", None),
+    "dos d ane": ("97408", None), "riviere des galets": ("97407", None),
+    "manapany": ("97412", None), "vincendo": ("97412", None),
+    "champ borne": ("97409", None), "etang sale les bains": ("97404", None),
+    "gillot": ("97418", None),
+}
+_SMS_EXPANSIONS = {"sen": "saint", "sin": "saint", "snt": "saint"}
+
+# Ordinary words that are also commune names somewhere ("Y", "Eu", "Port", "Ville", "Pas",
+# "Bains", "Plus"...): they only count as a commune in a place context.
+COMMON_WORDS = word_set(
+    """
+    a au aux avec bain bains bas beau belle bien bon bonne bois bourg bout ca car ce cela
+    centre ces champ champs chez coin cote cour dame de des deux du eau eaux elle en est et
+    eu faire fin fond font fort gare grand grande haut haute il jardin je la lac le les
+    lieu loin lu ma mais marche mer mes moi mon mont mur neuf neuve nord nous o on ou paix
+    par pas petit petite peu plage plaine plus pont port porte pour pres quai rue saint
+    sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
+    ville vous y yes no on in at the bay bar mont oui non sept trois nice orange sens
+    vienne grasse cannes tours this baby vers quartier garde saintes lot var cher ain
+    """
+)
+_UNITS = frozenset({"km", "kms", "m", "mi", "miles", "min", "minutes", "h", "ans", "euros", "e"})
+_DEPT_NAME_WORDS = frozenset({"dans", "en", "in", "a", "departement", "dept", "dpt"})
+# fmt: on
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """Commune name keys for fast "is this word sequence a commune?" checks."""
+
+    compacts: frozenset[str]
+    # (compact keys, INSEE codes) side by side, for rapidfuzz over a small pool
+    near_keys: dict[str, tuple[list[str], list[str]]]  # by département
+    popular: tuple[list[str], list[str]]  # towns over 10,000 people and overseas communes
+
+
+@cache
+def places_index() -> Places:
+    """Built once from the gazetteer (about 0.2 s)."""
+    gaz = get_gazetteer()
+    compacts: set[str] = set()
+    by_dept: dict[str, tuple[list[str], list[str]]] = {}
+    popular: tuple[list[str], list[str]] = ([], [])
+    rows: list[Commune] = [*gaz, *gaz.arrondissements()]
+    for commune in rows:
+        key = keys_of_folded(fold_name(commune.name)).compact
+        compacts.add(key)
+        if commune.kind == "arrondissement":  # "Lyon 3e", "paris 11"
+            for alias in arrondissement_aliases(fold_name(commune.name)):
+                compacts.add(keys_of_folded(alias).compact)
+        keys, codes = by_dept.setdefault(commune.departement, ([], []))
+        keys.append(key)
+        codes.append(commune.insee)
+        if commune.population >= 10000 or commune.zone != "metro":
+            popular[0].append(key)
+            popular[1].append(commune.insee)
+    return Places(frozenset(compacts), by_dept, popular)
+
+
+def _compact(words: Sequence[str]) -> str:
+    expanded = [_SMS_EXPANSIONS.get(w, w) for w in words]
+    return keys_of_folded(" ".join(expanded)).compact
+
+
+def _phrase(words: Sequence[str]) -> str:
+    return " ".join(_SMS_EXPANSIONS.get(w, w) for w in words)
+
+
+@dataclass(slots=True)
+class PlaceHit:
+    start: int  # token indexes [start, end)
+    end: int
+    communes: list[Commune]
+    context: int  # 2 after a strong place word ("à", "in"), 1 after a weak one ("de"), 0
+    strong: bool  # unmistakable without context: several words, or one uncommon word
+    adjacent: bool  # right next to a category word ("garagiste st paul")
+    capital: bool  # written with a capital inside the sentence
+    article: bool  # the name carries its article ("le port", "les avirons")
+
+
+def _order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None) -> list[Commune]:
+    """Same-name communes: nearest to home first when home is near one of them, else as given
+    (most populated first)."""
+    if home is None or home.point is None or len(communes) < 2:
+        return communes
+    dist = {c.insee: gaz.distance_km(home, c) for c in communes}
+    known = [d for d in dist.values() if d is not None]
+    if not known or min(known) > 300:
+        return communes
+    return sorted(communes, key=lambda c: _or_inf(dist[c.insee]))
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
+def place_hits(
+    tokens: list[Tok],
+    covered: set[int],
+    gaz: Gazetteer,
+    places: Places,
+    cat_starts: set[int],
+    cat_ends: set[int],
+    home_dept: str | None = None,
+) -> list[PlaceHit]:
+    """Every token sequence that is exactly a commune (or known locality) name, in context."""
+    hits: list[PlaceHit] = []
+    words = [t.fold for t in tokens]
+    letters = [ch for t in tokens for ch in t.text if ch.isalpha()]
+    shouting = sum(ch.isupper() for ch in letters) > len(letters) / 2
+    n_tokens = len(words)
+    for i in range(n_tokens):
+        if i in covered:
+            continue
+        for n in range(min(6, n_tokens - i), 0, -1):
+            j = i + n
+            if any(k in covered for k in range(i, j)):
+                continue
+            span = words[i:j]
+            before = words[i - 1] if i > 0 else ""
+            candidates: list[str] = []
+            implied = _ARTICLE_OF.get(before)
+            if implied and span[0] not in ARTICLES:
+                candidates.append(_phrase([implied, *span]))
+            candidates.append(_phrase(span))
+            found: list[Commune] = []
+            for phrase in candidates:
+                locality = _LOCALITIES.get(phrase)
+                if locality is not None and (locality[1] is None or locality[1] == home_dept):
+                    commune = gaz.current(locality[0])
+                    if commune is not None:
+                        # same-name communes stay candidates ("Saint-Gilles dans le Gard")
+                        found = [commune, *gaz.exact(phrase)]
+                        break
+                if keys_of_folded(phrase).compact not in places.compacts:
+                    continue
+                found = gaz.exact(phrase)
+                if found:
+                    break
+            if not found:
+                continue
+            hits.append(_judge(tokens, i, j, found, cat_starts, cat_ends, shouting))
+            break  # longest name starting here
+    return hits
+
+
+def _judge(
+    tokens: list[Tok],
+    i: int,
+    j: int,
+    found: list[Commune],
+    cat_starts: set[int],
+    cat_ends: set[int],
+    shouting: bool,
+) -> PlaceHit:
+    """How surely the words [i, j) name a place, from what surrounds them.
+
+    A capitalised word inside a sentence ("du Port", "de Petite-Île") is a proper noun:
+    it counts as unmistakable even when it is also an ordinary word.
+    """
+    words = [t.fold for t in tokens]
+    span = words[i:j]
+    content = [w for w in span if w not in ARTICLES]
+    uncommon = [w for w in content if w not in COMMON_WORDS]
+    has_article = len(content) < len(span)
+    first_content = next((k for k in range(i, j) if words[k] not in ARTICLES), i)
+    capital = not shouting and first_content > 0 and tokens[first_content].text[:1].isupper()
+    strong = capital or (bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4))
+    ctx = i - 1
+    while ctx >= 0 and words[ctx] in ARTICLES:
+        ctx -= 1
+    word = words[ctx] if ctx >= 0 else ""
+    context = 0
+    if content and content[0] in _IDIOMS:
+        context = 0
+    elif word in _PLACE_STRONG:
+        context = 2
+        if word == "a" and ctx >= 1 and words[ctx - 1] in {"y", "il", "ya"}:
+            context = 0  # "il y a" is "there is"
+    elif word in _PLACE_WEAK and strong:
+        context = 1
+    adjacent = (ctx in cat_ends and (strong or has_article)) or (j in cat_starts and strong)
+    return PlaceHit(i, j, found, context, strong, adjacent, capital, has_article)
+
+
+def _postcodes(tokens: list[Tok], gaz: Gazetteer) -> list[tuple[int, list[Commune]]]:
+    found: list[tuple[int, list[Commune]]] = []
+    for i, tok in enumerate(tokens):
+        if len(tok.fold) == 5 and tok.fold.isdigit():
+            communes = gaz.by_postcode(tok.fold)
+            if not communes:
+                current = gaz.current(tok.fold)
+                communes = [current] if current is not None else []
+            if communes:
+                found.append((i, communes))
+    return found
+
+
+def dept_qualifiers(tokens: list[Tok], cleaned: str) -> tuple[set[str], dict[int, set[str]]]:
+    """Départements the text names ("dans le 974", "Saint-Louis (68)", "dans la Somme")."""
+    deps: set[str] = set()
+    used: dict[int, set[str]] = {}  # token -> the départements it names
+    words = [t.fold for t in tokens]
+    names = dept_names()
+    for i, w in enumerate(words):
+        prev = words[i - 1] if i > 0 else ""
+        prev2 = words[i - 2] if i > 1 else ""
+        code = w.upper()
+        in_parens = cleaned[: tokens[i].start].rstrip().endswith("(")
+        if code in DEPARTEMENTS and (
+            len(w) == 3 or w[0] == "0" or prev in {"le", "dans"} or prev2 == "dans" or in_parens
+        ):
+            following = words[i + 1] if i + 1 < len(words) else ""
+            if following not in _UNITS:
+                deps.add(code)
+                used.setdefault(i, set()).add(code)
+        for n in (5, 4, 3, 2, 1):
+            phrase = " ".join(words[i : i + n])
+            if phrase in names and (
+                prev in _DEPT_NAME_WORDS
+                or prev2 in _DEPT_NAME_WORDS
+                or (prev in ARTICLES and prev2 in _DEPT_NAME_WORDS)
+            ):
+                deps.update(names[phrase])
+                for k in range(i, i + n):
+                    used.setdefault(k, set()).update(names[phrase])
+                break
+    return deps, used
+
+
+@cache
+def dept_names() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for code, name in DEPARTEMENTS.items():
+        keys = keys_of_folded(fold_name(name))
+        for key in {keys.full, keys.bare}:
+            table.setdefault(key, set()).add(code)
+    table.setdefault("reunion", set()).add("974")
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+def _fuzzy_place(
+    tokens: list[Tok], covered: set[int], gaz: Gazetteer, places: Places, home: Commune | None
+) -> tuple[int, int, list[Commune]] | None:
+    """A misspelt commune after a place word ("à Salazi", "in st pierr").
+
+    First among the communes of the home département and the towns and overseas communes
+    (cheap); the whole gazetteer's typo search only for a capitalised word or after
+    "j'habite" / "I live in", where a place is certain.
+    """
+    words = [t.fold for t in tokens]
+    vocabulary = FR_MARKERS | EN_MARKERS | _IDIOMS
+    for i, w in enumerate(words):
+        if w not in _PLACE_STRONG:
+            continue
+        first = i + 1
+        while first < len(words) and words[first] in ARTICLES:
+            first += 1
+        chunk: list[str] = []
+        k = first
+        while k < len(words) and k not in covered and len(chunk) < 4:
+            word = words[k]
+            if word.isdigit() or word in _PLACE_WORDS:
+                break
+            if word in vocabulary and word not in {"saint", "sainte", "st", "ste"}:
+                break
+            chunk.append(word)
+            k += 1
+        if not chunk or len("".join(chunk)) < 4:
+            continue
+        for size in range(len(chunk), 0, -1):
+            if chunk[size - 1] in {"saint", "sainte", "st", "ste", "sen", "les", "le", "la"}:
+                continue  # "Sainte-Clotilde" is not a misspelt "Saint-Leu"
+            key = _compact(chunk[:size])
+            if len(key) < 5:
+                break
+            pools: list[tuple[list[str], list[str]]] = []
+            if home is not None and home.departement in places.near_keys:
+                pools.append(places.near_keys[home.departement])
+            pools.append(places.popular)
+            for keys, codes in pools:
+                hit = process.extractOne(key, keys, scorer=fuzz.ratio, score_cutoff=84)
+                if hit is None:
+                    continue
+                commune = gaz.current(codes[hit[2]])
+                if commune is not None:
+                    return first, first + size, gaz.exact(commune.name) or [commune]
+        certain = tokens[first].text[:1].isupper() or w in {"habite", "jhabite", "live", "vis"}
+        if certain:
+            near = home.insee if home is not None else None
+            matches = gaz.resolve(" ".join(chunk), near=near, limit=3)
+            if matches and matches[0].score >= 85:
+                return first, first + len(chunk), [m.commune for m in matches]
+    return None
+
+
+def acceptable(
+    hit: PlaceHit,
+    words: list[str],
+    content: list[int],
+    qual_tokens: dict[int, set[str]],
+    has_category: bool,
+) -> bool:
+    """Whether a commune name found in the text is meant as a place."""
+    named = set().union(*(qual_tokens.get(k, set()) for k in range(hit.start, hit.end)))
+    if named and not any(c.departement in named for c in hit.communes):
+        return False  # "à la Réunion" is the island, not La Réunion (47)
+    if hit.start > 0 and words[hit.start - 1] in NAME_INTRO and not hit.context:
+        return False  # "je m'appelle Marie": a first name
+    whole_text = all(hit.start <= k < hit.end for k in content)
+    big = any(c.population >= 20000 for c in hit.communes[:1])
+    several = hit.end - hit.start > 1
+    # "atelier théâtre enfants le port": an article + name closing a request
+    trailing = hit.article and hit.end == len(words) and has_category
+    return bool(
+        hit.context
+        or whole_text
+        or hit.adjacent
+        or trailing
+        or (hit.strong and (several or big or hit.capital))
+    )
+
+
+def settle_place(
+    reading: Reading,
+    accepted: list[PlaceHit],
+    deps: set[str],
+    qual_tokens: dict[int, set[str]],
+    covered: set[int],
+    gaz: Gazetteer,
+    places: Places,
+    home: Commune | None,
+) -> tuple[list[Commune], tuple[int, int] | None, bool]:
+    """The communes the message names, best first; their token span; whether that span
+    is a place rather than part of an entry's name.
+
+    The surest name wins (not a département name, after a place word, unmistakable,
+    longest, last); a postcode narrows it or stands alone; with neither, a misspelt name
+    after a place word; a département named anywhere narrows same-name communes, then
+    the home commune orders them.
+    """
+    tokens = reading.tokens
+    words = [t.fold for t in tokens]
+    deps = set(deps)
+    communes: list[Commune] = []
+    span: tuple[int, int] | None = None
+    is_place = False
+    if accepted:
+        best = max(
+            accepted,
+            key=lambda h: (
+                not any(k in qual_tokens for k in range(h.start, h.end)),  # "dans la Somme"
+                h.context,
+                h.strong,
+                h.end - h.start,
+                h.start,
+            ),
+        )
+        after = words[best.end] if best.end < len(words) else ""
+        following = words[best.end + 1] if best.end + 1 < len(words) else ""
+        if after.upper() in DEPARTEMENTS and following not in _UNITS:
+            deps.add(after.upper())  # "Saint-Louis 68", "Saint-Denis 93"
+        communes = best.communes
+        span = (best.start, best.end)
+        # "FC Avirons": a capitalised place right after a capitalised word is part of a name
+        is_place = not (best.context == 0 and best.capital and tokens[best.start - 1].text[:1].isupper())
+    postcodes = _postcodes(tokens, gaz)
+    if postcodes:
+        index, by_code = postcodes[0]
+        if communes:
+            named = {c.insee for c in communes}
+            narrowed = [p for p in by_code if p.insee in named]
+            # "Marseille 13005": the arrondissement of that postcode
+            narrowed += [p for p in by_code if p.parent in named]
+            communes = narrowed or communes
+        else:
+            communes, span, is_place = by_code, (index, index + 1), True
+    if not communes:
+        fuzzy = _fuzzy_place(tokens, covered | set(qual_tokens), gaz, places, home)
+        if fuzzy is not None:
+            span, communes, is_place = (fuzzy[0], fuzzy[1]), fuzzy[2], True
+    if deps and len(communes) > 1:
+        communes = [c for c in communes if c.departement in deps] or communes
+    return _order_by_home(gaz, communes, home), span, is_place
+
+
+# --- the two steps the parser calls --------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PlaceFinding:
+    """Commune names found in a message before the category is settled."""
+
+    accepted: list[PlaceHit]  # names meant as places
+    deps: set[str]  # départements the text names
+    qual_tokens: dict[int, set[str]]  # token -> départements it names
+    covered: set[int]  # tokens of exact category words (never a place)
+
+    @property
+    def tokens(self) -> set[int]:
+        """Tokens of accepted names: a typo-tolerant category word never takes them."""
+        return {k for h in self.accepted for k in range(h.start, h.end)}
+
+
+def find_places(
+    reading: Reading,
+    mentions: list[tuple[Category, float, int, int]],
+    home: Commune | None,
+) -> PlaceFinding:
+    """Every commune name in the text that is meant as a place (``mentions``: all category
+    mentions, exact ones already in ``reading.cat_mentions``)."""
+    tokens = reading.tokens
+    words = [t.fold for t in tokens]
+    gaz = get_gazetteer()
+    deps, qual_tokens = dept_qualifiers(tokens, reading.cleaned)
+    covered = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
+    hits = place_hits(
+        tokens,
+        covered,
+        gaz,
+        places_index(),
+        {i for _, _, i, _ in reading.cat_mentions},  # a typo category is no landmark
+        {j - 1 for _, _, _, j in mentions},
+        home.departement if home is not None else None,
+    )
+    content = [k for k in range(len(tokens)) if k not in covered and words[k] not in FILLERS]
+    has_category = bool(reading.cat_mentions)
+    accepted = [hit for hit in hits if acceptable(hit, words, content, qual_tokens, has_category)]
+    return PlaceFinding(accepted, deps, qual_tokens, covered)
+
+
+def read_commune(
+    reading: Reading, found: PlaceFinding, home: Commune | None
+) -> tuple[list[Commune], tuple[int, int] | None, bool]:
+    """The communes the message names once its category words are known (best first),
+    their token span, and whether that span is a place rather than part of a name."""
+    cat_tokens = {k for _, _, i, j in reading.cat_mentions for k in range(i, j)}
+    accepted = [h for h in found.accepted if not any(k in cat_tokens for k in range(h.start, h.end))]
+    return settle_place(
+        reading,
+        accepted,
+        found.deps,
+        found.qual_tokens,
+        found.covered | cat_tokens,
+        get_gazetteer(),
+        places_index(),
+        home,
+    )
+
+
+def warm_up_places() -> None:
+    """Build the name indexes now rather than on the first message."""
+    places_index()
+    dept_names()
