@@ -11,16 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from bot.nlu.lexicon import is_cancel_words
 from directory.text import fold as _fold
 
 #: folding is pure and the same labels and short answers come back all the time
 fold = lru_cache(maxsize=8192)(_fold)
-
-#: typed words that leave any open dialog (folded; the /cancel command does too)
-CANCEL_WORDS = frozenset(
-    {"annuler", "annule", "annulez", "cancel", "stop", "quitter", "abandonner", "laisse tomber",
-     "quit", "abort", "exit"}
-)
 
 _COMMAND = re.compile(r"^/([A-Za-z_][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.S)
 
@@ -49,7 +44,7 @@ def is_cancel(text: str) -> bool:
     command = parse_command(text)
     if command is not None:
         return command.name in {"cancel", "annuler", "stop"}
-    return fold(text) in CANCEL_WORDS
+    return is_cancel_words(text)
 
 
 def parse_location_command(text: str) -> tuple[float, float] | None:

@@ -43,8 +43,9 @@ from bot.messages import (
     Span,
     Text,
 )
+from bot.nlu.lexicon import yes_no as parse_yes_no
 from bot.router import is_clear_request
-from directory.text import clean, fold
+from directory.text import clean
 
 if TYPE_CHECKING:
     from directory.gazetteer import Commune
@@ -56,23 +57,6 @@ NO = "no"
 MORE = "more"
 SKIP = "skip"
 COMMUNE_PREFIX = "commune:"
-
-_YES_WORDS = frozenset(
-    {
-        "oui", "ouais", "ouai", "ok", "okay", "oki", "d accord", "dac", "daccord", "bien sur",
-        "volontiers", "carrement", "exact", "exactement", "c est ca", "voila", "confirme",
-        "je confirme", "valider", "valide", "go", "yes", "yep", "yeah", "yup", "y", "o",
-        "sure", "of course", "right", "correct", "confirm", "sounds good", "oui merci",
-        "yes please", "ok merci", "parfait", "super", "👍",
-    }
-)
-_NO_WORDS = frozenset(
-    {
-        "non", "nan", "nope", "no", "n", "pas du tout", "jamais", "non merci", "no thanks",
-        "not really", "pas vraiment", "negatif", "nah", "👎",
-    }
-)
-
 
 def choice(choice_id: str, label: str) -> Choice:
     """One option; ``choice_id`` is local to the dialog (the engine makes it opaque)."""
@@ -91,29 +75,6 @@ def yes_no_choices(t: Translator) -> tuple[Choice, ...]:
 def chosen(ctx: DialogContext) -> str | None:
     """The local id of the choice this message picked (button, number or label), if any."""
     return ctx.incoming.choice_id
-
-
-def parse_yes_no(text: str) -> bool | None:
-    """"oui", "ouais", "ok", "yes", "yep" -> True; "non", "no", "nope" -> False; else None.
-
-    Tolerates case, accents, punctuation and a trailing "merci"/"thanks".
-    """
-    raw = clean(text).strip()
-    if raw in _YES_WORDS:
-        return True
-    if raw in _NO_WORDS:
-        return False
-    folded = fold(raw)
-    if not folded:
-        return None
-    for suffix in (" merci", " thanks", " thank you", " svp", " please", " stp"):
-        if folded.endswith(suffix) and folded != suffix.strip():
-            folded = folded[: -len(suffix)].strip()
-    if folded in _YES_WORDS:
-        return True
-    if folded in _NO_WORDS:
-        return False
-    return None
 
 
 def answer_yes_no(ctx: DialogContext) -> bool | None:

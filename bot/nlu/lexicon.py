@@ -1,10 +1,14 @@
 """The words the bot reads: one home for every word list of short answers and languages.
 
-Pure data plus two pure helpers; it imports no other NLU module, so dialogs can use it
-without loading the parser, the taxonomy or the gazetteer.
+Pure data plus two pure helpers (``yes_no``, ``is_cancel_words``); it imports no other
+NLU module, so dialogs and the router use it without loading the parser, the taxonomy or
+the gazetteer. Words are folded (``directory.text.fold``: no accents, no case,
+punctuation as spaces), except a few emojis checked before folding.
 """
 
 from __future__ import annotations
+
+from directory.text import clean, fold
 
 # fmt: off
 
@@ -36,26 +40,67 @@ EN_MARKERS = word_set(
     """
 )
 
+#: typed words that leave any open dialog (the /cancel command does too), and the NLU's
+#: "cancel" intent
+CANCEL_WORDS = frozenset(
+    ["annuler", "annule", "annulez", "laisse tomber", "laisser tomber", "stop", "arrete",
+     "arreter", "abandonner", "abandon", "cancel", "never mind", "nevermind",
+     "forget it", "quit", "quitter", "sortir", "abort", "exit"]
+)
+#: a yes to a pending question (dialogs) and the NLU's "yes" intent
+YES_WORDS = frozenset(
+    ["oui", "ouais", "ouai", "ouii", "wi", "ok", "okay", "oki", "d accord", "dac",
+     "daccord", "ca marche", "parfait", "volontiers", "bien sur", "carrement", "yes",
+     "yep", "yeah", "yup", "sure", "of course", "yes please", "oui merci", "ok merci",
+     "c est bon", "go", "vas y", "exact", "exactement", "tout a fait", "absolument",
+     "correct", "that s right", "right", "oui oui", "c est ca", "voila", "confirme",
+     "je confirme", "valider", "valide", "y", "o", "confirm", "sounds good", "super", "👍"]
+)
+#: a no to a pending question (dialogs) and the NLU's "no" intent
+NO_WORDS = frozenset(
+    ["non", "nan", "nope", "no", "n", "non merci", "non c est bon", "non ca va", "ca ira",
+     "no that s fine", "no it s fine", "non ca ira", "no thanks", "no thank you",
+     "pas maintenant", "not now", "jamais", "nah", "non pas du tout", "pas du tout",
+     "not really", "pas vraiment", "negatif", "👎"]
+)
+# politeness dropped at the end of a yes/no answer ("ok merci", "non svp")
+_POLITE_TAILS = (" merci", " thanks", " thank you", " svp", " please", " stp")
+
+
+def yes_no(text: str) -> bool | None:
+    """"oui", "ouais", "ok", "yes", "yep" -> True; "non", "no", "nope" -> False; else None.
+
+    Tolerates case, accents, punctuation and a trailing "merci"/"thanks".
+    """
+    raw = clean(text).strip()
+    if raw in YES_WORDS:
+        return True
+    if raw in NO_WORDS:
+        return False
+    folded = fold(raw)
+    if not folded:
+        return None
+    for suffix in _POLITE_TAILS:
+        if folded.endswith(suffix) and folded != suffix.strip():
+            folded = folded[: -len(suffix)].strip()
+    if folded in YES_WORDS:
+        return True
+    if folded in NO_WORDS:
+        return False
+    return None
+
+
+def is_cancel_words(text: str) -> bool:
+    """"annuler", "Cancel !", "laisse tomber" (any case, accents, punctuation); not commands."""
+    return fold(text) in CANCEL_WORDS
+
+
 # Whole-message answers (after dropping politeness around them).
 FILLERS = word_set("svp stp please pls plz merci a plus bye ciao thx alors bon euh hmm lol mdr haha")
 WHOLE: dict[str, frozenset[str]] = {
-    "cancel": frozenset(
-        ["annuler", "annule", "annulez", "laisse tomber", "laisser tomber", "stop", "arrete",
-         "arreter", "abandonner", "abandon", "cancel", "never mind", "nevermind",
-         "forget it", "quit", "quitter", "sortir"]
-    ),
-    "no": frozenset(
-        ["non", "nan", "nope", "no", "non merci", "non c est bon", "non ca va", "ca ira",
-         "no that s fine", "no it s fine", "non ca ira", "no thanks", "no thank you", "pas maintenant",
-         "not now", "jamais", "nah", "non pas du tout"]
-    ),
-    "yes": frozenset(
-        ["oui", "ouais", "ouai", "ouii", "wi", "ok", "okay", "oki", "d accord", "dac",
-         "daccord", "ca marche", "parfait", "volontiers", "bien sur", "carrement", "yes",
-         "yep", "yeah", "yup", "sure", "of course", "yes please", "oui merci", "ok merci",
-         "c est bon", "go", "vas y", "exact", "exactement", "tout a fait", "absolument",
-         "correct", "that s right", "right", "oui oui"]
-    ),
+    "cancel": CANCEL_WORDS,
+    "no": NO_WORDS,
+    "yes": YES_WORDS,
     "thanks": frozenset(
         ["merci", "mci", "mrc", "merci beaucoup", "merci bien", "merci bcp", "thx", "thanks",
          "thank you", "thank you so much", "thanks a lot", "ty", "cool merci", "super merci",
