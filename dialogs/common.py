@@ -58,6 +58,7 @@ MORE = "more"
 SKIP = "skip"
 COMMUNE_PREFIX = "commune:"
 
+
 def choice(choice_id: str, label: str) -> Choice:
     """One option; ``choice_id`` is local to the dialog (the engine makes it opaque)."""
     return Choice(id=choice_id, label=label)
