@@ -27,13 +27,16 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from bot.conversation import Shown
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Choice, Outgoing, Span, Text
 from bot.spec import Command, DialogSpec
 from dialogs import common
+from dialogs.entry_questions import answer_field, share_message
 from dialogs.entry_view import (
     ACTION_BACK,
     ACTION_DONE,
+    ACTION_JOIN,
     ACTION_RECOMMEND,
     DELEGATE,
     SEARCH_LEADS,
@@ -47,6 +50,7 @@ from dialogs.entry_view import (
     resume_delegate,
     strip_lead,
 )
+from dialogs.follow_up import Revision, revise
 from directory.gazetteer_geo import valid_point
 
 if TYPE_CHECKING:
@@ -71,6 +75,8 @@ OTHER_INTENTS = frozenset(
     {"recommend", "join", "announce_project", "register", "help", "settings", "me", "greeting", "thanks"}
 )
 ADD = "add"
+#: entry kinds a question may be about on its own ("quels projets à Saint-Paul ?")
+KINDS = frozenset({"project", "event"})
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,12 @@ class Slots:
     radius_km: float | None = None
     name: str | None = None
     text: str | None = None
+    #: "project" or "event": what kind of entry the question is about
+    kind: str | None = None
 
     @property
     def has_subject(self) -> bool:
-        return bool(self.category or self.name or self.text)
+        return bool(self.category or self.name or self.text or self.kind)
 
 
 def _field(source: Any, name: str) -> Any:
@@ -119,6 +127,7 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
     commune = pick("commune")
     if commune is not None and common.commune(str(commune)) is None:
         commune = None  # an unknown code is no place to search
+    kind = pick("kind")
     return Slots(
         category=pick("category"),
         commune=commune,
@@ -126,6 +135,7 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
         radius_km=radius_km,
         name=pick("name"),
         text=str(text) if text else None,
+        kind=kind if kind in KINDS else None,
     )
 
 
@@ -136,8 +146,8 @@ def understand(ctx: DialogContext, text: str) -> Slots:
     it finds neither a category nor a name, the text itself is what to look for.
     """
     slots = slots_from({}, ctx.parse)
-    if slots.category or slots.name:
-        return slots
+    if slots.category or slots.name or slots.kind:
+        return replace(slots, text=None)
     what = strip_lead(text, SEARCH_LEADS) or text  # "je cherche Ti Bouts" looks for "Ti Bouts"
     return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=what)
 
@@ -190,6 +200,7 @@ def query_state(slots: Slots, place: Place) -> JSON:
         "commune": place.commune,
         "how": place.how,
         "radius": slots.radius_km or DEFAULT_RADIUS_KM,
+        "kind": slots.kind,
     }
 
 
@@ -212,7 +223,9 @@ def origin_of(query: JSON) -> tuple[float, float] | None:
     return None
 
 
-def run_search(ctx: DialogContext, query: JSON, cursor: str | None = None) -> SearchPage:
+def run_search(
+    ctx: DialogContext, query: JSON, cursor: str | None = None, *, limit: int = PAGE_SIZE
+) -> SearchPage:
     """One page of results (an empty page if the search refuses the query: the inputs are
     checked before, so that is a bug to log, not a reason to crash the chat)."""
     from directory.search import InvalidQuery, SearchPage, SearchQuery, search
@@ -227,7 +240,8 @@ def run_search(ctx: DialogContext, query: JSON, cursor: str | None = None) -> Se
                 point=(float(point[0]), float(point[1])) if point else None,
                 commune=query.get("commune"),
                 radius_km=float(query["radius"]),
-                limit=PAGE_SIZE,
+                kinds=(query["kind"],) if query.get("kind") in KINDS else (),
+                limit=limit,
                 cursor=cursor,
             ),
         )
@@ -238,6 +252,8 @@ def run_search(ctx: DialogContext, query: JSON, cursor: str | None = None) -> Se
 
 def subject(ctx: DialogContext, query: JSON) -> str:
     """What is searched, as the user would say it: the category's name or the typed text."""
+    if query.get("kind") in KINDS and not query.get("category") and not query.get("text"):
+        return ctx.t(f"ask.kind.{query['kind']}")
     if query.get("category"):
         name = common.category_name(query["category"], ctx.lang)
         if query.get("text"):
@@ -286,6 +302,15 @@ class AskDialog:
     name: ClassVar[str] = "ask"
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
+        shown = ctx.memory.shown
+        if args.get("relocate") and shown is not None and ctx.incoming.location is not None:
+            location = ctx.incoming.location
+            query = {**shown.query, "point": [location.lat, location.lon], "commune": None, "how": "you"}
+            return self._first_page(ctx, query, note=ctx.t("ask.relocated"))
+        if args.get("followup") and shown is not None:
+            revision = revise(shown, ctx.parse)
+            if revision is not None:
+                return self._carry_out(ctx, revision, shown)
         slots = slots_from(args, ctx.parse)
         if not slots.category and not slots.name and slots.text:
             typed = read_text(slots.text, max_len=QUERY_MAX)
@@ -357,10 +382,10 @@ class AskDialog:
             place = Place(None, answer.insee, "commune")
         return self._first_page(ctx, query_state(slots, place))
 
-    def _first_page(self, ctx: DialogContext, query: JSON) -> Step:
+    def _first_page(self, ctx: DialogContext, query: JSON, note: str = "") -> Step:
+        query = {k: v for k, v in query.items() if k not in {"cursor", "next"}}
         query = {**query, "key": results_key(ctx, query)}
         page = run_search(ctx, query)
-        note = ""
         if not page.hits:
             radius = float(query["radius"])
             wider = min(radius * WIDEN_FACTOR, MAX_RADIUS_KM)
@@ -374,7 +399,8 @@ class AskDialog:
                     query,
                     ctx.t("ask.none_widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider)),
                 )
-            note = ctx.t("ask.widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider))
+            note = " ".join(n for n in (note, ctx.t(
+                "ask.widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider))) if n)
         return self._show_page(ctx, query, page, cursor=None, page_number=1, note=note)
 
     def _show_page(
@@ -398,7 +424,10 @@ class AskDialog:
         reply = results_reply(
             ctx, query, page.hits, more=page.next_cursor is not None, page=page_number, note=note
         )
-        return Step.wait(state, reply)
+        step = Step.wait(state, reply)
+        step.shown = Shown(query={**query, "cursor": cursor, "next": page.next_cursor},
+                           hits=tuple(hit.entry_id for hit in page.hits), page=page_number)
+        return step
 
     def _offer(self, ctx: DialogContext, query: JSON, message: str) -> Step:
         state = {"step": "offer", "query": query}
@@ -425,13 +454,23 @@ class AskDialog:
             entry = load_entry(ctx, picked[len(HIT) :])
             if entry is None:
                 return self._again(ctx, state, "ask.gone")
-            return Step.wait(
-                {**state, "step": "entry", "entry": entry.id},
-                *entry_message(
-                    ctx, entry, back=True, origin=origin_of(query), edit_key=query.get("key") or RESULTS
-                ),
-            )
+            return self._card(ctx, state, entry)
         return self._new_question(ctx, state, "results")
+
+    def _card(self, ctx: DialogContext, state: JSON, entry: Any, before: tuple[Outgoing, ...] = ()) -> Step:
+        """One entry's card, with "back" to the list it came from; remembered as on screen."""
+        query = state["query"]
+        step = Step.wait(
+            {**state, "step": "entry", "entry": entry.id},
+            *before,
+            *entry_message(
+                ctx, entry, back=True, origin=origin_of(query), edit_key=query.get("key") or RESULTS
+            ),
+        )
+        step.shown = Shown(query={**query, "cursor": state.get("cursor"), "next": state.get("next")},
+                           hits=tuple(int(h) for h in state.get("hits") or ()), entry=entry.id,
+                           page=int(state.get("page", 1)))
+        return step
 
     def _on_entry(self, ctx: DialogContext, state: JSON) -> Step:
         picked = common.chosen(ctx)
@@ -498,6 +537,11 @@ class AskDialog:
         if isinstance(typed, Bad):
             return self._again(ctx, state, f"ask.hint.{step}", before=(typed.reply(ctx),))
         result = ctx.parse
+        shown = ctx.memory.shown
+        if shown is not None:
+            revision = revise(shown, result)
+            if revision is not None:
+                return self._carry_out(ctx, revision, shown)
         intent = getattr(result, "intent", "unknown")
         if intent in OTHER_INTENTS:  # "je recommande…", "/help"-like: the engine routes it
             return Step.pass_on()
@@ -523,6 +567,54 @@ class AskDialog:
         return self._search_or_ask(ctx, slots)
 
 
+    # --- follow-ups --------------------------------------------------------------------------
+
+    def _carry_out(self, ctx: DialogContext, revision: Revision, shown: Shown) -> Step:
+        """Do what a follow-up asked of the remembered question or the entry on screen."""
+        query = dict(shown.query)
+        state: JSON = {"step": "results", "query": query, "cursor": query.get("cursor"),
+                       "next": query.get("next"), "page": shown.page, "hits": list(shown.hits)}
+        action = revision.action
+        if action == "pick":
+            if revision.entry is None:
+                return Step.done(common.say(ctx, "ask.no_such_item",
+                                            count=ctx.t.number(revision.out_of)))
+            entry = load_entry(ctx, revision.entry)
+            return self._card(ctx, state, entry) if entry is not None else Step.done(
+                common.say(ctx, "ask.gone"))
+        if action in {"field", "recommend", "join", "share"}:
+            entry = load_entry(ctx, revision.entry)
+            if entry is None:
+                return Step.done(common.say(ctx, "ask.gone"))
+            if action == "field":
+                return Step.done(*answer_field(ctx, entry, revision.field or "", revision.weekday))
+            if action == "share":
+                return Step.done(share_message(ctx, entry))
+            if action == "recommend":
+                return delegate("recommend", _recommend().start(ctx, {"entry_id": entry.id}))
+            acted = act_on_entry(ctx, entry, ACTION_JOIN)
+            return acted if acted is not None else Step.done(
+                common.say(ctx, "join.not_an_organization", name=entry.name))
+        if action == "more":
+            if not query.get("next"):
+                return Step.done(common.say(ctx, "ask.no_more"))
+            page = run_search(ctx, query, query["next"])
+            return self._show_page(ctx, query, page, cursor=query["next"], page_number=shown.page + 1)
+        if action == "nearest":
+            page = run_search(ctx, query, limit=PAGE_SIZE * 10)
+            hits = sorted(page.hits, key=lambda h: (h.distance_km is None, h.distance_km or 0.0))
+            from_where = ctx.t("ask.from_you") if query.get("how") == "you" or not query.get(
+                "commune") else common.commune_label(query["commune"])
+            note = ctx.t("ask.sorted_by_distance", origin=from_where)
+            nearest = replace(page, hits=hits[:PAGE_SIZE], next_cursor=None)
+            return self._show_page(ctx, query, nearest, cursor=None, page_number=1, note=note)
+        assert revision.query is not None
+        if action == "radius":
+            note = ctx.t("ask.radius_now", radius=ctx.t.distance(float(revision.query["radius"])))
+            return self._first_page(ctx, revision.query, note=note)
+        return self._first_page(ctx, revision.query)
+
+
 def _slots_json(slots: Slots) -> JSON:
     return {
         "category": slots.category,
@@ -531,6 +623,7 @@ def _slots_json(slots: Slots) -> JSON:
         "radius_km": slots.radius_km,
         "name": slots.name,
         "text": slots.text,
+        "kind": slots.kind,
     }
 
 
