@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 Platform = Literal["telegram", "matrix", "console"]
 
@@ -182,3 +185,12 @@ class MessageHandler(Protocol):
     """What an adapter needs from the engine."""
 
     async def handle(self, incoming: Incoming) -> list[Outgoing]: ...
+
+
+@runtime_checkable
+class EngineWithSessions(MessageHandler, Protocol):
+    """An engine that also lends its session factory: adapters keep their offsets and
+    chat bindings and deliver the outbox in the same store."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...

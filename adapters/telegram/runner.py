@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import BotCommand, CallbackQuery, Message, Update
@@ -38,7 +38,7 @@ from adapters.telegram.updates import (
 )
 from bot.commands_menu import commands_menu
 from bot.i18n import pick_language, translator
-from bot.messages import ChatKind, Incoming, MessageHandler
+from bot.messages import ChatKind, EngineWithSessions, Incoming, MessageHandler
 
 log = logging.getLogger("communebot.telegram")
 
@@ -48,15 +48,6 @@ TYPING_AFTER_SECONDS = 0.5
 
 class TelegramStartError(RuntimeError):
     """The adapter cannot start: no token, or Telegram refused it."""
-
-
-@runtime_checkable
-class EngineWithSessions(MessageHandler, Protocol):
-    """What ``communebot run`` hands the adapter: the engine, with its public session
-    factory (for adapter_state, chat bindings and the outbox)."""
-
-    @property
-    def sessions(self) -> sessionmaker[Session]: ...
 
 
 class TelegramAdapter:
