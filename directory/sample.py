@@ -4,8 +4,12 @@ Réunion, plus a few in Paris, Lille and Nouméa.
 The data file ``directory/data/sample_directory.csv`` is generated once by
 ``python -m directory.sample`` (deterministic: same seed, same file) and shipped, so the
 demo never depends on randomness. Every name ends in "(fictive)"; websites use the
-reserved ``example.org`` domain; points are offset from the commune's point by less than
-3 km. ``load_sample`` goes through the importer, so it is validated like any import and
+reserved ``example.org`` domain; phone numbers come from the ranges ARCEP keeps for
+fiction (``01 99 00``, ``02 61 91``, ``03 53 01``); points are offset from the commune's
+point by less than 3 km. Shops and services carry typical OpenStreetMap opening hours,
+and each commune of La Réunion has its town hall. These extras draw from a random
+stream of their own, so the rows of earlier versions of the file keep their values.
+``load_sample`` goes through the importer, so it is validated like any import and
 idempotent (source ``sample``: a second load updates, never duplicates).
 """
 
@@ -83,6 +87,34 @@ _EVENTS = (
     ("marche", "Marché de Noël {w}"),
     ("club-sportif", "Tournoi {w}"),
 )
+#: typical hours by category, in OSM syntax (a row picks one of its category's)
+OPENING_HOURS: dict[str, tuple[str, ...]] = {
+    "pharmacie": ("Mo-Fr 08:30-12:30,14:00-19:30; Sa 08:30-12:30; PH off",
+                  "Mo-Sa 08:00-20:00; Su 09:00-12:00"),
+    "boulangerie": ("Tu-Sa 06:00-13:00,15:30-19:00; Su 06:00-12:30; Mo off",
+                    "Mo-Sa 05:30-19:30; Su 06:00-12:00"),
+    "garage": ("Mo-Fr 07:30-12:00,13:30-17:30; Sa 08:00-12:00; PH off",
+               "Mo-Fr 08:00-17:00"),
+    "mairie": ("Mo-Fr 07:30-12:00,13:00-16:00; PH off",
+               "Mo,Tu,Th 08:00-12:00,13:30-16:30; We,Fr 08:00-12:00; PH off"),
+    "medecin": ("Mo-Fr 08:00-12:00,14:00-19:00; Sa 08:00-12:00",),
+    "veterinaire": ("Mo-Fr 08:30-12:00,14:00-19:00; Sa 09:00-12:00",),
+    "creche": ("Mo-Fr 07:00-18:30; PH off",),
+    "bibliotheque": ("Tu,Th,Fr 13:00-18:00; We,Sa 09:00-17:00",),
+    "epicerie": ("Mo-Sa 07:00-20:00; Su 07:00-12:30",),
+    "restaurant": ("Tu-Sa 11:30-14:00,19:00-22:30; Su 11:30-14:30",),
+    "snack": ("Mo-Sa 10:00-14:30,17:30-22:30", "Th-Sa 18:00-01:00"),
+    "coiffeur": ("Tu-Sa 09:00-18:30",),
+    "plombier": ("Mo-Fr 08:00-12:00,13:30-17:00",),
+    "electricien": ("Mo-Fr 08:00-12:00,13:30-17:00",),
+    "marche": ("We,Sa 06:00-12:00",),
+    "repair-cafe": ("Sa 09:00-12:00",),
+    "parc": ("Mo-Su 06:00-18:00",),
+}
+#: categories that publish a phone number (when the row has none yet)
+_PHONED = frozenset(OPENING_HOURS) - {"parc", "marche", "repair-cafe"}
+#: ARCEP's numbers for fiction, by where the commune's telephone zone is
+_FICTION_PHONE = {"974": "02 61 91", "75": "01 99 00", "59": "03 53 01"}
 _STAGES = ("idea", "concept", "started", "development", "testing", "mature")
 _NEEDS = ("volunteers", "materials", "funding", "skills")
 
@@ -104,6 +136,7 @@ def generate_rows(seed: int = 974) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     plan = [(insee, PER_REUNION_COMMUNE) for insee in REUNION] + list(ELSEWHERE.items())
     base = datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
+    extra = random.Random(seed + 1)  # opening hours, phones, town halls
     rows: list[dict[str, Any]] = []
     used: set[tuple[str, str]] = set()
     next_org = 0
@@ -149,8 +182,46 @@ def generate_rows(seed: int = 974) -> list[dict[str, Any]]:
                 tags="démo;fictif",
                 status="active",
             )
+            _add_contact(row, insee, extra)
             rows.append(row)
+        if insee in REUNION:
+            rows.append(_town_hall(insee, commune.name, commune.lat, commune.lon,
+                                   commune.postcodes[0] if commune.postcodes else "", extra))
     return rows
+
+
+def _fiction_phone(insee: str, rng: random.Random) -> str:
+    prefix = _FICTION_PHONE.get(insee[:3]) or _FICTION_PHONE.get(insee[:2])
+    return f"{prefix} {rng.randint(0, 99):02d} {rng.randint(0, 99):02d}" if prefix else ""
+
+
+def _add_contact(row: dict[str, Any], insee: str, rng: random.Random) -> None:
+    """Opening hours for shops and services, and a phone for most of them."""
+    hours = OPENING_HOURS.get(row["category"]) if row["kind"] == "organization" else None
+    if row["category"] == "parc":
+        hours = OPENING_HOURS["parc"]
+    if hours:
+        row["opening_hours"] = rng.choice(hours)
+    if row["category"] in _PHONED and row["kind"] == "organization" and rng.random() < 0.8:
+        row["phone"] = _fiction_phone(insee, rng)
+
+
+def _town_hall(
+    insee: str, name: str, lat: float, lon: float, postcode: str, rng: random.Random
+) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(CSV_COLUMNS, "")
+    lat, lon = offset_point(lat, lon, rng)
+    row.update(
+        id=f"{insee}-mairie", name=f"Mairie de {name} (fictive)", category="mairie",
+        kind="organization", org_type="public_service", commune=insee,
+        address="Hôtel de ville, rue de la Mairie", postcode=postcode,
+        lat=f"{lat:.6f}", lon=f"{lon:.6f}",
+        phone=_fiction_phone(insee, rng), website=f"https://example.org/{insee}/mairie",
+        opening_hours=rng.choice(OPENING_HOURS["mairie"]),
+        description="Entrée fictive de démonstration / fictional demo entry.",
+        tags="démo;fictif", status="active",
+    )
+    return row
 
 
 def sample_path() -> Path:

@@ -432,3 +432,27 @@ def test_geojson_opening_hours_from_osm_tags_and_own_properties(store, tmp_path:
         "Boulangerie Lontan": "Tu-Su 06:00-13:00; Mo off",
         "Garage Zot": "Mo-Sa 07:30-17:00",
     }
+
+
+def test_the_sample_directory_carries_opening_hours_phones_and_town_halls(
+    store, tmp_path: Path
+) -> None:
+    from directory.opening_hours import is_parseable
+    from directory.sample import sample_path, write_sample
+
+    write_sample(tmp_path / "sample.csv")  # the shipped file is the generator's output
+    assert (tmp_path / "sample.csv").read_text(encoding="utf-8") == sample_path().read_text(
+        encoding="utf-8"
+    )
+    _, factory = store
+    with factory() as session, session.begin():
+        load_sample(session)
+    with factory() as session:
+        entries = list(session.scalars(select(Entry)))
+    hours = {e.category: e.opening_hours for e in entries if e.opening_hours}
+    assert {"pharmacie", "boulangerie", "garage", "mairie"} <= set(hours)
+    assert all(is_parseable(e.opening_hours) for e in entries if e.opening_hours)
+    town_halls = {e.commune_insee for e in entries if e.category == "mairie"}
+    assert town_halls == set(REUNION)
+    assert all(e.phone and e.opening_hours for e in entries if e.category == "mairie")
+    assert not any(e.opening_hours for e in entries if e.kind in {"project", "event"})
