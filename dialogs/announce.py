@@ -19,10 +19,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rapidfuzz import fuzz, process
+from sqlalchemy import select
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import translator
 from bot.messages import Bold, Choice, LineBreak, ListItems, Outgoing, Span, Target, TargetKind, Text
+from bot.outbox import citizen_target
 from bot.spec import Command, DialogSpec
 from dialogs import common
 from dialogs.entry_view import (
@@ -39,6 +41,9 @@ from dialogs.entry_view import (
     says_none_of_these,
 )
 from dialogs.recommend import args_field, known_slugs
+from directory import services
+from directory.models import Citizen, Follow
+from directory.services import NewEntry
 from directory.text import fold
 
 if TYPE_CHECKING:
@@ -336,8 +341,6 @@ class AnnounceDialog:
         return self.ask(ctx, {**state, "step": field, "editing": True}, field)
 
     def on_dup(self, ctx: DialogContext, state: JSON) -> Step:
-        from directory import services
-
         picked = common.chosen(ctx)
         if picked == NEW or (picked is None and says_none_of_these(ctx.incoming.text)):
             return self.publish(ctx, {**state, "force": True})
@@ -362,8 +365,6 @@ class AnnounceDialog:
         return step
 
     def new_entry(self, state: JSON) -> Any:
-        from directory.services import NewEntry
-
         contact = Contact.from_json(state.get("contact"))
         return NewEntry(
             name=as_name(state["title"]),
@@ -380,8 +381,6 @@ class AnnounceDialog:
 
     def publish(self, ctx: DialogContext, state: JSON) -> Step:
         """Add the project (savepoint: a refusal leaves the transaction clean) and announce it."""
-        from directory import services
-
         try:
             with ctx.session.begin_nested():
                 entry = services.add_entry(
@@ -433,8 +432,6 @@ class AnnounceDialog:
 
     def update(self, ctx: DialogContext, state: JSON, entry: Entry) -> Step:
         """The citizen's own project, brought up to date; its followers and room are told."""
-        from directory import services
-
         fresh = self.new_entry(state)
         try:
             with ctx.session.begin_nested():
@@ -462,11 +459,6 @@ class AnnounceDialog:
 
     def tell_followers(self, ctx: DialogContext, entry: Entry) -> list[Outgoing]:
         """One message per follower (but the author), each in the follower's language."""
-        from sqlalchemy import select
-
-        from bot.outbox import citizen_target
-        from directory.models import Citizen, Follow
-
         rows = ctx.session.execute(
             select(Citizen.id, Citizen.lang)
             .join(Follow, Follow.citizen_id == Citizen.id)

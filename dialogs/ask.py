@@ -31,7 +31,7 @@ from bot.conversation import Shown
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Choice, Outgoing, Span, Text
 from bot.spec import Command, DialogSpec
-from dialogs import common
+from dialogs import common, get_dialog
 from dialogs.entry_questions import answer_field, share_message
 from dialogs.entry_view import (
     ACTION_BACK,
@@ -51,7 +51,10 @@ from dialogs.entry_view import (
     strip_lead,
 )
 from dialogs.follow_up import Revision, revise
+from dialogs.slots import KINDS, Slots, slots_from, understand
+from directory.gazetteer import get_gazetteer
 from directory.gazetteer_geo import valid_point
+from directory.search import InvalidQuery, SearchPage, SearchQuery, search
 
 if TYPE_CHECKING:
     from directory.search import SearchHit, SearchPage
@@ -75,81 +78,6 @@ OTHER_INTENTS = frozenset(
     {"recommend", "join", "announce_project", "register", "help", "settings", "me", "greeting", "thanks"}
 )
 ADD = "add"
-#: entry kinds a question may be about on its own ("quels projets à Saint-Paul ?")
-KINDS = frozenset({"project", "event"})
-
-
-@dataclass(frozen=True)
-class Slots:
-    """What the question asks for; the NLU's ``Parse`` fields this dialog uses."""
-
-    category: str | None = None
-    commune: str | None = None
-    near_me: bool = False
-    radius_km: float | None = None
-    name: str | None = None
-    text: str | None = None
-    #: "project" or "event": what kind of entry the question is about
-    kind: str | None = None
-
-    @property
-    def has_subject(self) -> bool:
-        return bool(self.category or self.name or self.text or self.kind)
-
-
-def _field(source: Any, name: str) -> Any:
-    if isinstance(source, dict):
-        return source.get(name)
-    return getattr(source, name, None)
-
-
-def slots_from(args: JSON | None, parse: Any = None) -> Slots:
-    """Read the slots from ``start`` args (the engine's ``Parse``, as a dict or object),
-    falling back to ``ctx.parse``. A bare ``text`` (``/search crèche``) is kept for
-    :func:`understand`."""
-    sources = [s for s in (args or {}, parse) if s is not None]
-
-    def pick(name: str) -> Any:
-        for source in sources:
-            value = _field(source, name)
-            if value not in (None, ""):
-                return value
-        return None
-
-    radius = pick("radius_km")
-    try:
-        radius_km = float(radius) if radius is not None else None
-    except (TypeError, ValueError):
-        radius_km = None
-    if radius_km is not None and not 0 < radius_km <= MAX_RADIUS_KM * 5:
-        radius_km = None
-    text = pick("text") or pick("query")
-    commune = pick("commune")
-    if commune is not None and common.commune(str(commune)) is None:
-        commune = None  # an unknown code is no place to search
-    kind = pick("kind")
-    return Slots(
-        category=pick("category"),
-        commune=commune,
-        near_me=bool(pick("near_me")),
-        radius_km=radius_km,
-        name=pick("name"),
-        text=str(text) if text else None,
-        kind=kind if kind in KINDS else None,
-    )
-
-
-def understand(ctx: DialogContext, text: str) -> Slots:
-    """Slots from free text typed during the dialog ("une crèche", "garagiste au Port").
-
-    The engine's parse of the message gives category, commune, "near me" and a name; when
-    it finds neither a category nor a name, the text itself is what to look for.
-    """
-    slots = slots_from({}, ctx.parse)
-    if slots.category or slots.name or slots.kind:
-        return replace(slots, text=None)
-    what = strip_lead(text, SEARCH_LEADS) or text  # "je cherche Ti Bouts" looks for "Ti Bouts"
-    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=what)
 
 
 @dataclass(frozen=True)
@@ -228,8 +156,6 @@ def run_search(
 ) -> SearchPage:
     """One page of results (an empty page if the search refuses the query: the inputs are
     checked before, so that is a bug to log, not a reason to crash the chat)."""
-    from directory.search import InvalidQuery, SearchPage, SearchQuery, search
-
     point = query.get("point")
     try:
         return search(
@@ -631,16 +557,13 @@ def _commune_of(query: JSON) -> str | None:
     point = query.get("point")
     if not point:
         return None
-    from directory.gazetteer import get_gazetteer
-
     found = get_gazetteer().nearest(float(point[0]), float(point[1]))
     return found.insee if found else None
 
 
 def _recommend() -> Any:
-    from dialogs.recommend import DIALOG
-
-    return DIALOG
+    """The recommend dialog, from the registry (ask and recommend never import each other)."""
+    return get_dialog("recommend")
 
 
 DIALOG = AskDialog()

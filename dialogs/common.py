@@ -38,6 +38,7 @@ from bot.messages import (
     Inline,
     LineBreak,
     Link,
+    ListItems,
     MapPin,
     Outgoing,
     Span,
@@ -45,6 +46,8 @@ from bot.messages import (
 )
 from bot.nlu.lexicon import yes_no as parse_yes_no
 from bot.router import is_clear_request
+from directory.categories import get_taxonomy
+from directory.gazetteer import get_gazetteer
 from directory.text import clean
 
 if TYPE_CHECKING:
@@ -209,8 +212,6 @@ class CommuneAnswer:
 
 
 def _gazetteer() -> Any:
-    from directory.gazetteer import get_gazetteer
-
     return get_gazetteer()
 
 
@@ -388,8 +389,6 @@ def category_name(slug: str | None, lang: str) -> str:
     if not slug:
         return ""
     try:
-        from directory.categories import get_taxonomy
-
         category = get_taxonomy().get(slug)
     except ImportError:
         category = None
@@ -442,8 +441,6 @@ def result_line(t: Translator, hit: HitLike) -> tuple[Inline, ...]:
 
 def result_list(t: Translator, hits: Sequence[HitLike], *, start: int = 1) -> Span:
     """Results as a numbered list (numbers match the choices offered beside it)."""
-    from bot.messages import ListItems
-
     del start  # numbering always restarts with the choices of the same message
     return ListItems(items=tuple(result_line(t, h) for h in hits), numbered=True)
 

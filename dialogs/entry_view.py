@@ -14,9 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Bold, Choice, Inline, Italic, LineBreak, MapPin, Outgoing, Span, Text
 from dialogs import common
+from directory import services
+from directory.categories import get_taxonomy
+from directory.models import Entry, EntryStatus, Recommendation
+from directory.search import haversine_km
 from directory.text import clean, fold
 
 if TYPE_CHECKING:
@@ -174,8 +180,6 @@ def match_category(text: str, lang: str) -> tuple[str | None, list[str]]:
     candidates are offered as choices, so a user who typed "école" picks between the
     school and the music school instead of getting one at random.
     """
-    from directory.categories import get_taxonomy
-
     matches = get_taxonomy().match(text, lang=lang, limit=4)
     if not matches:
         return None, []
@@ -278,8 +282,6 @@ ACTION_DONE = "act:done"
 
 def load_entry(ctx: DialogContext, entry_id: Any) -> Entry | None:
     """An entry the user may see and act on: an active one (hidden/pending ones are not shown)."""
-    from directory.models import Entry, EntryStatus
-
     try:
         key = int(entry_id)
     except (TypeError, ValueError):
@@ -319,10 +321,6 @@ def entry_card(ctx: DialogContext, entry: Entry, distance_km: float | None = Non
 
 
 def _latest_comments(ctx: DialogContext, entry: Entry, limit: int = 2) -> list[str]:
-    from sqlalchemy import select
-
-    from directory.models import Recommendation
-
     rows = ctx.session.scalars(
         select(Recommendation.comment)
         .where(Recommendation.entry_id == entry.id, Recommendation.comment.is_not(None))
@@ -357,8 +355,6 @@ def entry_message(
     pin when it has a point."""
     distance = None
     if origin is not None and entry.lat is not None and entry.lon is not None:
-        from directory.search import haversine_km
-
         distance = haversine_km(origin, (entry.lat, entry.lon))
     card = entry_card(ctx, entry, distance)
     out = [common.say_spans(ctx, card, choices=entry_actions(ctx, entry, back=back), edit_key=edit_key)]
@@ -375,8 +371,6 @@ def act_on_entry(ctx: DialogContext, entry: Entry, action: str) -> Step | None:
 
     Returns None for actions the calling dialog handles itself (recommend, back, done).
     """
-    from directory import services
-
     if action == ACTION_JOIN and entry.kind == "organization":
         created = services.join(ctx.session, ctx.citizen, entry)
         key = "entry.joined" if created else "entry.already_member"

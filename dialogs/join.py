@@ -18,6 +18,7 @@ from bot.messages import Outgoing
 from bot.spec import Command, DialogSpec
 from dialogs import common
 from dialogs.recommend import FindOrCreate
+from directory import services
 
 if TYPE_CHECKING:
     from directory.models import Entry
@@ -74,8 +75,6 @@ class JoinDialog(FindOrCreate):
         return self._join(ctx, created, (*before, added))
 
     def _join(self, ctx: DialogContext, entry: Entry, before: tuple[Outgoing, ...]) -> Step:
-        from directory import services
-
         if entry.kind != "organization":
             return Step.done(*before, common.say(ctx, "join.not_an_organization", name=entry.name))
         joined = services.join(ctx.session, ctx.citizen, entry)

@@ -14,6 +14,7 @@ from bot.i18n import Translator
 from bot.messages import Bold, Inline, Italic, LineBreak, ListItems, Span, Text
 from bot.spec import Command, DialogSpec
 from dialogs.common import category_name, commune_label, say, say_spans
+from directory.services import citizen_summary
 
 #: entries shown per section; the rest is counted
 SECTION_MAX = 15
@@ -64,8 +65,6 @@ class Me:
     name: ClassVar[str] = "me"
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
-        from directory.services import citizen_summary
-
         summary = citizen_summary(ctx.session, ctx.citizen)
         home = (
             say(ctx, "me.home", commune=commune_label(ctx.citizen.home_insee))

@@ -43,6 +43,14 @@ from dialogs.entry_view import (
     says_none_of_these,
     strip_lead,
 )
+from dialogs.slots import understand
+from directory import services
+from directory.categories import get_taxonomy
+from directory.gazetteer import get_gazetteer
+from directory.models import Entry
+from directory.search import InvalidQuery, SearchQuery, search
+from directory.services import NewEntry
+from directory.text import fold
 
 if TYPE_CHECKING:
     from directory.models import Entry
@@ -60,8 +68,6 @@ MAX_CANDIDATES = 5
 
 def name_similarity(a: str, b: str) -> float:
     """How alike two entry names are (0..100), accents, case and word order ignored."""
-    from directory.text import fold
-
     fa, fb = fold(a), fold(b)
     if not fa or not fb:
         return 0.0
@@ -84,8 +90,6 @@ def args_field(args: JSON | None, parse: Any, name: str) -> Any:
 
 def known_slugs(slugs: Sequence[str]) -> list[str]:
     """The slugs the taxonomy knows, in order (a renamed category just drops out)."""
-    from directory.categories import get_taxonomy
-
     taxonomy = get_taxonomy()
     return [slug for slug in slugs if taxonomy.get(slug) is not None]
 
@@ -142,8 +146,6 @@ class FindOrCreate:
     ) -> tuple[str | None, Any, Any]:
         """``/recommend crèche Ti Bouts au Port``: the NLU's slots, else the text without its
         leading verb ("je recommande", "je fais partie de") as the name."""
-        from dialogs.ask import understand
-
         typed = read_text(text, max_len=NAME_MAX)
         if isinstance(typed, Bad):
             return None, category, commune_code
@@ -208,9 +210,6 @@ class FindOrCreate:
 
     def candidates(self, ctx: DialogContext, state: JSON) -> list[Entry]:
         """Entries whose name is close to the typed one, in or around the commune."""
-        from directory.models import Entry
-        from directory.search import InvalidQuery, SearchQuery, search
-
         try:
             page = search(
                 ctx.session,
@@ -236,8 +235,6 @@ class FindOrCreate:
     def duplicates(self, ctx: DialogContext, state: JSON) -> list[Entry]:
         """What the directory's duplicate detection says about the entry about to be created,
         minus what the user already said it is not."""
-        from directory import services
-
         rejected = set(state.get("rejected", []))
         found = services.find_duplicates(ctx.session, state["name"], state["commune"], state.get("category"))
         return [e for e in found if e.id not in rejected and (not self.kinds or e.kind in self.kinds)]
@@ -351,9 +348,6 @@ class FindOrCreate:
 
     def new_entry(self, ctx: DialogContext, state: JSON) -> Any:
         """The ``NewEntry`` the collected answers describe (kind and org type from the taxonomy)."""
-        from directory.categories import get_taxonomy
-        from directory.services import NewEntry
-
         category = get_taxonomy().get(state["category"])
         contact = Contact.from_json(state.get("contact"))
         point = state.get("point")
@@ -374,8 +368,6 @@ class FindOrCreate:
     def create(self, ctx: DialogContext, state: JSON, data: Any) -> Entry | Step:
         """Add the entry (a savepoint, so a refusal leaves the transaction clean), or the
         step that tells why not: an invalid field asked again, or a duplicate proposed."""
-        from directory import services
-
         try:
             with ctx.session.begin_nested():
                 entry: Entry = services.add_entry(
@@ -459,8 +451,6 @@ class RecommendDialog(FindOrCreate):
             return self.next(ctx, self._answered(state, "address"))
         location = ctx.incoming.location
         if location is not None:
-            from directory.gazetteer import get_gazetteer
-
             if get_gazetteer().nearest(location.lat, location.lon) is None:
                 return self.ask_step(ctx, state, "address", (common.say(ctx, "recommend.bad_location"),))
             return self.next(ctx, self._answered(state, "address", point=[location.lat, location.lon]))
@@ -505,8 +495,6 @@ class RecommendDialog(FindOrCreate):
 
     def write(self, ctx: DialogContext, state: JSON, before: tuple[Outgoing, ...]) -> Step:
         """The only write: the entry when new, then the recommendation (idempotent)."""
-        from directory import services
-
         added: list[Outgoing] = []
         if state.get("entry") is not None:
             entry = load_entry(ctx, state["entry"])

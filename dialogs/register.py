@@ -26,16 +26,19 @@ from bot.messages import Outgoing
 from bot.spec import Command, DialogSpec
 from dialogs.common import (
     COMMUNE_PREFIX,
+    answer_yes_no,
     ask_commune,
     ask_yes_no,
     chosen,
     commune,
+    commune_choices,
     commune_label,
     is_other_request,
     rank_communes,
     resolve_commune_answer,
     say,
 )
+from directory.gazetteer import get_gazetteer
 
 ASK = "register.ask_commune"
 
@@ -60,8 +63,6 @@ def _confirm(ctx: DialogContext, insee: str, point: Any = None, before: tuple[An
 
 def _from_payload(payload: str) -> str | None:
     """An INSEE code (preferred) or a postcode naming exactly one commune, from a deep link."""
-    from directory.gazetteer import get_gazetteer
-
     text = payload.strip()
     if not text or len(text) > 64:
         return None
@@ -151,8 +152,6 @@ class Register:
             if code and commune(code) is not None and not candidates:
                 return _confirm(ctx, str(code), None, before)
             if candidates:
-                from dialogs.common import commune_choices
-
                 state: JSON = {"step": "commune", "_commune_key": ASK, "_commune_values": {},
                                "_commune_candidates": candidates}
                 question = say(ctx, "common.commune.which", text=str(args.get("text", "")),
@@ -168,8 +167,6 @@ class Register:
     def _resume(self, ctx: DialogContext, state: JSON) -> Step:
         if state.get("step") == "confirm" and state.get("insee"):
             picked = chosen(ctx)
-            from dialogs.common import answer_yes_no
-
             decision = answer_yes_no(ctx)
             if decision is True:
                 return _save(ctx, str(state["insee"]), state.get("point"))

@@ -27,6 +27,7 @@ from dialogs.common import (
     say,
     user_text,
 )
+from directory.gazetteer import get_gazetteer
 from directory.text import fold
 
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
@@ -91,8 +92,6 @@ def _ask_location(ctx: DialogContext) -> Step:
 
 def _save_location(ctx: DialogContext, lat: float, lon: float) -> Step:
     """Keep the point; offer its commune as home when it is another one."""
-    from directory.gazetteer import get_gazetteer
-
     found = get_gazetteer().nearest(lat, lon)
     if found is None:
         return Step.wait(
