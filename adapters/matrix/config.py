@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import re
 
+import click
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 _USER_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d+)?$")
+
+
+class MatrixStartError(click.ClickException):
+    """The adapter cannot start: no credentials, or the homeserver refused them. A click
+    error, so ``communebot run`` prints it as one clear line and exits with status 1."""
 
 
 class MatrixConfig(BaseModel):

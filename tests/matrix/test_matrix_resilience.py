@@ -17,7 +17,8 @@ from nio import WhoamiResponse
 from pydantic import SecretStr
 
 from adapters.matrix.config import MatrixConfig
-from adapters.matrix.runner import MatrixBot, PacedClient
+from adapters.matrix.runner import MatrixBot
+from adapters.matrix.send import PacedClient
 from bot.messages import Incoming, Outgoing
 
 Handler = Callable[[web.Request], Any]

@@ -19,8 +19,9 @@ from adapters.matrix.inbound import (
     strip_reply_fallback,
     to_incoming,
 )
+from adapters.matrix.receive import invite_allowed
 from adapters.matrix.render import contents, html, location_content, replacement, reply_to
-from adapters.matrix.runner import invite_allowed, retry_after_header_ms
+from adapters.matrix.send import retry_after_header_ms
 from adapters.matrix.state import AdapterState, load_state, save_state, state_path
 from bot.i18n import load_catalog
 from bot.messages import (
