@@ -18,17 +18,8 @@ from directory.db import open_store
 from directory.gazetteer import get_gazetteer
 from directory.models import Citizen, Entry
 from directory.sample import load_sample
-from directory.search import (
-    InvalidQuery,
-    SearchPage,
-    SearchQuery,
-    categories_in_text,
-    haversine_km,
-    proximity,
-    reco_weight,
-    search,
-    word_similarity,
-)
+from directory.search import InvalidQuery, SearchPage, SearchQuery, haversine_km, search
+from directory.search_rank import categories_in_text, proximity, reco_weight, word_similarity
 from directory.services import NewEntry, add_entry, recommend
 
 PG_ENV = "COMMUNEBOT_TEST_PG_URL"
