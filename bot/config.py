@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -28,12 +28,26 @@ class DatabaseConfig(BaseModel):
     url: str = "sqlite:///communebot.db"
 
 
+class GeocoderConfig(BaseModel):
+    """Typed addresses to points through the Base Adresse Nationale
+    (``directory.geocoding``); on failure or timeout the commune's centre is kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    domain: str = "api-adresse.data.gouv.fr"
+    scheme: Literal["https", "http"] = "https"
+    #: seconds a typed address may wait for the BAN before the commune's centre is used
+    timeout_s: float = Field(default=3.0, gt=0, le=30)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     matrix: MatrixConfig = Field(default_factory=MatrixConfig)
+    geocoder: GeocoderConfig = Field(default_factory=GeocoderConfig)
     #: ``platform:user id`` of the people who run the bot
     admins: list[str] = Field(default_factory=list)
 

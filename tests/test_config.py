@@ -67,3 +67,19 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path: Path) -> None:
     scalar.write_text(yaml.safe_dump("just a string"), encoding="utf-8")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(scalar)
+
+
+def test_geocoder_section_defaults_example_and_refusals() -> None:
+    default = parse_config({}, env={}).geocoder
+    assert (default.enabled, default.domain, default.scheme, default.timeout_s) == (
+        True, "api-adresse.data.gouv.fr", "https", 3.0
+    )
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert set(example["geocoder"]) == {"enabled", "domain", "scheme", "timeout_s"}
+    assert load_config(EXAMPLE).geocoder == default
+    with pytest.raises(ConfigError, match=r"geocoder\.timeout\b"):
+        parse_config({"geocoder": {"timeout": 3}}, env={})
+    with pytest.raises(ConfigError, match=r"geocoder\.timeout_s"):
+        parse_config({"geocoder": {"timeout_s": 0}}, env={})
+    with pytest.raises(ConfigError, match=r"geocoder\.scheme"):
+        parse_config({"geocoder": {"scheme": "ftp"}}, env={})
