@@ -227,6 +227,12 @@ class Gazetteer:
             self._row(i) for i, rec in enumerate(self._records) if rec[2] == "arrondissement"
         )
 
+    def qualifier(self, folded_phrase: str) -> frozenset[str]:
+        """The départements a folded place qualifier names ("martinique", "hauts de seine",
+        "reunion island", "paca", "974"), or an empty set."""
+        keys = keys_of_folded(folded_phrase)
+        return self._qualifiers.get(keys.full) or self._qualifiers.get(keys.bare) or frozenset()
+
     def get(self, insee: str) -> Commune | None:
         """Any row by INSEE code (case-insensitive for Corsica), or None."""
         if not isinstance(insee, str):

@@ -6,7 +6,7 @@ the in-memory gazetteer; ``places_index()`` builds the name keys once.
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -41,6 +41,9 @@ _IDIOMS = word_set(
     droite gauche maison travail bureau partir peu cause part cet ce cette mon ma mes tout
     toute tous vie midi soir matin heure heures demain the me home night day work all least
     most some any my your this that there here once nous vous lui eux elle elles moi toi
+    janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre
+    ville montagne campagne mer plage chemin route plein air bord bas haut face ligne
+    town city way time
     """
 )
 # A place word that carries the article of the name after it: "au Port" is "le Port".
@@ -71,7 +74,7 @@ _LOCALITIES: dict[str, tuple[str, str | None]] = {
     "champ borne": ("97409", None), "etang sale les bains": ("97404", None),
     "gillot": ("97418", None),
 }
-_SMS_EXPANSIONS = {"sen": "saint", "sin": "saint", "snt": "saint"}
+_SMS_EXPANSIONS = {"sen": "saint", "sin": "saint", "snt": "saint", "st": "saint", "ste": "sainte"}
 
 # Ordinary words that are also commune names somewhere ("Y", "Eu", "Port", "Ville", "Pas",
 # "Bains", "Plus"...): they only count as a commune in a place context.
@@ -85,8 +88,28 @@ COMMON_WORDS = word_set(
     sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
     ville vous y yes no on in at the bay bar mont oui non sept trois nice orange sens
     vienne grasse cannes tours this baby vers quartier garde saintes lot var cher ain
+    aire avion avril bio blanc bouquet bras bus cars chambre change charge chateau chemin
+    corn cours couture die doux dry ecole fille frais gas grange hopital hours iron island
+    job lance lent ligne long louer lys machine maire marie mars mere messe montagne monte
+    mouton parc peintre pere piano pierre pin place plan poisson riviere roche salle salon
+    sand sers sure table tasse temple vallee viens plaisance plein air still town open
     """
 )
+# Ordinary words in any case: the common words above, the language markers and idioms.
+# A commune name made only of these needs a capital, a place word or the whole message.
+_ORDINARY = COMMON_WORDS | FR_MARKERS | EN_MARKERS | _IDIOMS
+# Words that start a saint's name: alone before another word they are never "Le Saint".
+_SAINT_LEADS = frozenset({"saint", "sainte", "st", "ste", "sen", "sin", "snt"})
+# Subjects after which "a" is the verb avoir ("on a changé", "il y a"), not "à".
+_HAS_SUBJECTS = frozenset({"y", "il", "ya", "on", "elle", "qui", "ca", "sa", "ce", "t", "m"})
+# Creole and SMS names of communes of La Réunion, read as the official name.
+_ALIASES = {
+    "sin pol": "saint paul", "sin dni": "saint denis", "sin deni": "saint denis",
+    "sin pyer": "saint pierre", "sin pier": "saint pierre", "sin lwi": "saint louis",
+    "sin lui": "saint louis", "sin zozef": "saint joseph", "sin le": "saint leu",
+    "sin andre": "saint andre", "sin benoi": "saint benoit", "la poss": "la possession",
+    "ptite ile": "petite ile", "sin zil": "saint gilles",
+}  # fmt: skip
 _UNITS = frozenset({"km", "kms", "m", "mi", "miles", "min", "minutes", "h", "ans", "euros", "e"})
 _DEPT_NAME_WORDS = frozenset({"dans", "en", "in", "a", "departement", "dept", "dpt"})
 # fmt: on
@@ -144,22 +167,26 @@ class PlaceHit:
     adjacent: bool  # right next to a category word ("garagiste st paul")
     capital: bool  # written with a capital inside the sentence
     article: bool  # the name carries its article ("le port", "les avirons")
+    # départements named right after it ("Saint-Joseph, Martinique", "Villeneuve (Aveyron)")
+    # and the tokens that name them
+    qualified: frozenset[str] = frozenset()
+    qualifier_span: tuple[int, int] | None = None
 
 
-def _order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None) -> list[Commune]:
-    """Same-name communes: nearest to home first when home is near one of them, else as given
-    (most populated first)."""
+def order_by_home(gaz: Gazetteer, communes: list[Commune], home: Commune | None) -> list[Commune]:
+    """Same-name communes, the one the user most likely means first: the largest population
+    for its distance from home (people over km, distances under 5 km counted as 5), so
+    the namesake next door wins, but a village 150 km away does not hide a town of 85,000
+    across the sea ("Saint-Pierre" from Paris). Without a home: as given, most populated
+    first. The others stay in the list for the dialog to offer."""
     if home is None or home.point is None or len(communes) < 2:
         return communes
-    dist = {c.insee: gaz.distance_km(home, c) for c in communes}
-    known = [d for d in dist.values() if d is not None]
-    if not known or min(known) > 300:
-        return communes
-    return sorted(communes, key=lambda c: _or_inf(dist[c.insee]))
 
+    def pull(commune: Commune) -> float:
+        distance = gaz.distance_km(home, commune)
+        return 0.0 if distance is None else (commune.population + 1) / max(distance, 5.0)
 
-def _or_inf(value: float | None) -> float:
-    return math.inf if value is None else value
+    return sorted(communes, key=pull, reverse=True)
 
 
 def place_hits(
@@ -176,6 +203,7 @@ def place_hits(
     words = [t.fold for t in tokens]
     letters = [ch for t in tokens for ch in t.text if ch.isalpha()]
     shouting = sum(ch.isupper() for ch in letters) > len(letters) / 2
+    english = _english(words)
     n_tokens = len(words)
     for i in range(n_tokens):
         if i in covered:
@@ -186,11 +214,14 @@ def place_hits(
                 continue
             span = words[i:j]
             before = words[i - 1] if i > 0 else ""
+            if _not_a_name(tokens, i, j):
+                continue
             candidates: list[str] = []
             implied = _ARTICLE_OF.get(before)
             if implied and span[0] not in ARTICLES:
                 candidates.append(_phrase([implied, *span]))
-            candidates.append(_phrase(span))
+            alias = _ALIASES.get(" ".join(span))
+            candidates.append(alias or _phrase(span))
             found: list[Commune] = []
             for phrase in candidates:
                 locality = _LOCALITIES.get(phrase)
@@ -207,9 +238,126 @@ def place_hits(
                     break
             if not found:
                 continue
-            hits.append(_judge(tokens, i, j, found, cat_starts, cat_ends, shouting))
+            hit = _judge(tokens, i, j, found, cat_starts, cat_ends, shouting, english)
+            qualifier = _qualifier_after(words, j, gaz)
+            if qualifier is not None and any(c.departement in qualifier[0] for c in found):
+                hit.qualified, hit.qualifier_span = qualifier
+            hits.append(hit)
             break  # longest name starting here
     return hits
+
+
+def _not_a_name(tokens: list[Tok], i: int, j: int) -> bool:
+    """Word sequences that look like a commune name but are not one, whatever the gazetteer:
+    "au bord" (not Aubord), "saint" before a saint's name (not Le Saint), "la Saint-Valentin"
+    (a feast day), and an ordinary word heading a longer phrase ("port de plaisance")."""
+    words = [t.fold for t in tokens]
+    first, last = tokens[i], words[j - 1]
+    if j - i > 1 and first.fold in _PLACE_WORDS and not first.text[:1].isupper():
+        return True
+    if last in _SAINT_LEADS and j < len(words) and words[j].isalpha():
+        return True
+    if first.fold in {"saint", "sainte", "st", "ste"} and i > 0 and words[i - 1] in {"la", "le"}:
+        return not tokens[i - 1].text[:1].isupper()
+    return (
+        j + 1 < len(words)
+        and words[j] in {"de", "du", "des", "d"}
+        and all(w in _ORDINARY for w in words[i:j])
+        and not first.text[:1].isupper()
+    )
+
+
+_QUALIFIER_JOINS = frozenset({"de", "du", "d", "la", "le", "les", "l", "en", "in", "dans", "a", "au"})
+
+
+def _qualifier_after(
+    words: list[str], end: int, gaz: Gazetteer
+) -> tuple[frozenset[str], tuple[int, int]] | None:
+    """A département, region or overseas name just after a commune name, joining words
+    skipped: "Saint-Denis **de la Réunion**", "Saint-Pierre (Martinique)"."""
+    start = end
+    while start < len(words) and start - end < 3 and words[start] in _QUALIFIER_JOINS:
+        start += 1
+    for size in range(min(5, len(words) - start), 0, -1):
+        phrase = words[start : start + size]
+        if not phrase[0].isalpha():
+            break  # codes ("Saint-Denis 93") are read with their units in mind elsewhere
+        deps = gaz.qualifier(" ".join(phrase))
+        if deps:
+            return deps, (start, start + size)
+    return None
+
+
+# Arrondissements: "le 11e", "11ème", "dans le 3e à Lyon", "the 8th", "20eme arrondissement".
+_ORDINAL = re.compile(r"^(\d{1,2})(e|eme|em|ieme|er|ere|th|st|nd|rd)$")
+_ARR_WORDS = frozenset({"arrondissement", "arrondissements", "arrondissment", "arr", "arrdt"})
+_MONTHS = word_set(
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre "
+    "january february march april may june july august september october november december"
+)
+_ARR_NAME = re.compile(r" (\d{1,2})(?:er|e) arrondissement$")
+
+
+@cache
+def _arrondissement_codes() -> dict[tuple[str, int], str]:
+    """(city INSEE, number) -> the arrondissement's INSEE code: ("75056", 11) -> "75111"."""
+    codes: dict[tuple[str, int], str] = {}
+    for row in get_gazetteer().arrondissements():
+        found = _ARR_NAME.search(fold_name(row.name))
+        if found and row.parent:
+            codes[(row.parent, int(found[1]))] = row.insee
+    return codes
+
+
+def arrondissement_number(words: list[str]) -> tuple[int, int] | None:
+    """The arrondissement number a message names and its token: an ordinal ("11e", "1er",
+    "8th") or a number before "arrondissement"; never a date ("le 1er mai", "on the 15th")."""
+    for i, word in enumerate(words):
+        following = words[i + 1] if i + 1 < len(words) else ""
+        arr_word = following in _ARR_WORDS
+        found = _ORDINAL.match(word)
+        numbered = (word.isdigit() and len(word) <= 2) or word == "premier"
+        if found is None and not (numbered and arr_word):
+            continue
+        if following in _MONTHS:
+            continue
+        number = 1 if word == "premier" else int(found[1] if found else word)
+        if found is not None and found[2] in {"th", "st", "nd", "rd"} and not arr_word:
+            prev = i - 1
+            while prev >= 0 and words[prev] in {"the", "le"}:
+                prev -= 1
+            if prev < 0 or words[prev] not in {"in", "near", "around", "dans"}:
+                continue  # "on the 15th" is a date
+        if 1 <= number <= 20:
+            return number, i
+    return None
+
+
+def _arrondissement(
+    words: list[str], communes: list[Commune], home: Commune | None, gaz: Gazetteer
+) -> tuple[Commune, int] | None:
+    """The arrondissement of Paris, Lyon or Marseille the message names, with its token:
+    of the city named ("dans le 3e à Lyon"), else of the home city ("le 11e" in Paris)."""
+    number = arrondissement_number(words)
+    if number is None:
+        return None
+    codes = _arrondissement_codes()
+    if communes:
+        city: Commune | None = communes[0]
+    elif home is not None:
+        city = gaz.municipality(home.insee)
+    else:
+        return None
+    if city is None or (city.insee, number[0]) not in codes:
+        return None
+    row = gaz.current(codes[(city.insee, number[0])])
+    return None if row is None else (row, number[1])
+
+
+def _english(words: list[str]) -> bool:
+    """More English markers than French ones: "a" is then an article, not "à"."""
+    en = sum(w in EN_MARKERS for w in words)
+    return en > 0 and en > sum(w in FR_MARKERS for w in words)
 
 
 def _judge(
@@ -220,6 +368,7 @@ def _judge(
     cat_starts: set[int],
     cat_ends: set[int],
     shouting: bool,
+    english: bool = False,
 ) -> PlaceHit:
     """How surely the words [i, j) name a place, from what surrounds them.
 
@@ -229,11 +378,14 @@ def _judge(
     words = [t.fold for t in tokens]
     span = words[i:j]
     content = [w for w in span if w not in ARTICLES]
-    uncommon = [w for w in content if w not in COMMON_WORDS]
+    uncommon = [w for w in content if w not in _ORDINARY]
     has_article = len(content) < len(span)
     first_content = next((k for k in range(i, j) if words[k] not in ARTICLES), i)
     capital = not shouting and first_content > 0 and tokens[first_content].text[:1].isupper()
-    strong = capital or (bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4))
+    saint = len(content) >= 2 and content[0] in _SAINT_LEADS  # "saint pierre", "ste marie"
+    strong = (
+        saint or capital or (bool(uncommon) and (len(content) >= 2 or has_article or len(uncommon[0]) >= 4))
+    )
     ctx = i - 1
     while ctx >= 0 and words[ctx] in ARTICLES:
         ctx -= 1
@@ -243,8 +395,8 @@ def _judge(
         context = 0
     elif word in _PLACE_STRONG:
         context = 2
-        if word == "a" and ctx >= 1 and words[ctx - 1] in {"y", "il", "ya"}:
-            context = 0  # "il y a" is "there is"
+        if word == "a" and ((ctx >= 1 and words[ctx - 1] in _HAS_SUBJECTS) or english):
+            context = 0  # "il y a", "on a changé": the verb; "a nice day": the article
     elif word in _PLACE_WEAK and strong:
         context = 1
     adjacent = (ctx in cat_ends and (strong or has_article)) or (j in cat_starts and strong)
@@ -319,18 +471,30 @@ def _fuzzy_place(
     words = [t.fold for t in tokens]
     vocabulary = FR_MARKERS | EN_MARKERS | _IDIOMS
     for i, w in enumerate(words):
-        if w not in _PLACE_STRONG:
+        if w in _PLACE_STRONG:
+            first = i + 1
+            while first < len(words) and words[first] in ARTICLES:
+                first += 1
+        elif w in _SAINT_LEADS and i not in covered and (i == 0 or words[i - 1] not in _PLACE_STRONG):
+            if i > 0 and words[i - 1] in {"la", "le"}:
+                continue  # "la saint Valentin" is a feast day
+            first = i  # "plombier saint pier": a saint's name needs no place word
+        else:
             continue
-        first = i + 1
-        while first < len(words) and words[first] in ARTICLES:
-            first += 1
         chunk: list[str] = []
         k = first
         while k < len(words) and k not in covered and len(chunk) < 4:
             word = words[k]
-            if word.isdigit() or word in _PLACE_WORDS:
+            inner = (  # "fort de frans": a joining word inside a name
+                chunk
+                and word in {"de", "du", "des", "d", "la", "le", "les", "l"}
+                and k + 1 < len(words)
+                and words[k + 1].isalpha()
+                and words[k + 1] not in vocabulary
+            )
+            if word.isdigit() or (word in _PLACE_WORDS and not inner):
                 break
-            if word in vocabulary and word not in {"saint", "sainte", "st", "ste"}:
+            if word in vocabulary and word not in _SAINT_LEADS and not inner:
                 break
             chunk.append(word)
             k += 1
@@ -377,11 +541,13 @@ def acceptable(
         return False  # "je m'appelle Marie": a first name
     whole_text = all(hit.start <= k < hit.end for k in content)
     big = any(c.population >= 20000 for c in hit.communes[:1])
-    several = hit.end - hit.start > 1
+    names = [w for w in words[hit.start : hit.end] if w not in ARTICLES]
+    several = len(names) > 1
     # "atelier théâtre enfants le port": an article + name closing a request
-    trailing = hit.article and hit.end == len(words) and has_category
+    trailing = hit.article and hit.end == len(words) and has_category and names[0] not in _IDIOMS
     return bool(
         hit.context
+        or hit.qualified
         or whole_text
         or hit.adjacent
         or trailing
@@ -428,6 +594,7 @@ def settle_place(
         following = words[best.end + 1] if best.end + 1 < len(words) else ""
         if after.upper() in DEPARTEMENTS and following not in _UNITS:
             deps.add(after.upper())  # "Saint-Louis 68", "Saint-Denis 93"
+        deps |= best.qualified
         communes = best.communes
         span = (best.start, best.end)
         # "FC Avirons": a capitalised place right after a capitalised word is part of a name
@@ -443,13 +610,24 @@ def settle_place(
             communes = narrowed or communes
         else:
             communes, span, is_place = by_code, (index, index + 1), True
-    if not communes:
+    if not communes or communes[0].insee in {"75056", "69123", "13055"}:
+        arrondissement = _arrondissement(words, communes, home, gaz)
+        if arrondissement is not None:
+            row, index = arrondissement
+            if not communes:
+                span, is_place = (index, index + 1), True
+            communes = [row]
+    weak = span is not None and accepted and best.context < 2 and not best.capital
+    if not communes or weak:
+        # a name read after "de" may be the end of a misspelt one: "à fort de frans"
         fuzzy = _fuzzy_place(tokens, covered | set(qual_tokens), gaz, places, home)
-        if fuzzy is not None:
+        if fuzzy is not None and (
+            not communes or (span is not None and fuzzy[0] < span[0] and span[1] <= fuzzy[1])
+        ):
             span, communes, is_place = (fuzzy[0], fuzzy[1]), fuzzy[2], True
     if deps and len(communes) > 1:
         communes = [c for c in communes if c.departement in deps] or communes
-    return _order_by_home(gaz, communes, home), span, is_place
+    return order_by_home(gaz, communes, home), span, is_place
 
 
 # --- the two steps the parser calls --------------------------------------------------------
@@ -491,6 +669,10 @@ def find_places(
         {j - 1 for _, _, _, j in mentions},
         home.departement if home is not None else None,
     )
+    for hit in hits:
+        if hit.qualifier_span is not None:  # "Réunion" qualifies, it is no commune of its own
+            for k in range(*hit.qualifier_span):
+                qual_tokens.setdefault(k, set()).update(hit.qualified)
     content = [k for k in range(len(tokens)) if k not in covered and words[k] not in FILLERS]
     has_category = bool(reading.cat_mentions)
     accepted = [hit for hit in hits if acceptable(hit, words, content, qual_tokens, has_category)]

@@ -107,6 +107,16 @@ def test_arrondissements_resolve_to_themselves_and_know_their_city(gaz: Gazettee
 # --- codes ----------------------------------------------------------------------------------
 
 
+def test_qualifier_names_departements(gaz: Gazetteer) -> None:
+    """What the NLU reads after a commune's name: "Saint-Joseph, Martinique"."""
+    assert gaz.qualifier("martinique") == {"972"}
+    assert gaz.qualifier("la reunion") == gaz.qualifier("reunion island") == {"974"}
+    assert gaz.qualifier("alpes de haute provence") == {"04"}
+    assert gaz.qualifier("polynesie") == {"987"}
+    assert "13" in gaz.qualifier("paca")
+    assert gaz.qualifier("plage") == frozenset()
+
+
 def test_insee_code(gaz: Gazetteer) -> None:
     match = first(gaz, "97415")
     assert (match.commune.name, match.matched, match.score) == ("Saint-Paul", "insee", 100.0)
