@@ -21,7 +21,8 @@ from directory.text import fold
 CORPUS = Path(__file__).with_name("corpus.yaml")
 HELDOUT = Path(__file__).with_name("heldout.yaml")
 HELDOUT2 = Path(__file__).with_name("heldout2.yaml")
-SETS = (CORPUS, HELDOUT, HELDOUT2)
+HELDOUT4 = Path(__file__).with_name("heldout4.yaml")
+SETS = (CORPUS, HELDOUT, HELDOUT2, HELDOUT4)
 THRESHOLD = 0.95
 REQUIRED_FIELDS = ("intent", "category", "commune")
 
@@ -75,7 +76,7 @@ def test_corpus_size_and_mix() -> None:
     assert all(i["intent"] for i in items)
 
 
-@pytest.mark.parametrize("path", SETS, ids=["corpus", "heldout", "heldout2"])
+@pytest.mark.parametrize("path", SETS, ids=["corpus", "heldout", "heldout2", "heldout4"])
 def test_corpus_accuracy(path: Path) -> None:
     totals, misses = evaluate(load_corpus(path))
     print(f"\nNLU accuracy on {path.name}")
