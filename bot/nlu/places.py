@@ -1,7 +1,20 @@
 """Reading the commune a message names: names, quartiers, postcodes, départements, typos.
 
 See ``bot.nlu.parser``'s docstring (step 4) for the rules. Everything here works on tokens and
-the in-memory gazetteer; ``places_index()`` builds the name keys once.
+the in-memory gazetteer; ``places_index()`` builds the name keys once. Besides:
+
+* a name made only of ordinary words (common nouns, months, language markers: "Long",
+  "Mars", "la Salle", "Nice day") needs a capital, a place word or the whole message; "a"
+  is no "à" in English text nor after a subject ("on a changé"); idioms after a place word
+  ("en ville", "à la montagne", "en mars") are no places; "au bord" is no Aubord, "la
+  saint Valentin" a feast, and "saint" before a saint's name never Le Saint;
+* a département, region or overseas name right after a commune's name picks the namesake
+  ("Saint-Joseph, Martinique", "Saint-Denis de la Réunion", "Villeneuve (Aveyron)");
+* a saint's name needs no place word for its typos ("plombier saint pier"); creole and SMS
+  names of La Réunion ("sin-pol", "la poss") read as the official one;
+* "le 11e", "dans le 3e à Lyon", "in the 8th" name an arrondissement of the city named, or
+  of the home city;
+* namesakes are ordered by population over distance from home (``order_by_home``).
 """
 
 from __future__ import annotations
