@@ -53,7 +53,8 @@ if str(ROOT) not in sys.path:
 from directory.categories import get_taxonomy  # noqa: E402
 from directory.db import open_store  # noqa: E402
 from directory.gazetteer import get_gazetteer  # noqa: E402
-from directory.importer import _Context, csv_records, import_file, to_entry  # noqa: E402
+from directory.import_convert import ConvertContext  # noqa: E402
+from directory.importer import csv_records, import_file, to_entry  # noqa: E402
 from directory.models import Entry  # noqa: E402
 from directory.search import SearchQuery, haversine_km, search  # noqa: E402
 from directory.services import add_entry  # noqa: E402
@@ -168,7 +169,7 @@ def naive_import(csv_path: Path, url: str, limit: int) -> float:
     flushed (``services.add_entry``, the index kept by its mapper events), a commit every
     1,000 rows. On the first ``limit`` rows of the same file, into the database at ``url``."""
     engine, factory = open_store(url)
-    ctx = _Context()
+    ctx = ConvertContext()
     records = list(itertools.islice(csv_records(csv_path.read_text(encoding="utf-8")), limit))
     start = time.perf_counter()
     session = factory()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.cli import main as cli
-from directory import importer
+from directory import import_parallel
 from directory.gazetteer import get_gazetteer
 from directory.importer import (
     CSV_COLUMNS,
@@ -215,8 +215,8 @@ def test_an_interrupted_import_keeps_whole_batches_only(
     fails: that part is rolled back with its batch."""
     _, factory = store
     if chunk_rows is not None:
-        monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
-    monkeypatch.setattr(importer, "converter_count", lambda: converters)
+        monkeypatch.setattr(import_parallel, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
+    monkeypatch.setattr(import_parallel, "converter_count", lambda: converters)
 
     def records() -> Iterator[Record]:
         for n in range(25):
@@ -323,7 +323,7 @@ def test_record_chunks_never_straddle_a_batch_and_flag_the_last_one(
     count: int, batch: int, chunk: int, expected: list[tuple[int, bool]]
 ) -> None:
     records = [Record(n, {}) for n in range(count)]
-    chunks = list(importer._record_chunks(records, batch, chunk))
+    chunks = list(import_parallel.record_chunks(records, batch, chunk))
     assert [(len(c), ends) for c, ends in chunks] == expected
     assert [r for c, _ in chunks for r in c] == records
 
@@ -335,7 +335,7 @@ def test_record_chunks_keep_a_completed_batch_when_reading_fails() -> None:
 
     got: list[tuple[int, bool]] = []
     with pytest.raises(KeyboardInterrupt):
-        for chunk, ends in importer._record_chunks(records(), 3, 2):
+        for chunk, ends in import_parallel.record_chunks(records(), 3, 2):
             got.append((len(chunk), ends))
     assert got == [(2, False), (1, True), (2, False), (1, True)]
 

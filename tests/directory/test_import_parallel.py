@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory import importer
+from directory import import_parallel
 from directory.importer import ImportFailed, Record, can_fork, import_file, import_records
 from directory.models import Entry, EntryTerm
 
@@ -64,8 +64,8 @@ def test_parallel_and_serial_imports_write_and_report_the_same(
     """Rows of a file that repeat an earlier id are refused whichever process converted
     them: the writer, which sees every chunk, drops them."""
     _, factory = store
-    monkeypatch.setattr(importer, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
-    monkeypatch.setattr(importer, "converter_count", lambda: converters)
+    monkeypatch.setattr(import_parallel, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
+    monkeypatch.setattr(import_parallel, "converter_count", lambda: converters)
     path = tmp_path / "grand.csv"
     path.write_text(_csv(230), encoding="utf-8")
     serial = import_file(factory, path, source="serial", batch_size=40, parallel=False)

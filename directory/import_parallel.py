@@ -1,0 +1,203 @@
+"""The converting side of an import, in chunks, and in forked child processes for big
+files (:class:`ForkedConverters`) while the parent writes.
+
+Speed (``benchmarks/bench_directory.py``): files of more than a few thousand rows are
+validated in forked child processes (one per core, each taking every n-th chunk) while
+this one writes what came before, chunk by chunk inside each batch's transaction (same
+rows, errors and batches: tested). The children also fold names, compute index terms and
+make each chunk driver-ready (``directory.import_batches``), so the writer is left with
+``executemany`` calls. ``clean``/``fold`` take a plain-text shortcut, a record's text
+fields are stripped once, and no process runs the cyclic GC during an import.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import multiprocessing
+import os
+import pickle
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+
+from directory.categories import get_taxonomy
+from directory.gazetteer import get_gazetteer
+from directory.import_batches import PreparedBatch, prepare_batch
+from directory.import_convert import MAX_REPORTED_ERRORS, ConvertContext, ImportReport, convert
+from directory.import_read import Record
+
+#: a prepared part of a batch, and whether it ends its batch (its transaction)
+Chunk = tuple[PreparedBatch, bool]
+#: rows per chunk sent by the converting process: small, so that the writer starts early
+#: and the last write after the converter is done is short
+CHUNK_ROWS = 1000
+
+
+def record_chunks(
+    records: Iterable[Record], batch_size: int, chunk_rows: int
+) -> Iterator[tuple[list[Record], bool]]:
+    """Records in chunks of at most ``chunk_rows`` that never straddle a batch of
+    ``batch_size`` records, each flagged when it completes a batch or the file.
+
+    Pure, and the same in every converting process, so they agree on which chunk is whose.
+    A chunk that completes a batch goes at once; any other waits for the next record (to
+    know whether the file ends with it). If reading fails, the chunk waiting is lost with
+    its batch, which was incomplete anyway."""
+    size = min(chunk_rows, batch_size)
+    chunk: list[Record] = []
+    waiting: list[Record] | None = None
+    in_batch = 0
+    for record in records:
+        if waiting is not None:
+            yield waiting, False
+            waiting = None
+        chunk.append(record)
+        in_batch += 1
+        if in_batch == batch_size:
+            yield chunk, True
+            chunk, in_batch = [], 0
+        elif len(chunk) == size:
+            waiting, chunk = chunk, []
+    if waiting is not None:
+        yield waiting, True
+    elif chunk:
+        yield chunk, True
+
+
+def converted_chunks(
+    records: Iterable[Record],
+    source: str,
+    report: ImportReport,
+    batch_size: int,
+    dialect: Dialect,
+    chunk_rows: int | None = None,
+    part: tuple[int, int] = (0, 1),
+) -> Generator[Chunk, None, None]:
+    """Converted rows ready for the driver, by chunk of at most ``chunk_rows`` records
+    (default: whole batches), each flagged when it completes a batch of ``batch_size``
+    records or the file; errors go to ``report``. ``part`` ``(k, n)``: only every n-th
+    chunk from the k-th, for the k-th of n converting processes (the others are read and
+    skipped)."""
+    ctx = ConvertContext()
+    mine, of = part
+    for index, (group, ends_batch) in enumerate(
+        record_chunks(records, batch_size, chunk_rows or batch_size)
+    ):
+        if index % of != mine:
+            continue
+        numbered = list(convert(group, source, report, ctx))
+        yield prepare_batch([r for _, r in numbered], dialect, [n for n, _ in numbered]), ends_batch
+
+
+def _convert_worker(
+    records: Iterable[Record],
+    source: str,
+    batch_size: int,
+    dialect: Dialect,
+    part: tuple[int, int],
+    out: Any,
+) -> None:  # pragma: no cover - runs in the forked child (its effects are tested)
+    """Child process: convert its part of the chunks and send a ``("chunk", chunk, its
+    errors, its skipped count)`` message for each, then ``("end", …)`` or ``("error",
+    exception, …)``. ``Connection.send`` blocks while the parent is busy, so the child
+    runs only a chunk or two ahead."""
+    gc.disable()  # a collection would touch (and so copy) every page shared with the parent
+    report = ImportReport(source)
+    sent_errors = sent_skipped = 0
+
+    def message(kind: str, payload: Any) -> tuple[Any, ...]:
+        nonlocal sent_errors, sent_skipped
+        errors, skipped = report.errors[sent_errors:], report.skipped - sent_skipped
+        sent_errors, sent_skipped = len(report.errors), report.skipped
+        return kind, payload, errors, skipped
+
+    try:
+        for chunk in converted_chunks(records, source, report, batch_size, dialect, CHUNK_ROWS, part):
+            out.send(message("chunk", chunk))
+        out.send(message("end", None))
+    except BaseException as exc:
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        out.send(message("error", exc))
+    finally:
+        out.close()
+
+
+def converter_count() -> int:
+    """Converting processes for a parallel import: one per core, at most four. On two
+    cores, two converters and the writer share them better than one converter alone,
+    which leaves the writer's core idle while it waits."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class ForkedConverters:
+    """:func:`converted_chunks` computed by forked child processes while this one writes.
+
+    Validation is pure CPU and writing mostly SQLite's, so they overlap. The children
+    start at once, so they convert while the writer prepares the database; each takes
+    every n-th chunk, and chunks are read back from them in turn, so they arrive in file
+    order with the errors found in them. A failure in a child (a bad file, an
+    interruption) is raised here after the chunks completed before it, and the writer
+    rolls back the batch it had open, so an interrupted import still keeps whole batches
+    only. :meth:`close` kills the children if the writer stops first."""
+
+    def __init__(
+        self,
+        records: Iterable[Record],
+        source: str,
+        report: ImportReport,
+        batch_size: int,
+        dialect: Dialect,
+        count: int | None = None,
+    ) -> None:
+        """``count`` converting processes (default: :func:`converter_count`)."""
+        count = count or converter_count()
+        get_gazetteer(), get_taxonomy()  # loaded once, before the fork, for every process
+        context = multiprocessing.get_context("fork")
+        self._report = report
+        self._pipes: list[Any] = []
+        self._children: list[Any] = []
+        for k in range(count):
+            receive, send = context.Pipe(duplex=False)
+            child = context.Process(
+                target=_convert_worker,
+                args=(records, source, batch_size, dialect, (k, count), send),
+                daemon=True,
+            )
+            child.start()
+            send.close()
+            self._pipes.append(receive)
+            self._children.append(child)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        report = self._report
+        for index in itertools.count():
+            try:
+                kind, payload, errors, skipped = self._pipes[index % len(self._pipes)].recv()
+            except EOFError:
+                raise RuntimeError("import worker died") from None
+            report.errors.extend(errors[: MAX_REPORTED_ERRORS - len(report.errors)])
+            report.skipped += skipped
+            if kind == "chunk":
+                yield payload
+            elif kind == "error":
+                raise payload
+            else:  # the file ended before this chunk: the others have ended too
+                return
+
+    def close(self) -> None:
+        for pipe in self._pipes:
+            pipe.close()
+        for child in self._children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
+
+
+def can_fork() -> bool:
+    """Whether :func:`import_records` can validate in a second process here."""
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
