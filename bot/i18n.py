@@ -4,7 +4,8 @@ Message ids are stable keys (``search.no_results``), not English sentences, so a
 translation is visible in either language and a test can compare both catalogs.
 Each area of the code keeps its own ``locales/<lang>/LC_MESSAGES/<area>.po``; they are
 merged into one catalog per language at load time (ids are unique across areas).
-Placeholders use ``str.format`` names: ``{count}``, ``{name}``.
+Placeholders use ``str.format`` names: ``{count}``, ``{name}``; a commune or category
+name takes a grammar spec (``{commune:à}``, ``{category:aucun}``, see ``bot.grammar``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+
+from bot.grammar import format_message
 
 LANGUAGES: tuple[str, ...] = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -69,7 +72,7 @@ class Translator:
             text = message.string[0]
         else:
             text = message.string
-        return text.format(**values) if values else text
+        return format_message(text, values) if values else text
 
     def plural(self, key: str, count: int, **values: Any) -> str:
         """``key`` is the singular msgid of a plural entry; ``count`` picks the form."""
@@ -79,7 +82,7 @@ class Translator:
             return key
         form = self._locale.plural_form(abs(count))
         index = {"one": 0}.get(form, 1) if len(message.string) == 2 else 0
-        return message.string[min(index, len(message.string) - 1)].format(**values)
+        return format_message(message.string[min(index, len(message.string) - 1)], values)
 
     def number(self, value: float, digits: int = 0) -> str:
         fmt = "#,##0" + ("." + "#" * digits if digits else "")

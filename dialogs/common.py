@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.dialog import JSON, DialogContext, Step
+from bot.grammar import CategoryName, PlaceName, looks_plural
 from bot.i18n import Translator, translator
 from bot.messages import (
     Bold,
@@ -223,13 +224,13 @@ def commune(insee: str | None) -> Commune | None:
     return found
 
 
-def commune_label(insee: str | None) -> str:
-    """``Saint-Paul (974)``, or the code itself when unknown."""
+def commune_label(insee: str | None) -> PlaceName:
+    """``Saint-Paul (974)``, or the code itself when unknown; a ``PlaceName``, so that a
+    sentence can say ``{commune:à}`` (« au Port (974) »)."""
     found = commune(insee)
     if found is None:
-        return insee or ""
-    label: str = found.label
-    return label
+        return PlaceName(insee or "")
+    return PlaceName(found.name, found.label[len(found.name):])
 
 
 def commune_choices(insees: Sequence[str]) -> tuple[Choice, ...]:
@@ -384,18 +385,20 @@ def clear_commune_keys(state: JSON) -> JSON:
 # --- categories and entries ---------------------------------------------------------------
 
 
-def category_name(slug: str | None, lang: str) -> str:
-    """The category's name in ``lang`` ("Crèche" / "Daycare"), or the slug when unknown."""
+def category_name(slug: str | None, lang: str) -> CategoryName:
+    """The category's name in ``lang`` ("Crèche" / "Daycare"), or the slug when unknown; a
+    ``CategoryName`` with the French gender, so that a sentence can say ``{category:aucun}``
+    (« aucune crèche »). The taxonomy has no number yet: plurals (« Pompiers ») are guessed."""
     if not slug:
-        return ""
+        return CategoryName("")
     try:
         category = get_taxonomy().get(slug)
     except ImportError:
         category = None
     if category is None:
-        return slug
+        return CategoryName(slug)
     name: str = category.name(lang)
-    return name
+    return CategoryName(name, category.gender, plural=looks_plural(name, lang))
 
 
 def recommendations_text(t: Translator, count: int) -> str:
