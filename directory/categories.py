@@ -167,6 +167,9 @@ class Category:
     org_type: str | None
     #: grammatical gender of ``name_fr``: "f" (une crèche) or "m" (un garage)
     gender: str
+    #: situations that call for this category ("evier bouche", "locked out"), folded
+    needs_fr: tuple[str, ...] = ()
+    needs_en: tuple[str, ...] = ()
 
     def name(self, lang: str) -> str:
         """Display name in ``lang`` (French for anything but English)."""
@@ -214,6 +217,15 @@ class Taxonomy:
                     self._add_term(_Term(cat, folded, _key(folded), lang))
             self._terms_by_slug[cat.slug] = tuple(folded_terms)
         self._all_keys = list(self._exact)
+        # need phrases as stemmed word tuples, longest first: "porte ferme plus" before "porte"
+        needs = [
+            (tuple(_key(fold(phrase)).split()), cat)
+            for cat in self._categories
+            for phrase in (*cat.needs_fr, *cat.needs_en)
+            if fold(phrase)
+        ]
+        self._needs = sorted(needs, key=lambda n: -len(n[0]))
+        self._need_words = frozenset(w for words, _ in self._needs for w in words)
         self._osm: dict[tuple[str, str], list[tuple[Category, int]]] = {}
         for cat in self._categories:
             for tag in cat.osm_tags:
@@ -352,6 +364,26 @@ class Taxonomy:
             key=lambda m: (m[1] >= 100, m[2][1] - m[2][0], m[1], -m[2][0]),
         )
 
+    def find_need(self, text: str) -> tuple[Category, tuple[int, int]] | None:
+        """The category a described situation calls for ("l'évier est bouché" -> plombier).
+
+        A need phrase matches when all its words appear in the text in order, with at most
+        three other words between its first and last ("j'ai perdu mes clés" is "perdu
+        cle"). Returns the category and the word span (indexes in ``fold(text).split()``).
+        The longest phrase wins, then the earliest.
+        """
+        words = [stem(w) for w in fold(text).split()]
+        if not any(w in self._need_words for w in words):
+            return None
+        best: tuple[int, int, int, Category] | None = None  # (-length, start, end, cat)
+        for phrase, cat in self._needs:
+            if best is not None and len(phrase) < -best[0]:
+                break
+            span = _subsequence(words, phrase, slack=3)
+            if span is not None and (best is None or (-len(phrase), span[0]) < best[:2]):
+                best = (-len(phrase), span[0], span[1], cat)
+        return (best[3], (best[1], best[2])) if best else None
+
     def _fuzzy(self, key: str, words: int) -> tuple[_Term, float] | None:
         """Typo-tolerant lookup of one phrase among terms of the same word count.
 
@@ -409,6 +441,22 @@ class Taxonomy:
         return self._by_slug[slug]
 
 
+def _subsequence(words: list[str], phrase: tuple[str, ...], slack: int) -> tuple[int, int] | None:
+    """First span of ``words`` holding ``phrase`` in order, at most ``slack`` extra words."""
+    for start, word in enumerate(words):
+        if word != phrase[0]:
+            continue
+        k, end = 1, start + 1
+        limit = min(len(words), start + len(phrase) + slack)
+        while k < len(phrase) and end < limit:
+            if words[end] == phrase[k]:
+                k += 1
+            end += 1
+        if k == len(phrase):
+            return start, end
+    return None
+
+
 def _category(raw: Mapping[str, Any]) -> Category:
     """Build one category from its YAML mapping, refusing incomplete items."""
     slug = str(raw.get("slug") or "")
@@ -434,6 +482,8 @@ def _category(raw: Mapping[str, Any]) -> Category:
         kind=kind,
         org_type=str(org_type) if org_type is not None else None,
         gender=gender,
+        needs_fr=tuple(str(s) for s in raw.get("needs_fr") or ()),
+        needs_en=tuple(str(s) for s in raw.get("needs_en") or ()),
     )
 
 

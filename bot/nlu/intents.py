@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 
-from bot.nlu.lexicon import FILLERS, HEADS, MORE_WORDS, WHOLE
+from bot.nlu.lexicon import BYE_WORDS, FILLERS, HEADS, MORE_WORDS, WHOLE
 from bot.nlu.tokens import Tok, rx, token_after
 
 INTENTS: tuple[str, ...] = (
     "search", "recommend", "join", "announce_project", "register", "help", "greeting",
-    "thanks", "cancel", "yes", "no", "more", "me", "settings", "unknown",
+    "thanks", "cancel", "yes", "no", "more", "me", "settings", "unknown", "bye", "ack",
+    "share", "switch_language", "move",
+)  # fmt: skip
+#: intents that carry no search slots (a category named in them is dropped)
+NO_SLOTS = frozenset(
+    {"greeting", "help", "thanks", "cancel", "yes", "no", "more", "me", "settings", "bye",
+     "ack", "share", "switch_language"}
 )  # fmt: skip
 
 _RECOMMEND_ASK = rx(
@@ -73,12 +79,27 @@ _JOIN = rx(
     r"joined",
     r"i sing in",
     r"i play (?:for|in|with)",
+    r"i play \w+ (?:for|at|in|with)",
+    r"suis licencie\w*",
+    r"je suis (?:au|a la|a l|dans le|dans la) (?:\w+ )?"
+    r"(?:club|judo|karate|foot|hand|basket|volley|rugby|tennis|chorale|troupe|asso\w*)",
+    r"(?:je donne|on donne) (?:un )?coups? de main (?:a|au|aux|chez|dans)",
+    r"i help out",
+    r"help out at",
+    r"(?:mi|moin) (?:fe|fait) parti",
+    r"fe parti",
+    r"i m a volunteer",
 )
-_PROJECT = rx(
-    r"projet",
-    r"projets",
-    r"project",
-    r"projects",
+_PROJECT_OWN = rx(
+    r"j ?ai (?:un|une idee de) projet",
+    r"(?:nouveau|mon|notre) projet",
+    r"(?:new|my|our) project",
+    r"i have (?:an idea for )?a project",
+    r"annoncer un projet",
+    r"announce a project",
+)
+_PROJECT_WORD = rx(r"projets?", r"projects?")
+_VOLUNTEER_CALL = rx(
     r"(?:cherch\w*|looking for|need|besoin)\s+(?:de\s+|des\s+|d\s+|some\s+)?"
     r"(?:benevoles|volunteers|bras|helpers|coups de main)",
 )
@@ -184,6 +205,38 @@ _ADD = rx(
     r"me (?:referencer|faire connaitre)",
     r"(?:be|get) listed",
 )
+# Praise is a recommendation: "le meilleur boucher c'est X", "allez-y de ma part", "X c'est top".
+_PRAISE = rx(
+    r"(?:le|la) meilleure?",
+    r"the best",
+    r"c est (?:vraiment |trop )?(?:top|super|genial|parfait|extra)",
+    r"de ma part",
+    r"allez y",
+    r"go there",
+    r"(?:est|is|sont|are) (?:vraiment |trop |tres |really |so )?"
+    r"(?:top|au top|genial|geniale|super|excellent|excellente|great|brilliant|amazing|fantastic|bien)",
+    r"(?:il|elle) est au top",
+    r"super accueil",
+    r"a great",
+)
+_MOVE = rx(
+    r"j ai demenage",
+    r"(?:je viens|on vient|nous venons) d (?:emmenager|arriver)",
+    r"je viens de m installer",
+    r"on vient de s installer",
+    r"emmenage",
+    r"demenage",
+    r"(?:nouveau|nouvelle|nouveaux|nouvelles) (?:dans le coin|ici|dans le quartier|a|au|aux|en|sur|dans)",
+    r"je suis (?:nouveau|nouvelle)",
+    r"j habite maintenant",
+    r"jhabite maintenant",
+    r"i (?:just )?moved",
+    r"new in town",
+    r"new (?:here|to the area|to town)",
+    r"i now live",
+    r"now living in",
+    r"just arrived in",
+)
 _MY_RECOMMENDATIONS = re.compile(r"\b(?:mes|my) recommand|\bmy recommendations\b")
 _GROUP_WORDS = re.compile(r"\b(?:asso\w*|club|groupe|collectif)\b")
 
@@ -196,6 +249,7 @@ def read_intent(
     has_commune: bool,
     has_group_category: bool = False,
     around: bool = False,
+    question: bool = False,
 ) -> tuple[str, int | None]:
     """The intent, from the most specific phrasing to the most general, and the index of
     the first token after the verb that announced it (where an entry's name may start)."""
@@ -206,12 +260,19 @@ def read_intent(
     if found := _JOIN.search(folded):
         return "join", token_after(tokens, found.end())
     creating = _CREATE.search(folded)
-    project = _PROJECT.search(folded)
-    if project or (creating and (has_category or _GROUP_WORDS.search(folded))):
-        verb = creating or project
+    own = _PROJECT_OWN.search(folded) or _VOLUNTEER_CALL.search(folded)
+    project = _PROJECT_WORD.search(folded)
+    if own or (creating and (project or has_category or _GROUP_WORDS.search(folded))):
+        verb = creating or own
         return "announce_project", token_after(tokens, verb.end()) if verb else None
     if found := _RECOMMEND.search(folded):
         return "recommend", token_after(tokens, found.end())
+    if not question and _PRAISE.search(folded) and not _SEARCH_WORDS.search(folded):
+        return "recommend", None
+    if _MOVE.search(folded) and not has_category:
+        return "move", None
+    if project and whole is None:
+        return "search", None  # "quels projets à Saint-Paul ?": a question about projects
     if _ADD.search(folded):
         # one's own group is joined (created if missing); any other place is recommended
         group = has_group_category or _GROUP_WORDS.search(folded)
@@ -242,8 +303,13 @@ def whole_message(folded: str) -> str | None:
         trimmed = trimmed[:-1]
     if trimmed:
         candidates.append(" ".join(trimmed))
+    if len(words) <= 6 and any(" ".join(words[-n:]) in BYE_WORDS for n in (1, 2, 3, 4, 5) if n <= len(words)):
+        return "bye"  # "merci, bonne journée", "ça marche, à plus"
     for text in candidates:
-        for intent in ("cancel", "no", "yes", "thanks", "greeting", "help", "more", "me", "settings"):
+        for intent in (
+            "cancel", "no", "bye", "ack", "yes", "thanks", "greeting", "help", "more", "me",
+            "settings",
+        ):  # fmt: skip
             if text in WHOLE[intent]:
                 return intent
     return _short_answer(words) or (_short_answer(trimmed) if trimmed else None)

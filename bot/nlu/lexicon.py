@@ -26,6 +26,8 @@ FR_MARKERS = word_set(
     fais partie suis membre lance projet recommande conseille cote loin proche bonsoir
     coucou slt bjr mci ouais nan dispo urgent ouvert ouverte quelqu connait voudrais veux
     cherch moins rayon autour jcherche jhabite jrecommande ici parametres langue profil
+    telephone numero adresse horaires comprend rien truc ke fo fe celle celui ousa nena zot
+    mi rod kaz marmay koi
     """
 )
 EN_MARKERS = word_set(
@@ -36,7 +38,9 @@ EN_MARKERS = word_set(
     yep show it we our new starting launching just moved town closest nearest add announce
     project change language recommendation results
     someone anyone place want would like belong volunteer part opening hours kids son baby
-    thx no next ok bot sure
+    thx no next bot sure great alright bye website phone number further away wider search
+    about speak french english laptop won turn saturday sunday football play confused type
+    day nice have night see email address hours
     """
 )
 
@@ -63,6 +67,24 @@ NO_WORDS = frozenset(
      "pas maintenant", "not now", "jamais", "nah", "non pas du tout", "pas du tout",
      "not really", "pas vraiment", "negatif", "👎"]
 )
+#: an acknowledgement ("ok", "cool", "got it"): answers nothing, needs no question; a
+#: pending yes/no question takes it as a yes (``yes_no``)
+ACK_WORDS = frozenset(
+    ["ok", "okay", "oki", "okok", "d accord", "dac", "daccord", "cool", "super", "parfait",
+     "top", "nickel", "ca marche", "ok ca marche", "ca roule", "entendu", "pas de souci",
+     "pas de probleme", "tres bien", "genial", "excellent", "ok merci", "ok cool", "lol ok",
+     "ok super", "ok top", "ah ok", "ah d accord", "got it", "alright", "all right", "great",
+     "perfect", "noted", "fine", "no problem", "ok thanks", "ok great", "sounds good",
+     "understood", "kk", "k", "👍", "👌"]
+)
+#: leave-taking, alone or closing a short message ("merci, bonne journée")
+BYE_WORDS = frozenset(
+    ["au revoir", "aurevoir", "bye", "bye bye", "a plus", "a toute", "a bientot", "a demain",
+     "bonne journee", "bonne soiree", "bonne nuit", "bonne fin de journee", "bon week end",
+     "bonne semaine", "ciao", "tchao", "salut a plus", "a la prochaine", "see you",
+     "see you later", "see ya", "goodbye", "good bye", "good night", "have a nice day",
+     "have a good day", "have a good one", "take care", "later", "cya", "a plus tard", "a+"]
+)
 # politeness dropped at the end of a yes/no answer ("ok merci", "non svp")
 _POLITE_TAILS = (" merci", " thanks", " thank you", " svp", " please", " stp")
 
@@ -73,7 +95,7 @@ def yes_no(text: str) -> bool | None:
     Tolerates case, accents, punctuation and a trailing "merci"/"thanks".
     """
     raw = clean(text).strip()
-    if raw in YES_WORDS:
+    if raw in YES_WORDS or raw in ACK_WORDS:
         return True
     if raw in NO_WORDS:
         return False
@@ -83,7 +105,7 @@ def yes_no(text: str) -> bool | None:
     for suffix in _POLITE_TAILS:
         if folded.endswith(suffix) and folded != suffix.strip():
             folded = folded[: -len(suffix)].strip()
-    if folded in YES_WORDS:
+    if folded in YES_WORDS or folded in ACK_WORDS:
         return True
     if folded in NO_WORDS:
         return False
@@ -100,6 +122,8 @@ FILLERS = word_set("svp stp please pls plz merci a plus bye ciao thx alors bon e
 WHOLE: dict[str, frozenset[str]] = {
     "cancel": CANCEL_WORDS,
     "no": NO_WORDS,
+    "bye": BYE_WORDS,
+    "ack": ACK_WORDS,
     "yes": YES_WORDS,
     "thanks": frozenset(
         ["merci", "mci", "mrc", "merci beaucoup", "merci bien", "merci bcp", "thx", "thanks",
@@ -122,7 +146,9 @@ WHOLE: dict[str, frozenset[str]] = {
          "commandes", "info", "infos", "what is this", "what is this bot", "who are you",
          "what are you", "c est quoi", "c est quoi ce bot", "qui es tu", "t es qui",
          "mode d emploi", "i don t understand", "instructions", "au secours", "sos",
-         "je suis perdu", "je suis perdue", "perdu", "i m lost", "help me please"]
+         "je suis perdu", "je suis perdue", "perdu", "i m lost", "help me please",
+         "je m y retrouve pas", "je m y retrouve plus", "j y comprends rien", "ke i fo fe",
+         "c est quoi les commandes", "what do i type", "what can i ask you", "i m confused"]
     ),
     "more": frozenset(
         ["encore", "la suite", "suite", "suivant", "suivants", "plus de resultats",
@@ -138,8 +164,7 @@ WHOLE: dict[str, frozenset[str]] = {
     "settings": frozenset(
         ["parametres", "parametre", "reglages", "changer de langue", "changer la langue",
          "langue", "settings", "change language", "language", "preferences", "options",
-         "configuration", "config", "change my language", "in english", "en francais",
-         "english", "francais", "english please", "en francais svp"]
+         "configuration", "config", "change my language"]
     ),
 }
 
@@ -150,6 +175,8 @@ NAME_INTRO = frozenset({"appelle", "apelle", "name", "nom", "prenom", "called", 
 HEADS: tuple[tuple[str, frozenset[str], int], ...] = (
     ("cancel", frozenset({"annuler", "annule", "annulez", "cancel", "abandonner", "arrete"}), 4),
     ("no", frozenset({"non", "nan", "no", "nope", "nah", "nop"}), 5),
+    ("ack", frozenset({"ok", "okay", "oki", "cool", "super", "parfait", "top", "nickel",
+                       "great", "alright", "dac", "daccord"}), 3),
     (
         "yes",
         frozenset(

@@ -37,20 +37,24 @@ How a message is read
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
+from bot.nlu import followups
 from bot.nlu.categories import best_category, category_mentions
+from bot.nlu.followups import DEMONSTRATIVES
 from bot.nlu.intents import NO_SLOTS, read_intent, whole_message
 from bot.nlu.lang import detect_lang
-from bot.nlu.lexicon import NAME_INTRO
+from bot.nlu.lexicon import BYE_WORDS, NAME_INTRO
 from bot.nlu.names import entry_name
 from bot.nlu.places import find_places, read_commune, warm_up_places
 from bot.nlu.radius import NEAR_GENERIC, NEAR_ME, read_radius
 from bot.nlu.tokens import MAX_CHARS, Reading, plain, tokenize
 from directory.categories import get_taxonomy
 from directory.gazetteer import get_gazetteer
-from directory.text import clean
+from directory.text import clean, fold
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,29 @@ class Parse:
     radius_km: float | None = None
     name: str | None = None
     lang: str = "fr"
-    extras: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: "project" | "event": the message asks about (or creates) projects or events
+    kind: str | None = None
+    #: builds on the previous question ("et à Saint-Benoît ?", "what about...")
+    followup: bool = False
+    #: a pick by rank in words: 1.., -1 the last, 0 "the other one"
+    ordinal: int | None = None
+    #: "distance" | "recommended"
+    sort: str | None = None
+    #: "cherche plus large", "further away"
+    widen: bool = False
+    #: a shown entry's detail asked for: phone | address | hours | website | email
+    field: str | None = None
+    #: 0 (Monday) .. 6 (Sunday) when a day is named
+    weekday: int | None = None
+    #: refers to what is on screen ("celle-ci", "this one", "it", "ce garage")
+    deictic: bool = False
+    #: further categories when one message asks for several
+    also_categories: tuple[str, ...] = ()
+    #: a pasted phone number (digits) or web address (host/path)
+    contact: str | None = None
+    #: "fr" | "en" for intent "switch_language"
+    switch_lang: str | None = None
+    extras: dict[str, Any] = dc_field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The ``communebot parse --json`` object: the contract keys first, then extras."""
@@ -78,8 +104,40 @@ class Parse:
             "name": self.name,
             "commune_candidates": list(self.commune_candidates),
             "lang": self.lang,
+            "kind": self.kind,
+            "followup": self.followup,
+            "ordinal": self.ordinal,
+            "sort": self.sort,
+            "widen": self.widen,
+            "field": self.field,
+            "weekday": self.weekday,
+            "deictic": self.deictic,
+            "also_categories": list(self.also_categories),
+            "contact": self.contact,
+            "switch_lang": self.switch_lang,
             **self.extras,
         }
+
+
+# a sentence of a long message that asks something
+_REQUEST = re.compile(
+    r"\b(?:cherche\w*|connai\w*|besoin|recommand\w*|conseil\w*|trouver|looking for|need|"
+    r"know|recommend\w*|where|ou est|ou trouver|qui)\b"
+)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+#: past this many characters a message is read from its question only
+LONG_MESSAGE = 400
+
+
+def _question_of(cleaned: str) -> str:
+    """The sentence of a long message that asks something: the last one with a "?", else
+    the last one with a request verb, else the whole text."""
+    sentences = [m.group().strip() for m in _SENTENCE.finditer(cleaned) if m.group().strip()]
+    asking = [s for s in sentences if "?" in s]
+    if asking:
+        return asking[-1]
+    requesting = [s for s in sentences if _REQUEST.search(fold(s))]
+    return requesting[-1] if requesting else cleaned
 
 
 def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Parse:
@@ -88,6 +146,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     if not isinstance(text, str):
         return Parse("unknown", lang=hint or "fr")
     cleaned = clean(text[: MAX_CHARS * 4], max_length=MAX_CHARS)
+    if len(cleaned) > LONG_MESSAGE:
+        cleaned = _question_of(cleaned)
     tokens = tokenize(cleaned)
     if not tokens:
         # nothing readable: empty, emojis, punctuation; "???" is a call for help
@@ -98,12 +158,20 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     folded = " ".join(t.fold for t in tokens)
     reading = Reading(tokens, folded, cleaned, plain(cleaned))
     home_commune = gaz.current(home) if isinstance(home, str) and home else None
+    words = [t.fold for t in tokens]
+    command = cleaned.lstrip().lower()
+    if command.startswith(("/project", "/projet")):
+        return Parse("announce_project", kind="project", lang=hint or "fr")
 
-    whole = whole_message(folded)
+    ordinal = followups.ordinal(words)
+    whole = whole_message(folded) if ordinal is None else None
+    if cleaned.strip().lower() in BYE_WORDS:
+        whole = "bye"  # "a+"
+    contact = followups.contact(cleaned)
+    switch = followups.switch_lang(folded) if len(tokens) <= 10 else None
 
     # "ça marche" is "OK", never a market
     blocked: set[int] = set()
-    words = [t.fold for t in tokens]
     for k in range(len(words) - 1):
         if words[k] in {"ca", "sa", "ce"} and words[k + 1] in {"marche", "marchera", "fonctionne"}:
             blocked.update({k, k + 1})
@@ -121,11 +189,41 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         if m[1] < 100 and not any(k in place_tokens for k in range(m[2], m[3])):
             reading.cat_mentions.append(m)
     reading.cat_mentions.sort(key=lambda m: m[2])
+    # "ce garage": the one on screen, not a new search
+    deictic = followups.deictic(folded)
+    on_screen = [m for m in reading.cat_mentions if m[2] > 0 and words[m[2] - 1] in DEMONSTRATIVES]
+    if on_screen:
+        deictic = True
+        reading.cat_mentions = [m for m in reading.cat_mentions if m not in on_screen]
     lang_found = detect_lang(reading, tax, hint)
-    if whole is not None and not reading.cat_mentions:
-        return Parse(whole, lang=lang_found)
+    if switch is not None and not reading.cat_mentions:
+        return Parse("switch_language", switch_lang=switch, lang=lang_found)
+    if whole is not None and not reading.cat_mentions and contact is None:
+        return Parse(whole, lang=lang_found, deictic=deictic)
 
+    if followups.asks_help(folded) and not any(m[1] >= 100 for m in reading.cat_mentions):
+        return Parse("help", lang=lang_found)
+    need = tax.find_need(folded)
+    need_span = need[1] if need is not None else None
+    if need_span is not None:
+        # a described need outweighs a typo-tolerant word inside it ("évier bouché" is no
+        # "boucher") and a lone word it outgrows ("watch my kids after school")
+        i, j = need_span
+        reading.cat_mentions = [
+            m
+            for m in reading.cat_mentions
+            if not (m[1] < 100 and i <= m[2] < j) and not (m[3] - m[2] == 1 and j - i >= 3 and m[2] >= j)
+        ]
     category = best_category(reading.cat_mentions)
+    if category is None and need is not None:
+        category = need[0]
+    else:
+        need_span = None
+    also = tuple(
+        dict.fromkeys(
+            m[0].slug for m in reading.cat_mentions if category is not None and m[0].slug != category.slug
+        )
+    )
     place = read_commune(reading, found, home_commune)
     commune_list, place_span, place_context = place
     candidates = tuple(dict.fromkeys(c.insee for c in commune_list))
@@ -137,6 +235,13 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     if not near_me and commune is None and (NEAR_GENERIC.search(folded) or radius is not None):
         near_me = True
 
+    # --- the conversation ---
+    sort = followups.sort(folded)
+    widen = followups.widen(folded)
+    field = followups.field(folded)
+    followup = followups.followup(folded)
+    refers = bool(sort or widen or field or ordinal is not None or followup)
+
     # --- intent ---
     group = category is not None and category.org_type == "association"
     intent, verb_end = read_intent(
@@ -146,13 +251,29 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         category is not None,
         commune is not None,
         group,
-        around=near_me or radius is not None,
+        around=near_me or radius is not None or refers or contact is not None,
+        question="?" in cleaned,
     )
+    if intent == "recommend" and sort == "recommended":
+        intent = "search"  # "the most recommended": a sort, not a recommendation
+    if intent in {"unknown", "more", "search"} and not category and followups.share(folded):
+        intent = "share"
+    if contact is not None and intent in {"unknown", "help", "search"}:
+        intent = "search"
+    if whole == "help" and intent == "search" and not (category or commune or contact):
+        intent = "help"
+    kind = followups.kind(folded) if intent in {"search", "announce_project"} else None
+    if intent == "announce_project" and kind is None:
+        kind = "project"
     name = None
-    if intent in {"recommend", "join", "announce_project"}:
+    if intent in {"recommend", "join", "announce_project", "search"}:
         name = entry_name(reading, place_span if place_context else None, verb_end)
+        if intent == "search" and name is not None and not reading.cat_mentions:
+            name = None  # a search names an entry only after its category word
+    if need_span is not None:
+        name = None
     if intent in NO_SLOTS:
-        category = None
+        category, also = None, ()
     return Parse(
         intent=intent,
         category=category.slug if category else None,
@@ -162,6 +283,17 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         radius_km=radius,
         name=name,
         lang=lang_found,
+        kind=kind,
+        followup=followup,
+        ordinal=ordinal,
+        sort=sort,
+        widen=widen,
+        field=field,
+        weekday=followups.weekday(words),
+        deictic=deictic,
+        also_categories=also,
+        contact=contact,
+        switch_lang=None,
     )
 
 

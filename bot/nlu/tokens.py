@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from directory.categories import Category
 from directory.text import fold
 
-MAX_CHARS = 1000  # nobody asks for a crèche in more than this; the rest is ignored
+MAX_CHARS = 4096  # a chat message's length on Telegram; the rest is ignored
 MAX_TOKENS = 80
 
 RE_FLAGS = re.IGNORECASE

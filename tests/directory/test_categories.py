@@ -276,3 +276,31 @@ def test_terms_are_folded(tax: Taxonomy) -> None:
     assert "creche" in terms and "daycare" in terms and "halte garderie" in terms
     assert all(t == fold(t) for t in terms)
     assert tax.terms("nope") == ()
+
+
+@pytest.mark.parametrize(
+    "text, slug",
+    [
+        ("l'évier est bouché", "plombier"),
+        ("fuite d'eau sous le lavabo", "plombier"),
+        ("my sink is blocked", "plombier"),
+        ("mon chien boite", "veterinaire"),
+        ("je suis enfermé dehors", "serrurier"),
+        ("j'ai perdu mes clés", "serrurier"),
+        ("I'm locked out", "serrurier"),
+    ],
+)
+def test_needs_name_their_category(tax: Taxonomy, text: str, slug: str) -> None:
+    found = tax.find_need(text)
+    assert found is not None and found[0].slug == slug
+
+
+def test_needs_are_not_read_in_ordinary_words(tax: Taxonomy) -> None:
+    assert tax.find_need("bonjour, une crèche à Saint-Paul ?") is None
+    # words of a need too far apart are no need
+    assert tax.find_need("mon chien et le chat de la voisine qui boite") is None
+
+
+def test_most_categories_list_needs(tax: Taxonomy) -> None:
+    with_needs = [c for c in tax if len(c.needs_fr) >= 3 and len(c.needs_en) >= 3]
+    assert len(with_needs) >= 30

@@ -175,7 +175,7 @@ def test_intents_and_names(
         ("merci !", "thanks"),
         ("annuler", "cancel"),
         ("oui", "yes"),
-        ("ça marche", "yes"),
+        ("ça marche", "ack"),
         ("non merci", "no"),
         ("la suite", "more"),
         ("mes recommandations", "me"),
@@ -375,3 +375,95 @@ def test_cli_parse_bad_text(text: str) -> None:
     result = CliRunner().invoke(main, ["parse", text, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["intent"] in {"unknown", "help"}
+
+
+# --- the conversational fields (the engine's contract) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("quels projets à Saint-Paul ?", {"intent": "search", "kind": "project", "commune": "97415"}),
+        ("évènements à Saint-Pierre", {"intent": "search", "kind": "event", "commune": "97416"}),
+        ("je lance un projet de jardin", {"intent": "announce_project", "kind": "project"}),
+        ("/project", {"intent": "announce_project", "kind": "project"}),
+        ("et à Saint-Benoît ?", {"followup": True, "commune": "97410"}),
+        ("what about Saint-Leu?", {"followup": True, "commune": "97413"}),
+        ("la troisième", {"ordinal": 3}),
+        ("le 2e", {"ordinal": 2}),
+        ("the second one", {"ordinal": 2}),
+        ("le dernier", {"ordinal": -1}),
+        ("the other one", {"ordinal": 0}),
+        ("2", {"ordinal": None}),
+        ("lequel est le plus près ?", {"sort": "distance"}),
+        ("le mieux noté", {"sort": "recommended", "intent": "search"}),
+        ("the most recommended", {"sort": "recommended", "intent": "search"}),
+        ("cherche plus large", {"widen": True}),
+        ("further away, within 40 km", {"widen": True, "radius_km": 40}),
+        ("son téléphone ?", {"field": "phone"}),
+        ("where is it?", {"field": "address", "deictic": True}),
+        ("ils ouvrent le samedi ?", {"field": "hours", "weekday": 5}),
+        ("website?", {"field": "website"}),
+        ("leur email ?", {"field": "email"}),
+        ("on Sunday", {"weekday": 6}),
+        ("ce garage ouvre le lundi ?", {"deictic": True, "category": None, "weekday": 0}),
+        ("je la recommande", {"intent": "recommend", "deictic": True}),
+        ("au revoir", {"intent": "bye"}),
+        ("bonne journée", {"intent": "bye"}),
+        ("ok", {"intent": "ack"}),
+        ("cool", {"intent": "ack"}),
+        ("oui", {"intent": "yes"}),
+        ("partage-la", {"intent": "share", "deictic": True}),
+        ("share it", {"intent": "share"}),
+        ("en français svp", {"intent": "switch_language", "switch_lang": "fr"}),
+        ("in English please", {"intent": "switch_language", "switch_lang": "en"}),
+        ("nouveau dans le coin, j'habite maintenant à Saint-Leu", {"intent": "move", "commune": "97413"}),
+        ("I just moved to Saint-Paul", {"intent": "move", "commune": "97415"}),
+        (
+            "une crèche et une pharmacie à Sainte-Marie",
+            {"category": "creche", "also_categories": ("pharmacie",), "commune": "97418"},
+        ),
+        ("02 62 12 34 56", {"intent": "search", "contact": "0262123456"}),
+        ("+262 262 12 34 56", {"contact": "+262262123456"}),
+        ("https://www.zot.re/", {"contact": "zot.re"}),
+        ("l'évier est bouché", {"intent": "search", "category": "plombier"}),
+        ("my sink is blocked", {"intent": "search", "category": "plombier"}),
+        ("mon chien boite", {"category": "veterinaire"}),
+        ("j'ai perdu mes clés", {"category": "serrurier"}),
+    ],
+)
+def test_conversational_fields(text: str, expected: dict[str, object]) -> None:
+    result = parse(text)
+    for key, value in expected.items():
+        assert getattr(result, key) == value, (key, result)
+
+
+def test_json_has_the_new_keys_after_the_old_ones() -> None:
+    keys = list(parse("la troisième").to_json())
+    old = ["intent", "category", "commune", "near_me", "radius_km", "name", "commune_candidates", "lang"]
+    assert keys[: len(old)] == old
+    assert keys[len(old) :] == [
+        "kind", "followup", "ordinal", "sort", "widen", "field", "weekday", "deictic",
+        "also_categories", "contact", "switch_lang",
+    ]  # fmt: skip
+
+
+def test_a_long_message_is_read_from_its_question() -> None:
+    story = "Nous venons d'arriver et tout est nouveau pour nous, les cartons, les papiers. " * 40
+    result = parse(story + "Connaissez-vous une crèche à Saint-Paul ?")
+    assert len(story) > 3000
+    assert (result.intent, result.category, result.commune) == ("search", "creche", "97415")
+
+
+def test_lexicon_loads_no_parser() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bot.nlu.lexicon as l; "
+        "assert l.yes_no('ok merci') is True and l.yes_no('non') is False; "
+        "assert l.is_cancel_words('Annuler !'); "
+        "print(sorted(m for m in sys.modules if m.startswith(('bot.nlu', 'directory.gaz'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['bot.nlu', 'bot.nlu.lexicon']"
