@@ -185,7 +185,7 @@ def generate_rows(seed: int = 974) -> list[dict[str, Any]]:
             _add_contact(row, insee, extra)
             rows.append(row)
         if insee in REUNION:
-            rows.append(_town_hall(insee, commune.name, commune.lat, commune.lon,
+            rows.append(_town_hall(insee, commune.lat, commune.lon,
                                    commune.postcodes[0] if commune.postcodes else "", extra))
     return rows
 
@@ -206,13 +206,13 @@ def _add_contact(row: dict[str, Any], insee: str, rng: random.Random) -> None:
         row["phone"] = _fiction_phone(insee, rng)
 
 
-def _town_hall(
-    insee: str, name: str, lat: float, lon: float, postcode: str, rng: random.Random
-) -> dict[str, Any]:
+def _town_hall(insee: str, lat: float, lon: float, postcode: str, rng: random.Random) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(CSV_COLUMNS, "")
     lat, lon = offset_point(lat, lon, rng)
     row.update(
-        id=f"{insee}-mairie", name=f"Mairie de {name} (fictive)", category="mairie",
+        # not "Mairie de <commune>": the commune's name would match every search naming
+        # the commune ("garagiste au Tampon"), and French elision ("du Tampon") with it
+        id=f"{insee}-mairie", name="Hôtel de ville (fictive)", category="mairie",
         kind="organization", org_type="public_service", commune=insee,
         address="Hôtel de ville, rue de la Mairie", postcode=postcode,
         lat=f"{lat:.6f}", lon=f"{lon:.6f}",
