@@ -285,6 +285,8 @@ def contact(cleaned: str) -> str | None:
         scheme, www, host, tld, path = match.groups()
         if not (scheme or www or tld.lower() in _TLDS):
             continue
+        if cleaned[: match.start()].endswith("]("):
+            continue  # a Markdown link's target is formatting, not an address pasted to us
         address = host.lower() + (path or "").lower()
         return address.rstrip("/")
     return None

@@ -266,10 +266,11 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     if intent == "announce_project" and kind is None:
         kind = "project"
     name = None
-    if intent in {"recommend", "join", "announce_project", "search"}:
+    # a search names an entry only to ask one of its details ("numéro de la pharmacie
+    # Calumet"); otherwise capitalised words in a search are left to the search text
+    asks_detail = intent == "search" and field is not None and bool(reading.cat_mentions)
+    if intent in {"recommend", "join", "announce_project"} or asks_detail:
         name = entry_name(reading, place_span if place_context else None, verb_end)
-        if intent == "search" and name is not None and not reading.cat_mentions:
-            name = None  # a search names an entry only after its category word
     if need_span is not None:
         name = None
     if intent in NO_SLOTS:
