@@ -48,6 +48,21 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 
+class AddressGeocoder(Protocol):
+    """Turns a typed address in a commune into a point (``directory.geocoding.Geocoder``);
+    returns None on any failure, bounded by its timeout."""
+
+    def geocode_address(self, address: str, commune: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the engine wires in for the dialogs beyond the store: things with I/O or
+    configuration. None means "not available": dialogs fall back (the commune's centre)."""
+
+    geocoder: AddressGeocoder | None = None
+
+
 @dataclass
 class DialogContext:
     """Everything a dialog may use to answer one message."""
@@ -65,8 +80,8 @@ class DialogContext:
     parse: Any = None
     #: set by the engine: is this account an admin (config ``admins``)
     is_admin: bool = False
-    #: anything else the engine wires in (geocoder)
-    services: Any = None
+    #: what the engine wires in beyond the store (the address geocoder)
+    services: Services = field(default_factory=Services)
     #: what this chat last showed and the last shared location (expired parts dropped)
     memory: Memory = field(default_factory=Memory)
 

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import outbox
 from bot.conversation import Conversation, SharedPoint
-from bot.dialog import JSON, DialogContext, Step
+from bot.dialog import JSON, DialogContext, Services, Step
 from bot.i18n import LANGUAGES, Translator, pick_language, translator
 from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Text
 from bot.router import (
@@ -145,7 +145,7 @@ class Engine:
         parse: ParseFn | None = None,
         retries: int = 1,
         clock: Callable[[], datetime] | None = None,
-        services: Any = None,
+        services: Services | None = None,
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self._factory = session_factory
@@ -154,7 +154,7 @@ class Engine:
         self._parse_loaded = parse is not None
         self.retries = retries
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.services = services
+        self.services = services if services is not None else Services()
         self.idle_timeout = idle_timeout
 
     # --- public API ------------------------------------------------------------------------
@@ -473,6 +473,7 @@ class _Turn:
             step=self.conv.step,
             interruptible=spec.interruptible if spec is not None else True,
             free_text_steps=spec.free_text_steps if spec is not None else (),
+            slot_steps=spec.slot_steps if spec is not None else (),
         )
 
     def _resume_or_fresh(self, choice_id: str | None) -> list[Outgoing]:

@@ -99,7 +99,8 @@ Decision = Literal["answer", "interrupt", "aside"]
 
 
 def decide(parse: Any, *, dialog: str, opens: str | None, step: str | None,
-           interruptible: bool, free_text_steps: tuple[str, ...]) -> Decision:
+           interruptible: bool, free_text_steps: tuple[str, ...],
+           slot_steps: tuple[str, ...] = ()) -> Decision:
     """What free text typed while ``dialog`` waits at ``step`` is.
 
     ``opens`` is the dialog the parse's intent would open. An aside (help, thanks, a
@@ -109,8 +110,10 @@ def decide(parse: Any, *, dialog: str, opens: str | None, step: str | None,
     """
     intent = getattr(parse, "intent", None)
     free = step in free_text_steps
-    if intent in ASIDE_INTENTS and opens != dialog and not free:
-        return "aside"
+    if intent in ASIDE_INTENTS and opens != dialog:
+        return "aside"  # "merci" is no project description: small talk is always an aside
     if not interruptible or free or opens == dialog:
         return "answer"
+    if step in slot_steps and intent == "search":
+        return "answer"  # it gives the category or the commune the dialog asked for
     return "interrupt" if is_clear_request(parse) else "answer"

@@ -57,6 +57,9 @@ class DialogSpec:
     #: steps whose answer is free text (a name, a description): there only a command or a
     #: cancel word leaves the dialog, since any sentence could be the answer
     free_text_steps: tuple[str, ...] = ()
+    #: steps that ask for a category or a commune: a search-shaped message there
+    #: ("garagiste au Port" asked what kind of place) is read as the answer
+    slot_steps: tuple[str, ...] = ()
     aside: bool = False
     idle_timeout: timedelta | None = None
     help_key: str | None = None

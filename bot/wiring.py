@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bot.dialog import AddressGeocoder, Services
 from bot.engine import Engine
 from directory.db import open_store
 
 
-def build_engine(db_url: str | None = None, admins: Iterable[str] = ()) -> Engine:
+def build_engine(
+    db_url: str | None = None,
+    admins: Iterable[str] = (),
+    *,
+    geocoder: AddressGeocoder | None = None,
+) -> Engine:
     """An :class:`Engine` on ``db_url`` (``--db``, then ``COMMUNEBOT_DB``, then the embedded
-    SQLite file), migrations applied."""
+    SQLite file), migrations applied; ``geocoder`` places typed addresses (None: the
+    commune's centre stands in, as offline)."""
     _engine, factory = open_store(db_url)
-    return Engine(factory, admins=admins)
+    return Engine(factory, admins=admins, services=Services(geocoder=geocoder))

@@ -202,6 +202,28 @@ def header(ctx: DialogContext, query: JSON, page: str = "") -> str:
     )
 
 
+def no_results(ctx: DialogContext, query: JSON, radius: float, wider: float | None = None) -> str:
+    """ "Je n'ai trouvé aucune crèche dans un rayon de 10 km autour du Port (974).": what was
+    searched and where, so that the user sees which part of the question to change."""
+    t, text = ctx.t, query.get("text")
+    if query.get("category"):
+        category = common.category_name(query["category"], ctx.lang)
+        found = (t("ask.none.found.category_text", category=category, text=text) if text
+                 else t("ask.none.found.category", category=category))
+    elif query.get("kind") in KINDS and not text:
+        found = t(f"ask.none.found.{query['kind']}")
+    else:
+        found = t("ask.none.found.text", what=subject(ctx, query))
+    if query.get("how") == "you" or not query.get("commune"):
+        where = t("ask.none.where.you")
+    else:
+        where = t("ask.none.where.commune", commune=common.commune_label(query["commune"]))
+    if wider is None:
+        return t("ask.none", found=found, radius=t.distance(radius), where=where)
+    return t("ask.none_widened", found=found, radius=t.distance(radius), wider=t.distance(wider),
+             where=where)
+
+
 def results_reply(
     ctx: DialogContext, query: JSON, hits: list[SearchHit], *, more: bool, page: int, note: str = ""
 ) -> Outgoing:
@@ -316,14 +338,14 @@ class AskDialog:
             radius = float(query["radius"])
             wider = min(radius * WIDEN_FACTOR, MAX_RADIUS_KM)
             if wider <= radius:
-                return self._offer(ctx, query, ctx.t("ask.none", radius=ctx.t.distance(radius)))
+                return self._offer(ctx, query, no_results(ctx, query, radius))
             query = {**query, "radius": wider}
             page = run_search(ctx, query)
             if not page.hits:
                 return self._offer(
                     ctx,
                     query,
-                    ctx.t("ask.none_widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider)),
+                    no_results(ctx, query, radius, wider),
                 )
             note = " ".join(n for n in (note, ctx.t(
                 "ask.widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider))) if n)
@@ -476,22 +498,10 @@ class AskDialog:
             return self._again(ctx, state, f"ask.hint.{step}")
         if not (slots.category or slots.name):
             slots = replace(slots, text=strip_lead(typed, SEARCH_LEADS) or typed)
-        previous = state.get("query") or {}
-        if (
-            not slots.commune
-            and not slots.near_me
-            and previous.get("commune")
-            and previous.get("how") != "you"
-        ):
-            slots = Slots(
-                category=slots.category,
-                commune=previous["commune"],
-                radius_km=slots.radius_km,
-                name=slots.name,
-                text=slots.text,
-            )
+        # a new question that names no place is asked where questions are asked by default
+        # (the home, the bound chat): the last one's commune is reused only by a follow-up
+        # ("et un vétérinaire ?"), which revise() has already handled above
         return self._search_or_ask(ctx, slots)
-
 
     # --- follow-ups --------------------------------------------------------------------------
 

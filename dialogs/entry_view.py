@@ -190,6 +190,27 @@ def match_category(text: str, lang: str) -> tuple[str | None, list[str]]:
     return None, [category.slug for category, score in matches if score >= 55]
 
 
+def with_category_word(text: str, name: str, lang: str) -> str:
+    """The name as the sentence said it, category word included: "je recommande le garage
+    Zot" names "Garage Zot", not "Zot" (pure). A name that already has it, or whose
+    preceding word names no category, is returned as is."""
+    words = text.split()
+    name_words = name.split()
+    if not name_words or len(name_words) > len(words):
+        return name
+    folded = [fold(w) for w in words]
+    target = [fold(w) for w in name_words]
+    for start in range(1, len(words) - len(name_words) + 1):
+        if folded[start:start + len(name_words)] != target:
+            continue
+        before = words[start - 1].strip(",.;:!?«»\"'")
+        slug, _ = match_category(before, lang)
+        if slug is None or match_category(name_words[0], lang)[0] == slug:
+            return name
+        return f"{before[:1].upper()}{before[1:]} {name}"
+    return name
+
+
 # --- what a sentence is about -------------------------------------------------------------------
 
 #: how people start a sentence before naming a place (folded), for recommend / join

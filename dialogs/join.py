@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from directory.models import Entry
 
 
+#: organisation types people are members of
+MEMBER_ORG_TYPES = frozenset({"association", "informal"})
+
+
 class JoinDialog(FindOrCreate):
     """Say you belong to an association (or any organization)."""
 
@@ -38,6 +42,11 @@ class JoinDialog(FindOrCreate):
         "danse",
         "jardin-partage",
     )
+
+    def accepts(self, entry: Entry) -> bool:
+        """Only what one belongs to: associations and informal groups, or a category people
+        join (a sports club, a theatre troupe); never a plumber that shares a word."""
+        return entry.org_type in MEMBER_ORG_TYPES or entry.category in self.usual_categories
 
     def ask_step(self, ctx: DialogContext, state: JSON, step: str, before: tuple[Outgoing, ...]) -> Step:
         return common.ask_yes_no(
@@ -91,5 +100,6 @@ SPEC = DialogSpec(
     command_intent="join",
     steps=("name", "commune", "pick", "category", "dup", "confirm"),
     free_text_steps=("name",),
+    slot_steps=("category", "commune"),
     summary="say you belong to an association, adding it when it is not listed",
 )

@@ -42,6 +42,7 @@ from dialogs.entry_view import (
     read_text,
     says_none_of_these,
     strip_lead,
+    with_category_word,
 )
 from dialogs.slots import understand
 from directory import services
@@ -71,6 +72,18 @@ def name_similarity(a: str, b: str) -> float:
     fa, fb = fold(a), fold(b)
     if not fa or not fb:
         return 0.0
+    wa, wb = fa.split(), fb.split()
+    shared = set(wa) & set(wb)
+    rest_a = [w for w in wa if w not in shared]
+    rest_b = [w for w in wb if w not in shared]
+    if shared and rest_a and rest_b:
+        # "garage zot" and "garage combava" share only their category word: compare what
+        # tells them apart, so a namesake's shared word does not make them alike
+        ra, rb = " ".join(rest_a), " ".join(rest_b)
+        rest = fuzz.token_sort_ratio(ra, rb)
+        if min(len(ra), len(rb)) >= 4:  # "ti bout" is the short way to say "ti bouts (fictive)"
+            rest = max(rest, fuzz.partial_ratio(ra, rb))
+        return float(rest)
     score = fuzz.token_sort_ratio(fa, fb)
     if min(len(fa), len(fb)) >= 5:  # "ti bouts" is the short way to say "creche ti bouts"
         score = max(score, fuzz.partial_ratio(fa, fb))
@@ -135,6 +148,8 @@ class FindOrCreate:
         if commune_code and common.commune(commune_code) is not None:
             state["commune"] = commune_code
             state["commune_said"] = True
+        if name and text:
+            name = with_category_word(str(text), str(name), ctx.lang)
         if name:
             cleaned = read_text(str(name), max_len=NAME_MAX)
             if not isinstance(cleaned, Bad):
@@ -223,14 +238,20 @@ class FindOrCreate:
             )
         except InvalidQuery:
             return []
-        found: list[tuple[float, int]] = []
+        wanted = fold(state["name"])
+        found: list[tuple[bool, float, int]] = []
         for hit in page.hits:
             similarity = name_similarity(state["name"], hit.name)
             if similarity >= NAME_SIMILARITY:
-                found.append((similarity + hit.score / 100, hit.entry_id))
+                # the exact full name first, whatever shares a word of it after
+                found.append((fold(hit.name) == wanted, similarity + hit.score / 100, hit.entry_id))
         found.sort(reverse=True)
-        entries = [ctx.session.get(Entry, entry_id) for _, entry_id in found[:MAX_CANDIDATES]]
-        return [entry for entry in entries if entry is not None]
+        entries = [ctx.session.get(Entry, entry_id) for *_rank, entry_id in found]
+        return [entry for entry in entries if entry is not None and self.accepts(entry)][:MAX_CANDIDATES]
+
+    def accepts(self, entry: Entry) -> bool:
+        """Whether ``entry`` is something this dialog can act on (join: what one belongs to)."""
+        return True
 
     def duplicates(self, ctx: DialogContext, state: JSON) -> list[Entry]:
         """What the directory's duplicate detection says about the entry about to be created,
@@ -277,6 +298,18 @@ class FindOrCreate:
         typed = read_text(ctx.incoming.text, max_len=NAME_MAX)
         if isinstance(typed, Bad):
             return self.ask_name(ctx, state, (typed.reply(ctx),))
+        said = ctx.parse
+        name, category = getattr(said, "name", None), getattr(said, "category", None)
+        commune_code = getattr(said, "commune", None)
+        if not name and category and commune_code:
+            return Step.pass_on()  # "garagiste au Port": a question typed, not a name
+        if name and commune_code:  # "le garage Zot au Port": name, kind and commune in one line
+            state = {**state, "name": with_category_word(typed, str(name), ctx.lang)}
+            if category and not state.get("category"):
+                state["category"] = category
+            if commune_code and common.commune(commune_code) and not state.get("commune_said"):
+                state.update(commune=commune_code, commune_said=True)
+            return self.next(ctx, state)
         return self.next(ctx, {**state, "name": typed})
 
     def on_commune(self, ctx: DialogContext, state: JSON) -> Step:
@@ -330,6 +363,13 @@ class FindOrCreate:
         typed = read_text(ctx.incoming.text, max_len=80)
         if isinstance(typed, Bad):
             return self.ask_category(ctx, state, (typed.reply(ctx),))
+        said = ctx.parse
+        said_commune = getattr(said, "commune", None)
+        if getattr(said, "category", None) and said_commune and common.commune(said_commune):
+            # "garagiste au Port": the kind of place and where it is, in one answer
+            if not state.get("commune_said"):
+                state = {**state, "commune": said_commune, "commune_said": True}
+            return self.next(ctx, {**state, "category": said.category})
         slug_found, candidates = match_category(typed, ctx.lang)
         if slug_found:
             return self.next(ctx, {**state, "category": slug_found})
@@ -457,7 +497,13 @@ class RecommendDialog(FindOrCreate):
         typed = read_text(ctx.incoming.text, max_len=ADDRESS_MAX)
         if isinstance(typed, Bad):
             return self.ask_step(ctx, state, "address", (typed.reply(ctx),))
-        return self.next(ctx, self._answered(state, "address", address=typed))
+        place = common.commune(state.get("commune"))
+        geocoder = ctx.services.geocoder
+        found = geocoder.geocode_address(typed, place) if geocoder and place else None
+        if found is None:  # offline, not found, or elsewhere: the commune's centre stands in
+            return self.next(ctx, self._answered(state, "address", address=typed))
+        return self.next(ctx, self._answered(state, "address", address=typed,
+                                             point=[found.lat, found.lon]))
 
     def on_contact(self, ctx: DialogContext, state: JSON) -> Step:
         if common.chosen(ctx) == common.SKIP:
@@ -486,7 +532,8 @@ class RecommendDialog(FindOrCreate):
         )
 
     def on_comment(self, ctx: DialogContext, state: JSON) -> Step:
-        if common.chosen(ctx) == common.SKIP or common.parse_yes_no(ctx.incoming.text) is False:
+        if common.chosen(ctx) == common.SKIP or common.parse_yes_no(ctx.incoming.text) is not None:
+            # "oui" / "non" / "ok" answer the question, they are no reason to publish
             return self.write(ctx, {**state, "comment": None}, ())
         typed = read_text(ctx.incoming.text, max_len=COMMENT_MAX)
         if isinstance(typed, Bad):
@@ -529,5 +576,6 @@ SPEC = DialogSpec(
     command_intent="recommend",
     steps=("name", "commune", "pick", "category", "dup", "address", "contact", "comment", "confirm"),
     free_text_steps=("name", "address", "contact", "comment"),
+    slot_steps=("category", "commune"),
     summary="recommend a place or service, adding it when it is not listed",
 )

@@ -179,6 +179,14 @@ class Register:
                 # stands; it is saved and the question answered right after
                 return _carry(ctx, _save(ctx, str(state["insee"]), state.get("point")),
                               ctx.incoming.text)
+            if picked is None and ctx.incoming.location is None:
+                answer = resolve_commune_answer(ctx, {"_commune_key": ASK})
+                if answer.insee is None and not (answer.step and answer.step.state
+                                                 and answer.step.state.get("_commune_candidates")):
+                    # no commune in it: a sentence typed instead of yes ("kel garaj o
+                    # tampon"); the commune stands and the sentence is read afresh
+                    return _carry(ctx, _save(ctx, str(state["insee"]), state.get("point")),
+                                  ctx.incoming.text)
             # anything else is a new answer to the commune question
         if chosen(ctx) is None and ctx.incoming.location is None and is_other_request(ctx):
             return Step.pass_on()  # "garagiste au Port": a question, not a commune

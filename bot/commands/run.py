@@ -11,13 +11,15 @@ import click
 
 from bot.config import Config, ConfigError, load_config
 from directory.db import DatabaseError
+from directory.geocoding import geocoder_from_config
 
 
 async def _serve(config: Config) -> None:
     from bot.scheduler import start_scheduler, stop_scheduler
     from bot.wiring import build_engine
 
-    engine = build_engine(config.database.url, admins=config.admins)
+    engine = build_engine(config.database.url, admins=config.admins,
+                          geocoder=geocoder_from_config(config.geocoder))
     tasks: list[Awaitable[None]] = []
     if config.telegram.enabled:
         from adapters.telegram.runner import run_telegram

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.dialog import JSON, DialogContext, Step
+from bot.dialog import JSON, DialogContext, Services, Step
 from bot.i18n import translator
 from bot.messages import Incoming, Location, Outgoing, plain_text
 from bot.nlu import parse as nlu_parse
@@ -63,6 +63,7 @@ class Chat:
     chat_commune: str | None = None
     user: str = "u1"
     parse: Any = None
+    services: Services = field(default_factory=Services)
     state: JSON | None = None
     replies: list[Outgoing] = field(default_factory=list)
     citizen_id: int = 0
@@ -104,6 +105,7 @@ class Chat:
                 now=datetime.now(UTC),
                 chat_commune=self.chat_commune,
                 parse=self.parse if self.parse is not None else self._understand(incoming, citizen),
+                services=self.services,
             )
             step: Step = call(ctx)
         assert isinstance(step, Step)
