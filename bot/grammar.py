@@ -87,8 +87,8 @@ def place_phrase(preposition: str, label: str) -> str:
     an *h*, whose aspiration differs from town to town.
     """
     preposition = preposition.strip()
-    if not preposition:
-        return label
+    if not preposition or not label.strip():
+        return label  # no place known: say nothing rather than a dangling « de »
     for word, article_le, article_les in (("à", "au", "aux"), ("de", "du", "des")):
         if not _ends_with_word(preposition, word):
             continue

@@ -162,6 +162,8 @@ def test_no_result_at_all_offers_to_recommend_one(sqlite_seeded: Any) -> None:
     replies = chat.start({"category": "plombier", "commune": S.SAINT_PAUL})
     text = S.text_of(replies)
     assert "10 km" in text and "30 km" in text  # said, widened once, said again
+    said = "Je n'ai trouvé aucun plombier dans un rayon de 10 km autour de Saint-Paul (974), ni même de 30 km"
+    assert said in text  # what and where
     assert chat.step == "offer"
     handed = chat.pick("J'en recommande un")
     assert chat.state is not None and chat.state["_delegate"] == "recommend"
@@ -215,7 +217,7 @@ def test_chat_bound_to_a_commune_searches_there(sqlite_seeded: Any) -> None:
     factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", home=S.SAINT_PAUL, chat_commune=S.LE_PORT)
     replies = chat.start({"category": "creche"})
-    assert "autour de Le Port (974)" in S.text_of(replies)
+    assert "autour du Port (974)" in S.text_of(replies)
 
 
 def test_near_me_uses_the_shared_point_first(sqlite_seeded: Any) -> None:
@@ -285,10 +287,10 @@ def test_impossible_places_fall_back_to_home(sqlite_seeded: Any) -> None:
     factory, _ids = sqlite_seeded
     chat = S.Chat(factory, "ask", home=S.LE_PORT)
     replies = chat.start({"category": "creche", "commune": "99999"})
-    assert "autour de Le Port (974)" in S.text_of(replies)
+    assert "autour du Port (974)" in S.text_of(replies)
     chat = S.Chat(factory, "ask", home=S.LE_PORT, user="u2")
     replies = chat._run(
         chat.incoming(location=Location(200.0, 55.3)),
         lambda ctx: chat.dialog.start(ctx, {"category": "creche"}),
     )
-    assert "autour de Le Port (974)" in S.text_of(replies)
+    assert "autour du Port (974)" in S.text_of(replies)

@@ -53,7 +53,7 @@ def test_search_command_and_group_bound_to_a_commune(
 
     group = talk(user="g1", chat="room-port", kind=ChatKind.GROUP)
     text = group.say("/search crèche")
-    assert "autour de Le Port (974)" in text and "Crèche du Port (fictive)" in text
+    assert "autour du Port (974)" in text and "Crèche du Port (fictive)" in text
 
 
 def test_recommend_in_free_text_then_the_count(talk: Any, seeded: dict[str, int], engine_store: Any) -> None:

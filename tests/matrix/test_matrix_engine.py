@@ -155,11 +155,11 @@ async def test_room_moderator_binds_an_existing_room(people, bot_factory, tmp_pa
     refused = await neighbour.wait_for(lambda r, s: r == room and s["sender"] == me)
     assert "modérateurs" in refused["content"]["body"]
     await mod.say(room, "!admin bind 97407")
-    await mod.wait_for(body_has(room, "relié à Le Port (974)"))
+    await mod.wait_for(body_has(room, "relié au Port (974)"))
     with engine._factory() as session:
         binding = session.get(ChatBinding, ("matrix", room))
         assert binding is not None and binding.commune_insee == "97407"
         assert binding.bound_by == f"matrix:{mod.user_id}"
     await neighbour.say(room, "!search crèche")
     results = await neighbour.wait_for(results_in(room))
-    assert "Le Port (974)" in results["content"]["body"]
+    assert "autour du Port (974)" in results["content"]["body"]
