@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.i18n import translator
@@ -42,7 +42,7 @@ from dialogs.entry_view import (
 )
 from dialogs.recommend import args_field, known_slugs
 from directory import services
-from directory.models import Citizen, Follow
+from directory.models import ChatBinding, Citizen, Follow
 from directory.services import NewEntry
 from directory.text import fold
 
@@ -400,11 +400,14 @@ class AnnounceDialog:
                 field = "title"
             problem = common.say(ctx, f"announce.invalid.{field}")
             return self.ask(ctx, {**state, "step": field, "editing": True}, field, (problem,))
-        replies = [
-            common.say(
-                ctx, "announce.published", name=entry.name, commune=common.commune_label(entry.commune_insee)
-            )
-        ]
+        bound = ctx.session.scalar(
+            select(func.count()).select_from(ChatBinding).where(
+                ChatBinding.commune_insee == entry.commune_insee)
+        )
+        # say "announced" only where it is posted: with no room or group bound to the commune
+        # it is in the directory, and a room can be bound to carry the next ones
+        key = "announce.published" if bound else "announce.published_unbound"
+        replies = [common.say(ctx, key, name=entry.name, commune=common.commune_label(entry.commune_insee))]
         replies.append(
             self.announcement(
                 entry, "announce.room.new", Target(TargetKind.COMMUNE_ROOM, ref=entry.commune_insee)

@@ -39,7 +39,6 @@ from dialogs.entry_view import (
     ACTION_JOIN,
     ACTION_RECOMMEND,
     DELEGATE,
-    SEARCH_LEADS,
     Bad,
     act_on_entry,
     delegate,
@@ -48,10 +47,10 @@ from dialogs.entry_view import (
     load_entry,
     read_text,
     resume_delegate,
-    strip_lead,
 )
 from dialogs.follow_up import Revision, revise
 from dialogs.slots import KINDS, Slots, slots_from, understand
+from directory import services
 from directory.gazetteer import get_gazetteer
 from directory.gazetteer_geo import valid_point
 from directory.search import InvalidQuery, SearchPage, SearchQuery, search
@@ -63,6 +62,8 @@ log = logging.getLogger(__name__)
 
 #: results per page (a Telegram message with this many buttons stays readable)
 PAGE_SIZE = 5
+#: further categories answered beside the first one ("une crèche et une pharmacie")
+MAX_ALSO = 2
 #: first radius around the point when the question gives none
 DEFAULT_RADIUS_KM = 10.0
 #: the radius is widened once, by this factor, capped
@@ -240,6 +241,13 @@ def results_reply(
     return common.say_spans(ctx, spans, choices=options, edit_key=query.get("key") or RESULTS)
 
 
+def none_found(ctx: DialogContext, query: JSON) -> str:
+    """ "Rien pour Pharmacie autour de Sainte-Marie (974) (dans un rayon de 10 km)." """
+    return ctx.t("ask.none_for", what=subject(ctx, query), radius=ctx.t.distance(float(query["radius"])),
+                 commune=common.commune_label(query.get("commune")) if query.get("commune")
+                 else ctx.t("ask.from_you"))
+
+
 def _button(name: str, limit: int = 40) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
@@ -260,6 +268,9 @@ class AskDialog:
             if revision is not None:
                 return self._carry_out(ctx, revision, shown)
         slots = slots_from(args, ctx.parse)
+        if getattr(ctx.parse, "field", None) and not (slots.category or slots.name or slots.kind):
+            # "son téléphone ?" with no card on screen: nothing to answer from, ask which one
+            return Step.done(common.say(ctx, "ask.which_entry"))
         if not slots.category and not slots.name and slots.text:
             typed = read_text(slots.text, max_len=QUERY_MAX)
             if isinstance(typed, Bad):
@@ -272,8 +283,39 @@ class AskDialog:
                 radius_km=slots.radius_km or understood.radius_km,
                 name=understood.name,
                 text=understood.text,
+                kind=slots.kind or understood.kind,
             )
-        return self._search_or_ask(ctx, slots)
+        contact = getattr(ctx.parse, "contact", None)
+        if contact and not (slots.category or slots.name):
+            return self._by_contact(ctx, str(contact))
+        step = self._search_or_ask(ctx, slots)
+        also = [c for c in getattr(ctx.parse, "also_categories", ()) or () if c != slots.category]
+        if also and step.shown is not None:
+            # "une crèche et une pharmacie à Sainte-Marie": both answers, the first one to
+            # pick from, the others as lists (a follow-up "et une pharmacie ?" opens them)
+            for category in also[:MAX_ALSO]:
+                query = {**step.shown.query, "category": category, "text": "", "cursor": None}
+                page = run_search(ctx, query)
+                if page.hits:
+                    extra = results_reply(ctx, query, page.hits, more=False, page=1)
+                    step.replies.append(replace(extra, choices=(), edit_key=None))
+                else:
+                    step.replies.append(common.say_spans(ctx, [Text(none_found(ctx, query))]))
+        return step
+
+    def _by_contact(self, ctx: DialogContext, contact: str) -> Step:
+        """A pasted phone number or web address: the entry that has it, or say none does."""
+        entries = services.find_by_contact(ctx.session, contact)
+        if not entries:
+            return Step.done(common.say(ctx, "ask.contact_none", contact=contact))
+        entry = entries[0]
+        query = {"text": "", "category": entry.category, "point": None, "commune": entry.commune_insee,
+                 "how": "commune", "radius": DEFAULT_RADIUS_KM, "kind": None}
+        query["key"] = results_key(ctx, query)
+        state: JSON = {"step": "results", "query": query, "hits": [e.id for e in entries], "page": 1}
+        before = () if len(entries) == 1 else (common.say(
+            ctx, "ask.contact_several", count=ctx.t.number(len(entries))),)
+        return self._card(ctx, state, entry, before)
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:
         if DELEGATE in state:
@@ -494,14 +536,13 @@ class AskDialog:
         if intent in OTHER_INTENTS:  # "je recommande…", "/help"-like: the engine routes it
             return Step.pass_on()
         slots = slots_from({}, result)
-        if not (slots.category or slots.name or intent == "search"):
+        if not (slots.category or slots.name or slots.kind or intent == "search"):
             return self._again(ctx, state, f"ask.hint.{step}")
-        if not (slots.category or slots.name):
-            slots = replace(slots, text=strip_lead(typed, SEARCH_LEADS) or typed)
-        # a new question that names no place is asked where questions are asked by default
-        # (the home, the bound chat): the last one's commune is reused only by a follow-up
-        # ("et un vétérinaire ?"), which revise() has already handled above
-        return self._search_or_ask(ctx, slots)
+        # a new question, read like any first question; one that names no place is asked
+        # where questions are asked by default (the home, the bound chat): the last one's
+        # commune is reused only by a follow-up ("et un vétérinaire ?"), handled above
+        args = result.to_json() if hasattr(result, "to_json") else {}
+        return self.start(ctx, {**args, "text": typed})
 
     # --- follow-ups --------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from dialogs import common
 from directory import services
 from directory.categories import get_taxonomy
 from directory.models import Entry, EntryStatus, Recommendation
+from directory.opening_hours import describe_now
 from directory.search import haversine_km
 from directory.text import clean, fold
 
@@ -328,6 +329,10 @@ def entry_card(ctx: DialogContext, entry: Entry, distance_km: float | None = Non
     has (stage, needs) and the latest recommendation comments."""
     spans: list[Span] = list(common.entry_card(ctx.t, entry, distance_km=distance_km))
     extra: list[Span] = []
+    if entry.opening_hours:
+        place = common.commune(entry.commune_insee)
+        tz = place.timezone if place is not None else "Europe/Paris"
+        extra += [Text("🕒 " + describe_now(entry.opening_hours, ctx.now, ctx.lang, tz)), LineBreak()]
     if entry.kind == "project":
         if entry.stage:
             extra += [Text(ctx.t("entry.card.stage", stage=ctx.t(f"entry.stage.{entry.stage}"))), LineBreak()]

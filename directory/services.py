@@ -480,3 +480,36 @@ def citizen_summary(session: Session, citizen: Citizen) -> CitizenSummary:
         )
     )
     return summary
+
+
+#: a phone number is compared on its last digits: "0262 11 22 33", "+262 262 11 22 33" and
+#: "02.62.11.22.33" are one number
+PHONE_DIGITS = 9
+
+
+def _digits_sql(column: Any) -> Any:
+    """The column with its usual separators removed, in SQL (SQLite and PostgreSQL)."""
+    for separator in (" ", ".", "-", "(", ")", "/"):
+        column = func.replace(column, separator, "")
+    return column
+
+
+def find_by_contact(session: Session, contact: str, limit: int = 5) -> list[Entry]:
+    """Active entries whose phone number or web address is ``contact`` (a pasted number, as
+    digits with an optional leading "+", or a host and path without scheme, as the NLU
+    gives them). Nothing when it is neither."""
+    if not contact:
+        return []
+    query = select(Entry).where(Entry.status == EntryStatus.ACTIVE.value)
+    digits = "".join(ch for ch in contact if ch.isdigit())
+    if contact.lstrip("+").isdigit():
+        if len(digits) < 6:
+            return []
+        tail = digits[-PHONE_DIGITS:]
+        query = query.where(_digits_sql(Entry.phone).like(f"%{tail}"))
+    else:
+        host = contact.lower().removeprefix("www.").rstrip("/")
+        if "." not in host or any(ch in host for ch in "%_ "):
+            return []
+        query = query.where(func.lower(Entry.website).like(f"%{host}%"))
+    return list(session.scalars(query.order_by(Entry.id).limit(limit)))

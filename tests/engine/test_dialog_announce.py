@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.messages import TargetKind, plain_text
 from dialogs.announce import parse_needs, parse_stage
-from directory.models import Entry, Follow
+from directory.models import ChatBinding, Entry, Follow
 
 
 def _up_to_summary(chat: Any) -> None:
@@ -44,6 +44,9 @@ def _up_to_summary(chat: Any) -> None:
 
 def test_announce_publishes_and_tells_the_commune_room(seeded: Any) -> None:
     factory, _ids = seeded
+    with factory() as session, session.begin():  # a room is bound to Saint-Paul
+        session.add(ChatBinding(platform="matrix", chat_id="!sp:example.org",
+                                commune_insee=S.SAINT_PAUL, bound_by="matrix:@ana:example.org"))
     before = S.count(factory, Entry)
     chat = S.Chat(factory, "announce")
     _up_to_summary(chat)
@@ -72,6 +75,16 @@ def test_announce_publishes_and_tells_the_commune_room(seeded: Any) -> None:
         assert entry.kind == "project" and entry.stage == "idea"
         assert entry.needs == ["volunteers", "materials"] and entry.commune_insee == S.SAINT_PAUL
         assert entry.created_by_id == chat.citizen_id and entry.email == "velos@example.org"
+
+
+def test_with_no_room_bound_it_is_not_said_to_be_announced(sqlite_seeded: Any) -> None:
+    factory, _ids = sqlite_seeded
+    chat = S.Chat(factory, "announce")
+    _up_to_summary(chat)
+    replies = chat.pick("Publier")
+    said = S.text_of([r for r in replies if r.target.kind == TargetKind.REPLY])
+    assert "annoncé" not in said.replace("annoncé nulle part", "").replace("y soient annoncés", "")
+    assert "dans l'annuaire" in said and "/admin bind" in said
 
 
 def test_summary_edit_changes_one_field_and_comes_back(sqlite_seeded: Any) -> None:
