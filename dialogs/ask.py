@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 #: results per page (a Telegram message with this many buttons stays readable)
 PAGE_SIZE = 5
+#: ``query["how"]`` of a search over the whole directory (a named place not found nearby)
+ANYWHERE = "anywhere"
 #: further categories answered beside the first one ("une crèche et une pharmacie")
 MAX_ALSO = 2
 #: first radius around the point when the question gives none
@@ -166,7 +168,7 @@ def run_search(
                 category=query.get("category"),
                 point=(float(point[0]), float(point[1])) if point else None,
                 commune=query.get("commune"),
-                radius_km=float(query["radius"]),
+                radius_km=float(query["radius"]) if query.get("radius") else None,
                 kinds=(query["kind"],) if query.get("kind") in KINDS else (),
                 limit=limit,
                 cursor=cursor,
@@ -191,6 +193,8 @@ def subject(ctx: DialogContext, query: JSON) -> str:
 
 def header(ctx: DialogContext, query: JSON, page: str = "") -> str:
     """ "Crèche autour de Saint-Paul (974) (dans un rayon de 10 km) — page 2 :"."""
+    if query.get("how") == ANYWHERE:
+        return ctx.t("ask.results.anywhere", what=subject(ctx, query), page=page)
     radius = ctx.t.distance(float(query["radius"]))
     if query.get("how") == "you" or not query.get("commune"):
         return ctx.t("ask.results.near_you", what=subject(ctx, query), radius=radius, page=page)
@@ -239,13 +243,6 @@ def results_reply(
     if more:
         options.append(Choice(common.MORE, ctx.t("ask.more")))
     return common.say_spans(ctx, spans, choices=options, edit_key=query.get("key") or RESULTS)
-
-
-def none_found(ctx: DialogContext, query: JSON) -> str:
-    """ "Rien pour Pharmacie autour de Sainte-Marie (974) (dans un rayon de 10 km)." """
-    return ctx.t("ask.none_for", what=subject(ctx, query), radius=ctx.t.distance(float(query["radius"])),
-                 commune=common.commune_label(query.get("commune")) if query.get("commune")
-                 else ctx.t("ask.from_you"))
 
 
 def _button(name: str, limit: int = 40) -> str:
@@ -300,7 +297,8 @@ class AskDialog:
                     extra = results_reply(ctx, query, page.hits, more=False, page=1)
                     step.replies.append(replace(extra, choices=(), edit_key=None))
                 else:
-                    step.replies.append(common.say_spans(ctx, [Text(none_found(ctx, query))]))
+                    nothing = no_results(ctx, query, float(query["radius"]))
+                    step.replies.append(common.say_spans(ctx, [Text(nothing)]))
         return step
 
     def _by_contact(self, ctx: DialogContext, contact: str) -> Step:
@@ -373,25 +371,39 @@ class AskDialog:
         return self._first_page(ctx, query_state(slots, place))
 
     def _first_page(self, ctx: DialogContext, query: JSON, note: str = "") -> Step:
+        """The first page, widening once when nothing is near; a named place is then looked
+        for in the whole directory, and a name nobody has falls back to the category alone.
+        Every answer says what was searched and where."""
         query = {k: v for k, v in query.items() if k not in {"cursor", "next"}}
         query = {**query, "key": results_key(ctx, query)}
         page = run_search(ctx, query)
-        if not page.hits:
-            radius = float(query["radius"])
-            wider = min(radius * WIDEN_FACTOR, MAX_RADIUS_KM)
-            if wider <= radius:
-                return self._offer(ctx, query, no_results(ctx, query, radius))
-            query = {**query, "radius": wider}
-            page = run_search(ctx, query)
-            if not page.hits:
-                return self._offer(
-                    ctx,
-                    query,
-                    no_results(ctx, query, radius, wider),
-                )
-            note = " ".join(n for n in (note, ctx.t(
-                "ask.widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider))) if n)
-        return self._show_page(ctx, query, page, cursor=None, page_number=1, note=note)
+        if page.hits:
+            return self._show_page(ctx, query, page, cursor=None, page_number=1, note=note)
+        radius = float(query["radius"])
+        wider: float | None = min(radius * WIDEN_FACTOR, MAX_RADIUS_KM)
+        if wider is not None and wider > radius:
+            widened = {**query, "radius": wider}
+            page = run_search(ctx, widened)
+            if page.hits:
+                said = ctx.t("ask.widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider))
+                return self._show_page(ctx, widened, page, cursor=None, page_number=1,
+                                       note=" ".join(n for n in (note, said) if n))
+        else:
+            wider = None
+        nothing = no_results(ctx, query, radius, wider)
+        name = query.get("text")
+        if name and query.get("category"):
+            anywhere = {**query, "point": None, "commune": None, "how": ANYWHERE, "radius": None}
+            page = run_search(ctx, anywhere)
+            if page.hits:  # "pharmacie Calumet": named, so it is that one, wherever it is
+                said = " ".join((nothing, ctx.t("ask.found_elsewhere")))
+                return self._show_page(ctx, anywhere, page, cursor=None, page_number=1, note=said)
+            plain = {**query, "text": ""}
+            page = run_search(ctx, plain)
+            if page.hits:
+                said = ctx.t("ask.no_such_name", name=name)
+                return self._show_page(ctx, plain, page, cursor=None, page_number=1, note=said)
+        return self._offer(ctx, query, nothing)
 
     def _show_page(
         self,

@@ -99,3 +99,51 @@ def entry_name(reading: Reading, place: tuple[int, int] | None, verb_end: int | 
             text = f"{cat_word[0].upper()}{cat_word[1:]} {text}"
         return text
     return None
+
+
+#: words after a category word in a question that describe it rather than name it
+#: ("une pharmacie ouverte le dimanche", "un garagiste pas cher", "a cheap plumber")
+_DESCRIPTIVE = word_set(
+    """
+    ouvert ouverte ouverts ouvertes ferme fermee maintenant aujourd hui demain ce soir
+    dimanche lundi mardi mercredi jeudi vendredi samedi garde urgence urgent urgente nuit
+    pas cher chere chers pres proche proches loin bon bonne bons bonnes meilleur meilleure
+    sympa serieux serieuse honnete fiable agree agreee agreees prive privee public publique
+    municipal municipale collective parental parentale pour enfant enfants ado ados bebe
+    bebes adulte adultes debutant debutants qui que quoi ou quel quelle quels quelles
+    svp stp merci moi nous chez ici la bas coin quartier secteur autour environ
+    numero telephone tel tél adresse horaires horaire heure heures site web mail email
+    open now today tonight tomorrow cheap good best nice near nearby close around here
+    for kids children baby adults phone number address hours opening website
+    """
+)
+
+
+def search_name(reading: Reading, place: tuple[int, int] | None) -> str | None:
+    """The words naming one entry in a search ("pharmacie calumet", "la pharmacie Calumet
+    à Saint-André"): the capitalised name after the category word, else the plain words
+    right after it that describe nothing ("ouverte", "pas cher" describe). None when the
+    category word stands alone."""
+    named = entry_name(reading, place, None)
+    if named:
+        return named
+    tokens = reading.tokens
+    for _cat, _score, _i, j in reading.cat_mentions:
+        collected: list[int] = []
+        k = j
+        while k < len(tokens) and len(collected) < 4:
+            if place is not None and place[0] <= k < place[1]:
+                break
+            gap = reading.cleaned[tokens[k - 1].end : tokens[k].start]
+            if _CLAUSE_BREAK.search(gap):
+                break
+            word = tokens[k]
+            if word.fold in _NAME_STOP or word.fold in _DESCRIPTIVE or word.fold in _NAME_LEAD:
+                break
+            if any(i <= k < jj for _c, _s, i, jj in reading.cat_mentions) or word.text.isdigit():
+                break
+            collected.append(k)
+            k += 1
+        if collected and any(len(tokens[c].fold) >= 3 for c in collected):
+            return reading.cleaned[tokens[collected[0]].start : tokens[collected[-1]].end]
+    return None

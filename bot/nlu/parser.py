@@ -48,7 +48,7 @@ from bot.nlu.followups import DEMONSTRATIVES
 from bot.nlu.intents import NO_SLOTS, read_intent, whole_message
 from bot.nlu.lang import detect_lang
 from bot.nlu.lexicon import BYE_WORDS, NAME_INTRO
-from bot.nlu.names import entry_name
+from bot.nlu.names import entry_name, search_name
 from bot.nlu.places import find_places, read_commune, warm_up_places
 from bot.nlu.radius import NEAR_GENERIC, NEAR_ME, read_radius
 from bot.nlu.tokens import MAX_CHARS, Reading, plain, tokenize
@@ -271,6 +271,10 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     asks_detail = intent == "search" and field is not None and bool(reading.cat_mentions)
     if intent in {"recommend", "join", "announce_project"} or asks_detail:
         name = entry_name(reading, place_span if place_context else None, verb_end)
+    elif intent == "search" and category is not None and kind is None:
+        # "pharmacie calumet": the name words stay with the category (a named place is
+        # then looked for beyond the usual radius)
+        name = search_name(reading, place_span)
     if need_span is not None:
         name = None
     if intent in NO_SLOTS:
