@@ -131,8 +131,16 @@ def query_state(slots: Slots, place: Place) -> JSON:
         "commune": place.commune,
         "how": place.how,
         "radius": slots.radius_km or DEFAULT_RADIUS_KM,
+        #: the radius asked for, before any widening: a new place starts from it again
+        "asked": slots.radius_km or DEFAULT_RADIUS_KM,
         "kind": slots.kind,
+        "namesakes": list(slots.namesakes) if place.commune and place.commune == slots.commune else [],
     }
+
+
+def asked_radius(query: JSON) -> float:
+    """The radius the question asked for, before the search widened it."""
+    return float(query.get("asked") or query.get("radius") or DEFAULT_RADIUS_KM)
 
 
 def results_key(ctx: DialogContext, query: JSON) -> str:
@@ -242,6 +250,10 @@ def results_reply(
     options = [Choice(f"{HIT}{hit.entry_id}", _button(hit.name)) for hit in hits]
     if more:
         options.append(Choice(common.MORE, ctx.t("ask.more")))
+    if page == 1:  # the place's other namesakes, one press away
+        options += [Choice(common.COMMUNE_PREFIX + code,
+                           ctx.t("ask.namesake", commune=common.commune_label(code)))
+                    for code in query.get("namesakes") or ()]
     return common.say_spans(ctx, spans, choices=options, edit_key=query.get("key") or RESULTS)
 
 
@@ -376,6 +388,9 @@ class AskDialog:
         Every answer says what was searched and where."""
         query = {k: v for k, v in query.items() if k not in {"cursor", "next"}}
         query = {**query, "key": results_key(ctx, query)}
+        if query.get("namesakes") and query.get("commune"):
+            used = ctx.t("ask.namesake_used", commune=common.commune_label(query["commune"]))
+            note = " ".join(n for n in (note, used) if n)
         page = run_search(ctx, query)
         if page.hits:
             return self._show_page(ctx, query, page, cursor=None, page_number=1, note=note)
@@ -443,6 +458,11 @@ class AskDialog:
     def _on_results(self, ctx: DialogContext, state: JSON) -> Step:
         picked = common.chosen(ctx)
         query = state["query"]
+        if picked and picked.startswith(common.COMMUNE_PREFIX):
+            code = picked[len(common.COMMUNE_PREFIX):]
+            if common.commune(code) is not None:  # "Saint-Pierre (972) instead"
+                return self._first_page(ctx, {**query, "commune": code, "point": None, "how": "commune",
+                                              "namesakes": [], "radius": asked_radius(query)})
         if picked == common.MORE:
             if not state.get("next"):
                 return self._again(ctx, state, "ask.no_more")

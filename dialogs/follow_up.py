@@ -90,9 +90,11 @@ def revise(shown: Shown, parse: Any) -> Revision | None:
     if commune and not (category or name or kind):
         # "et à Saint-Benoît ?": another place, the same thing
         return Revision("requery", query={**query, "commune": commune, "point": None,
-                                          "how": "commune"})
+                                          "how": "commune", "namesakes": [],
+                                          "radius": query.get("asked", query.get("radius"))})
     if (category or kind) and not commune and not near_me and followup:
         # "et un vétérinaire ?": another thing, the same place
         return Revision("requery", query={**query, "category": category, "kind": kind,
-                                          "text": name or ""})
+                                          "text": name or "",
+                                          "radius": query.get("asked", query.get("radius"))})
     return None

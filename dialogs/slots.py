@@ -18,6 +18,8 @@ from dialogs.entry_view import SEARCH_LEADS, strip_lead
 MAX_RADIUS_KM = 100.0
 #: entry kinds a question may be about on its own ("quels projets à Saint-Paul ?")
 KINDS = frozenset({"project", "event"})
+#: namesakes offered beside an answer ("Saint-Pierre (972) instead?")
+MAX_NAMESAKES = 2
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Slots:
     text: str | None = None
     #: "project" or "event": what kind of entry the question is about
     kind: str | None = None
+    #: other communes the place's words could mean (namesakes), to offer beside the answer
+    namesakes: tuple[str, ...] = ()
 
     @property
     def has_subject(self) -> bool:
@@ -69,6 +73,8 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
     if commune is not None and common.commune(str(commune)) is None:
         commune = None  # an unknown code is no place to search
     kind = pick("kind")
+    candidates = pick("commune_candidates") or ()
+    namesakes = tuple(str(c) for c in candidates if c != commune and common.commune(str(c)))
     return Slots(
         category=pick("category"),
         commune=commune,
@@ -77,6 +83,7 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
         name=pick("name"),
         text=str(text) if text else None,
         kind=kind if kind in KINDS else None,
+        namesakes=namesakes[:MAX_NAMESAKES] if commune else (),
     )
 
 
@@ -90,4 +97,5 @@ def understand(ctx: DialogContext, text: str) -> Slots:
     if slots.category or slots.name or slots.kind:
         return replace(slots, text=None)
     what = strip_lead(text, SEARCH_LEADS) or text  # "je cherche Ti Bouts" looks for "Ti Bouts"
-    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=what)
+    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=what,
+                 namesakes=slots.namesakes)

@@ -165,7 +165,7 @@ def test_no_result_at_all_offers_to_recommend_one(sqlite_seeded: Any) -> None:
     said = "Je n'ai trouvé aucun plombier dans un rayon de 10 km autour de Saint-Paul (974), ni même de 30 km"
     assert said in text  # what and where
     assert chat.step == "offer"
-    handed = chat.pick("J'en recommande un")
+    handed = chat.pick("Recommander une adresse")
     assert chat.state is not None and chat.state["_delegate"] == "recommend"
     assert "nom" in S.text_of(handed).lower()  # recommend asks the name (category known)
     assert chat.state["inner"]["category"] == "plombier"
