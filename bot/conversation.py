@@ -93,12 +93,14 @@ class Memory:
 
     shown: Shown | None = None
     location: SharedPoint | None = None
-    #: "is this your new commune?" was asked for the current location (asked once)
-    asked_commune_for_location: bool = False
+    #: small facts a dialog asked to keep a while ("offered_commune": the commune offered
+    #: as the new home for a shared location, so that it is asked once), with their time
+    notes: dict[str, str] = field(default_factory=dict)
+    noted_at: datetime | None = None
 
     @property
     def empty(self) -> bool:
-        return self.shown is None and self.location is None
+        return self.shown is None and self.location is None and not self.notes
 
     def fresh(self, now: datetime) -> Memory:
         """This memory without its expired parts."""
@@ -106,10 +108,15 @@ class Memory:
         if shown is not None and (shown.at is None or now - shown.at > SHOWN_TTL):
             shown = None
         location = self.location
-        asked = self.asked_commune_for_location
         if location is not None and (location.at is None or now - location.at > LOCATION_TTL):
-            location, asked = None, False
-        return Memory(shown=shown, location=location, asked_commune_for_location=asked)
+            location = None
+        notes, noted_at = self.notes, self.noted_at
+        if notes and (noted_at is None or now - noted_at > LOCATION_TTL):
+            notes, noted_at = {}, None
+        return Memory(shown=shown, location=location, notes=notes, noted_at=noted_at)
+
+    def noting(self, notes: dict[str, str], now: datetime) -> Memory:
+        return replace(self, notes={**self.notes, **notes}, noted_at=now)
 
     def to_json(self) -> JSON:
         out: JSON = {}
@@ -117,18 +124,21 @@ class Memory:
             out["shown"] = self.shown.to_json()
         if self.location is not None:
             out["location"] = self.location.to_json()
-        if self.asked_commune_for_location:
-            out["asked_commune"] = True
+        if self.notes:
+            out["notes"] = dict(self.notes)
+            out["noted_at"] = self.noted_at.isoformat() if self.noted_at else None
         return out
 
     @classmethod
     def from_json(cls, data: Any) -> Memory:
         if not isinstance(data, dict):
             return cls()
+        notes = data.get("notes")
         return cls(
             shown=Shown.from_json(data.get("shown")),
             location=SharedPoint.from_json(data.get("location")),
-            asked_commune_for_location=bool(data.get("asked_commune")),
+            notes={str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {},
+            noted_at=_time(data.get("noted_at")),
         )
 
 

@@ -102,6 +102,8 @@ class Step:
     #: what this step put on screen (a result list, an entry's card): the engine remembers
     #: it so that follow-ups ("la troisième", "son téléphone ?") can refer to it
     shown: Shown | None = None
+    #: small facts to keep in the conversation's memory a while (see ``Memory.notes``)
+    remember: dict[str, str] | None = None
 
     @classmethod
     def done(cls, *replies: Outgoing) -> Step:

@@ -358,13 +358,8 @@ class _Turn:
                 self.conv = self.conv.without_dialog()
                 self.notes.append(self.say("engine.expired"))
         if location is not None and valid_point(location.lat, location.lon):
-            memory = self.conv.memory
             self.conv = replace(self.conv, memory=replace(
-                memory, location=SharedPoint(location.lat, location.lon, self.now),
-                asked_commune_for_location=memory.asked_commune_for_location
-                and memory.location is not None
-                and (memory.location.lat, memory.location.lon) == (location.lat, location.lon),
-            ))
+                self.conv.memory, location=SharedPoint(location.lat, location.lon, self.now)))
         self.parse = self._understand(command)
 
     # --- helpers ---------------------------------------------------------------------------
@@ -638,6 +633,8 @@ class _Turn:
         memory = self.conv.memory
         if step.shown is not None:
             memory = replace(memory, shown=replace(step.shown, at=self.now))
+        if step.remember:
+            memory = memory.noting(dict(step.remember), self.now)
         if step.state is not None:
             self.conv = Conversation(dialog=name, data=step.state, offer=offer, memory=memory)
         elif offer is not None:

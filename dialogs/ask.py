@@ -106,6 +106,9 @@ def choose_place(ctx: DialogContext, slots: Slots) -> Place | None:
         return Place((location.lat, location.lon), None, "you")
     if slots.commune and not slots.near_me:
         return Place(None, slots.commune, "commune")
+    shared = ctx.memory.location
+    if slots.near_me and shared is not None:  # "près d'ici" after sharing a location: there
+        return Place((shared.lat, shared.lon), None, "you")
     if slots.near_me:  # "près de chez moi" wins over a commune read in the same sentence
         if own_point is not None:
             return Place(own_point, None, "you")
@@ -269,9 +272,7 @@ class AskDialog:
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         shown = ctx.memory.shown
         if args.get("relocate") and shown is not None and ctx.incoming.location is not None:
-            location = ctx.incoming.location
-            query = {**shown.query, "point": [location.lat, location.lon], "commune": None, "how": "you"}
-            return self._first_page(ctx, query, note=ctx.t("ask.relocated"))
+            return self._relocate(ctx, shown.query)
         if args.get("followup") and shown is not None:
             revision = revise(shown, ctx.parse)
             if revision is not None:
@@ -455,9 +456,19 @@ class AskDialog:
             common.say(ctx, "ask.offer", choices=options),
         )
 
+    def _relocate(self, ctx: DialogContext, query: JSON) -> Step:
+        """A location shared while results are on screen: the same search around it."""
+        location = ctx.incoming.location
+        assert location is not None
+        moved = {**query, "point": [location.lat, location.lon], "commune": None, "how": "you",
+                 "namesakes": [], "radius": asked_radius(query)}
+        return self._first_page(ctx, moved, note=ctx.t("ask.relocated"))
+
     def _on_results(self, ctx: DialogContext, state: JSON) -> Step:
         picked = common.chosen(ctx)
         query = state["query"]
+        if picked is None and ctx.incoming.location is not None:
+            return self._relocate(ctx, query)
         if picked and picked.startswith(common.COMMUNE_PREFIX):
             code = picked[len(common.COMMUNE_PREFIX):]
             if common.commune(code) is not None:  # "Saint-Pierre (972) instead"
@@ -496,6 +507,8 @@ class AskDialog:
 
     def _on_entry(self, ctx: DialogContext, state: JSON) -> Step:
         picked = common.chosen(ctx)
+        if picked is None and ctx.incoming.location is not None:
+            return self._relocate(ctx, state["query"])
         entry = load_entry(ctx, state.get("entry"))
         if picked == ACTION_BACK:
             page = run_search(ctx, state["query"], state.get("cursor"))

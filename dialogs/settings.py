@@ -35,6 +35,8 @@ _LANGUAGE_WORDS = {
     "fr": {"fr", "francais", "french", "france"},
     "en": {"en", "english", "anglais", "englais"},
 }
+#: memory note: the commune offered as the new home for a shared location
+OFFERED_COMMUNE = "offered_commune"
 _CLEAR_WORDS = {"effacer", "oublier", "supprimer", "clear", "forget", "delete", "remove"}
 
 
@@ -107,13 +109,17 @@ def _save_location(ctx: DialogContext, lat: float, lon: float) -> Step:
     if ctx.citizen.home_insee is None:
         ctx.citizen.home_insee = found.insee
         return Step.done(saved, say(ctx, "settings.commune.saved", commune=found.label))
-    return ask_yes_no(
+    if ctx.memory.notes.get(OFFERED_COMMUNE) == found.insee:
+        return Step.done(saved)  # "is this your new commune?" was asked already: once is enough
+    step = ask_yes_no(
         ctx,
         {"step": "move", "insee": found.insee},
         "settings.location.move",
         before=(saved,),
         commune=found.label,
     )
+    step.remember = {OFFERED_COMMUNE: found.insee}
+    return step
 
 
 class Settings:
