@@ -191,6 +191,41 @@ def match_category(text: str, lang: str) -> tuple[str | None, list[str]]:
     return None, [category.slug for category, score in matches if score >= 55]
 
 
+_JOINERS = frozenset({"de", "du", "des", "d", "la", "le", "les", "l"})
+
+
+def capitalised_name(text: str) -> str | None:
+    """The name a sentence gives in capitals when nothing else found one: "le meilleur
+    boucher du quartier c'est Chez Payet" names "Chez Payet" (pure). The sentence's first
+    word does not count (it is capitalised anyway); small joining words may sit inside
+    ("Pharmacie du Centre")."""
+    words = text.replace("’", "'").split()
+    best: list[str] = []
+    run: list[str] = []
+    for index, raw in enumerate(words):
+        word = raw.strip(",.;:!?«»\"()")
+        tail = word.split("'")[-1]  # "c'est" / "d'Arles": the part after the apostrophe
+        capital = index > 0 and tail[:1].isupper()
+        if capital:
+            run.append(tail if "'" in word and not tail.startswith(word) else word)
+        elif run and fold(word) in _JOINERS:
+            run.append(word)
+        else:
+            while run and fold(run[-1]) in _JOINERS:
+                run.pop()
+            best = run if len(run) > len(best) else best
+            run = []
+        if raw[-1:] in ",.;:!?":
+            while run and fold(run[-1]) in _JOINERS:
+                run.pop()
+            best = run if len(run) > len(best) else best
+            run = []
+    while run and fold(run[-1]) in _JOINERS:
+        run.pop()
+    best = run if len(run) > len(best) else best
+    return " ".join(best) or None
+
+
 def with_category_word(text: str, name: str, lang: str) -> str:
     """The name as the sentence said it, category word included: "je recommande le garage
     Zot" names "Garage Zot", not "Zot" (pure). A name that already has it, or whose

@@ -35,6 +35,7 @@ from dialogs.entry_view import (
     Bad,
     Contact,
     as_name,
+    capitalised_name,
     entry_summary_line,
     load_entry,
     match_category,
@@ -65,6 +66,10 @@ FIND_RADIUS_KM = 15.0
 #: a search hit whose name is at least this close to the typed name is a candidate
 NAME_SIMILARITY = 72.0
 MAX_CANDIDATES = 5
+
+
+#: a name guessed from a sentence (no capital, no NLU name) longer than this is refused
+LONGEST_GUESSED_NAME = 5
 
 
 def name_similarity(a: str, b: str) -> float:
@@ -165,9 +170,15 @@ class FindOrCreate:
         if isinstance(typed, Bad):
             return None, category, commune_code
         slots = understand(ctx, typed)
-        name = slots.name or strip_lead(typed)
+        guess = capitalised_name(typed)
+        place = common.commune(commune_code or slots.commune)
+        if guess and place is not None and fold(guess) in fold(place.name):
+            guess = None  # "la troupe de théâtre du Port": the capital is the place's
+        name = slots.name or guess or strip_lead(typed)
         if name and not slots.name and len(name.split()) <= 2 and match_category(name, ctx.lang)[0]:
             name = None  # "je recommande une crèche": a kind, not a name yet
+        if name and not slots.name and len(name.split()) > LONGEST_GUESSED_NAME:
+            name = None  # a whole sentence is no name: ask for it rather than store it
         return name, category or slots.category, commune_code or slots.commune
 
     # --- what to ask next ------------------------------------------------------------------
