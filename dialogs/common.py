@@ -304,13 +304,16 @@ def resolve_commune_answer(
     *,
     near: str | tuple[float, float] | None = None,
     text: str | None = None,
+    use_parse: bool = True,
 ) -> CommuneAnswer:
     """Read the answer to :func:`ask_commune`.
 
     A pressed/numbered candidate, a shared location (nearest commune), an INSEE code, a
     postcode or a name (typos, no accents, "St"). Ambiguous -> candidates offered as
     choices; not found -> ``Step.pass_on()`` when the text reads as a new request (see
-    :func:`is_other_request`), else a short message and the question again. ``near`` defaults to
+    :func:`is_other_request`), else a short message and the question again. With
+    ``use_parse``, a commune the engine's parse read unambiguously in the answer (creole
+    spellings, a qualified namesake) is taken first. ``near`` defaults to
     the citizen's home point or commune, then the chat's commune, to rank same-name
     communes. ``text`` replaces the message text (e.g. a command's argument).
     """
@@ -332,6 +335,8 @@ def resolve_commune_answer(
     text = user_text(ctx) if text is None else clean(text)
     if parse_yes_no(text) is not None:  # "oui" is no commune: offer again what is pending
         pending = [c for c in state.get("_commune_candidates") or [] if commune(c)]
+        if len(pending) == 1 and parse_yes_no(text):
+            return CommuneAnswer(insee=pending[0])  # "oui" takes the single proposal
         if pending:
             question = say(ctx, "common.commune.pick", choices=commune_choices(pending))
             return CommuneAnswer(step=Step.wait(dict(state), question))
@@ -342,6 +347,9 @@ def resolve_commune_answer(
         problem = text_problem(ctx, "common.commune.not_understood")
         return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
     reference = _reference(ctx, near)
+    read = _read_by_the_nlu(ctx, text, reference) if use_parse else None
+    if read is not None and len(read) == 1:
+        return CommuneAnswer(insee=read[0])  # "sin-lwi", "Saint-Joseph, Martinique"
     matches = gazetteer.resolve(text, near=reference, limit=MAX_CANDIDATES + 3)
     near_commune = (
         gazetteer.current(reference) if isinstance(reference, str) and reference else None
@@ -352,7 +360,9 @@ def resolve_commune_answer(
     if candidates:
         new_state = dict(state)
         new_state["_commune_candidates"] = candidates
-        question = say(ctx, "common.commune.which", choices=commune_choices(candidates), text=text)
+        key = "common.commune.which" if len(candidates) > 1 else "common.commune.did_you_mean"
+        question = say(ctx, key, choices=commune_choices(candidates), text=text,
+                       commune=commune_label(candidates[0]))
         return CommuneAnswer(step=Step.wait(new_state, question))
     if picked is None and is_other_request(ctx, text):
         # "je recommande le garage Zot au Port": no commune, a new request; the engine
@@ -360,6 +370,34 @@ def resolve_commune_answer(
         return CommuneAnswer(step=Step.pass_on())
     problem = say(ctx, "common.commune.not_found", text=text)
     return CommuneAnswer(step=ask_commune(ctx, state, key, before=(problem,), **values))
+
+
+#: a namesake this close to the reference (home, chat) is the one meant
+NEAR_REFERENCE_KM = 100.0
+
+
+def _read_by_the_nlu(ctx: DialogContext, text: str, reference: Any) -> list[str] | None:
+    """The commune the engine's parse read in this very answer ("sin-lwi", "st pierre 974",
+    "Saint-Joseph, Martinique"), as one code when it is clear (a single reading, or the
+    namesake near the reference), else its namesakes to choose from; None when the parse
+    read no commune here (the gazetteer's own typo-tolerant lookup takes over)."""
+    parse = ctx.parse
+    code = getattr(parse, "commune", None)
+    if not code or commune(code) is None or text != user_text(ctx):
+        return None
+    candidates = [c for c in getattr(parse, "commune_candidates", ()) or () if commune(c)]
+    if code not in candidates:
+        candidates.insert(0, code)
+    if len(candidates) == 1:
+        return [code]
+    gazetteer = _gazetteer()
+    near_commune = gazetteer.current(reference) if isinstance(reference, str) and reference else None
+    chosen_commune = commune(code)
+    if near_commune is not None and chosen_commune is not None:
+        distance = gazetteer.distance_km(near_commune, chosen_commune)
+        if distance is not None and distance <= NEAR_REFERENCE_KM:
+            return [code]
+    return candidates[:MAX_CANDIDATES]
 
 
 def is_other_request(ctx: DialogContext, text: str | None = None) -> bool:

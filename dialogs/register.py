@@ -202,7 +202,8 @@ class Register:
                 return _carry(ctx, _save(ctx, str(state["insee"]), state.get("point")),
                               ctx.incoming.text)
             if picked is None and ctx.incoming.location is None:
-                answer = resolve_commune_answer(ctx, {"_commune_key": ASK})
+                # the gazetteer alone: "o tampon" inside a sentence is no answer
+                answer = resolve_commune_answer(ctx, {"_commune_key": ASK}, use_parse=False)
                 if answer.insee is None and not (answer.step and answer.step.state
                                                  and answer.step.state.get("_commune_candidates")):
                     # no commune in it: a sentence typed instead of yes ("kel garaj o
