@@ -347,6 +347,8 @@ class AskDialog:
     # --- steps ---------------------------------------------------------------------------
 
     def _search_or_ask(self, ctx: DialogContext, slots: Slots) -> Step:
+        if slots.namesakes and common.near_home(ctx, slots.commune):
+            slots = replace(slots, namesakes=())  # the one near home is the one meant
         if not slots.has_subject:
             carried = {"commune": slots.commune, "near_me": slots.near_me, "radius_km": slots.radius_km}
             return common.ask(ctx, {"step": "what", "slots": carried}, "ask.what")

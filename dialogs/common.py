@@ -376,6 +376,20 @@ def resolve_commune_answer(
 NEAR_REFERENCE_KM = 100.0
 
 
+def near_home(ctx: DialogContext, insee: str | None, km: float = NEAR_REFERENCE_KM) -> bool:
+    """Whether ``insee`` lies near the citizen's home commune (or the chat's commune): a
+    namesake this close is the one they mean, and needs no "did you mean" beside it."""
+    home = ctx.citizen.home_insee or ctx.chat_commune
+    if not home or not insee:
+        return False
+    gazetteer = _gazetteer()
+    here, there = gazetteer.get(home), gazetteer.get(insee)
+    if here is None or there is None:
+        return False
+    distance = gazetteer.distance_km(here, there)
+    return distance is not None and distance <= km
+
+
 def _read_by_the_nlu(ctx: DialogContext, text: str, reference: Any) -> list[str] | None:
     """The commune the engine's parse read in this very answer ("sin-lwi", "st pierre 974",
     "Saint-Joseph, Martinique"), as one code when it is clear (a single reading, or the

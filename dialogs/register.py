@@ -35,6 +35,7 @@ from dialogs.common import (
     commune_choices,
     commune_label,
     is_other_request,
+    near_home,
     rank_communes,
     resolve_commune_answer,
     say,
@@ -60,23 +61,6 @@ def _save(ctx: DialogContext, insee: str, point: Any) -> Step:
 def _confirm(ctx: DialogContext, insee: str, point: Any = None, before: tuple[Any, ...] = ()) -> Step:
     state: JSON = {"step": "confirm", "insee": insee, "point": list(point) if point else None}
     return ask_yes_no(ctx, state, "register.confirm", before=before, commune=commune_label(insee))
-
-
-#: a namesake this close to the citizen's home is the one they mean
-NEAR_HOME_KM = 100.0
-
-
-def _near_home(ctx: DialogContext, insee: str) -> bool:
-    """Whether ``insee`` lies near the citizen's home commune (moving within the island)."""
-    home = ctx.citizen.home_insee
-    if not home:
-        return False
-    gazetteer = get_gazetteer()
-    here, there = gazetteer.get(home), gazetteer.get(insee)
-    if here is None or there is None:
-        return False
-    distance = gazetteer.distance_km(here, there)
-    return distance is not None and distance <= NEAR_HOME_KM
 
 
 def _from_payload(payload: str) -> str | None:
@@ -168,7 +152,7 @@ class Register:
             code = args.get("commune")
             candidates = [c for c in args.get("commune_candidates") or [] if commune(c)]
             if code and commune(code) is not None and (
-                len(candidates) <= 1 or _near_home(ctx, str(code))
+                len(candidates) <= 1 or near_home(ctx, str(code))
             ):
                 # one commune, or the namesake near home: confirm it (yes/no); "no" asks again
                 return _confirm(ctx, str(code), None, before)

@@ -334,3 +334,30 @@ async def test_buttons_cannot_act_for_someone_else_or_for_a_finished_dialog(
         "Ce choix n'est plus valable" in t for t in emulator.texts(GROUP)) == 2)
     assert emulator.chats[GROUP].messages[results["message_id"]]["text"] == before
     assert not emulator.open_callbacks
+
+
+async def test_follow_ups_and_questions_about_the_entry_on_telegram(
+        emulator: BotAPIEmulator, engine: Engine, bot: Any) -> None:
+    """The conversation's memory over the real adapter: another place keeps the category,
+    an ordinal in words opens a card, the card answers a question about its phone, a
+    location re-runs the search, and the English-speaking citizen gets English."""
+    emulator.user(ALICE, "Alice", "fr")
+    emulator.send_text(ALICE, "/start 97415")
+    await answer(emulator, ALICE, "votre commune est Saint-Paul (974)")
+    emulator.send_text(ALICE, "veto a st paul")
+    await answer(emulator, ALICE, "Vétérinaire autour de Saint-Paul (974)")
+    emulator.send_text(ALICE, "et au port ?")
+    await answer(emulator, ALICE, "Vétérinaire autour du Port (974)")
+    emulator.send_text(ALICE, "la première")
+    await answer(emulator, ALICE, "Clinique vétérinaire Payanke (fictive)</b>\nVétérinaire")
+    emulator.send_text(ALICE, "son téléphone ?")
+    await answer(emulator, ALICE, "téléphone : 02 61 91 47 89")
+    emulator.send_location(ALICE, -21.34, 55.47)
+    await answer(emulator, ALICE, "Même recherche, autour de la position")
+
+    emulator.user(BOB, "Bob", "en")
+    emulator.send_text(BOB, "/start 97415")
+    await answer(emulator, BOB, "your commune is Saint-Paul (974)")
+    emulator.send_text(BOB, "any projects in Saint-Paul?")
+    await answer(emulator, BOB, "Projects around Saint-Paul (974)")
+    assert not [c for c in emulator.calls if not c.ok]
