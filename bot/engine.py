@@ -360,9 +360,22 @@ class _Turn:
         if location is not None and valid_point(location.lat, location.lon):
             self.conv = replace(self.conv, memory=replace(
                 self.conv.memory, location=SharedPoint(location.lat, location.lon, self.now)))
-        self.parse = self._understand(command)
+        self._command_read = command
+        self._parsed: Any = _UNREAD
 
     # --- helpers ---------------------------------------------------------------------------
+
+    @property
+    def parse(self) -> Any:
+        """The one understanding of this message, read the first time something needs it
+        (a cancel word or a pressed button never pays for the NLU)."""
+        if self._parsed is _UNREAD:
+            self._parsed = self._understand(self._command_read)
+        return self._parsed
+
+    @parse.setter
+    def parse(self, value: Any) -> None:
+        self._parsed = value
 
     def _understand(self, command: Command | None) -> Any:
         """The one parse of this message: of a command's argument text, else of the text."""
@@ -650,7 +663,8 @@ class _Turn:
                     self.incoming, text=clean(step.then)[:MAX_TEXT], choice_id=None,
                     location=None,
                 )
-                self.parse = self._understand(parse_command(self.incoming.text))
+                self._command_read = parse_command(self.incoming.text)
+                self._parsed = _UNREAD
                 replies += self._fresh()
         return replies
 
@@ -713,6 +727,9 @@ class _Turn:
         if gone in self.session:
             self.session.expunge(gone)
 
+
+#: not parsed yet (None is a parse result: no NLU, or nothing to read)
+_UNREAD = object()
 
 #: parse fields that make a message a follow-up to what is on screen
 _FOLLOW_UP_FIELDS = ("followup", "ordinal", "sort", "widen", "field", "deictic")

@@ -154,7 +154,10 @@ class FindOrCreate:
             state["commune"] = commune_code
             state["commune_said"] = True
         if name and text:
-            name = with_category_word(str(text), str(name), ctx.lang)
+            full = with_category_word(str(text), str(name), ctx.lang)
+            if full != name:  # looked for by what sets it apart, shown with its category word
+                state["search_name"] = str(name)
+            name = full
         if name:
             cleaned = read_text(str(name), max_len=NAME_MAX)
             if not isinstance(cleaned, Bad):
@@ -240,7 +243,7 @@ class FindOrCreate:
             page = search(
                 ctx.session,
                 SearchQuery(
-                    text=state["name"],
+                    text=state.get("search_name") or state["name"],
                     commune=state["commune"],
                     radius_km=FIND_RADIUS_KM,
                     kinds=self.kinds,

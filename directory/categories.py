@@ -226,6 +226,11 @@ class Taxonomy:
         ]
         self._needs = sorted(needs, key=lambda n: -len(n[0]))
         self._need_words = frozenset(w for words, _ in self._needs for w in words)
+        #: need phrases by their first word, longest first: a message is only checked
+        #: against the phrases whose first word it contains (a parse runs this every time)
+        self._needs_by_first: dict[str, list[tuple[int, tuple[str, ...], Category]]] = {}
+        for order, (phrase, cat) in enumerate(self._needs):
+            self._needs_by_first.setdefault(phrase[0], []).append((order, phrase, cat))
         self._osm: dict[tuple[str, str], list[tuple[Category, int]]] = {}
         for cat in self._categories:
             for tag in cat.osm_tags:
@@ -373,10 +378,17 @@ class Taxonomy:
         The longest phrase wins, then the earliest.
         """
         words = [stem(w) for w in fold(text).split()]
-        if not any(w in self._need_words for w in words):
+        present = set(words)
+        if present.isdisjoint(self._need_words):
             return None
+        candidates = sorted(  # in the order of self._needs: longest first, then the file's
+            (order, phrase, cat)
+            for first in present & self._needs_by_first.keys()
+            for order, phrase, cat in self._needs_by_first[first]
+            if present.issuperset(phrase)
+        )
         best: tuple[int, int, int, Category] | None = None  # (-length, start, end, cat)
-        for phrase, cat in self._needs:
+        for _order, phrase, cat in candidates:
             if best is not None and len(phrase) < -best[0]:
                 break
             span = _subsequence(words, phrase, slack=3)
