@@ -25,9 +25,10 @@ else): the engine closes the dialog and routes the message as if none were open.
 
 ``Step.shown``: what the step put on screen, remembered by the engine beyond the dialog's
 end (``ctx.memory`` on later messages). A dialog may also define
-``interrupted(ctx, state) -> list[Outgoing]``: called when the engine leaves it for a new
-request typed instead of an answer, to keep what was already settled (registration saves
-the commune it was confirming).
+``interrupted(ctx, state) -> list[Outgoing] | Step``: called when the engine leaves it for a
+new request typed instead of an answer, to keep what was already settled (registration
+saves the commune it was confirming); returning a ``Step`` keeps the dialog open instead
+(a newcomer's question waits until their commune is known).
 """
 
 from __future__ import annotations

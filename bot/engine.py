@@ -508,11 +508,15 @@ class _Turn:
     def _interrupt(self) -> list[Outgoing]:
         """A new request typed where the open dialog asked something: let the dialog keep
         what was settled, then route the request afresh."""
-        dialog = get_dialog(self.conv.dialog)
+        name = self.conv.dialog
+        dialog = get_dialog(name)
         kept: list[Outgoing] = []
         hook = getattr(dialog, "interrupted", None)
         if hook is not None:
-            kept = list(hook(self.ctx(), dict(self.conv.data)))
+            answer = hook(self.ctx(), dict(self.conv.data))
+            if isinstance(answer, Step):  # the dialog keeps the floor (and the request)
+                return self._apply(name, answer)
+            kept = list(answer)
         self._close()
         return [*kept, *self._fresh()]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import zlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -62,6 +63,12 @@ log = logging.getLogger(__name__)
 
 #: results per page (a Telegram message with this many buttons stays readable)
 PAGE_SIZE = 5
+#: how a follow-up starts ("et à", "and in", "what about"), before the place it names
+FOLLOW_UP_LEAD = re.compile(
+    r"^\s*(?:et|and|sinon|plut[oô]t|what about|how about|ou bien|or)\b\s*"
+    r"(?:(?:à|a|au|aux|en|dans|sur|in|at|du c[oô]t[eé] de)\b\s*)?",
+    re.IGNORECASE,
+)
 #: ``query["how"]`` of a search over the whole directory (a named place not found nearby)
 ANYWHERE = "anywhere"
 #: further categories answered beside the first one ("une crèche et une pharmacie")
@@ -274,13 +281,20 @@ class AskDialog:
         if args.get("relocate") and shown is not None and ctx.incoming.location is not None:
             return self._relocate(ctx, shown.query)
         if args.get("followup") and shown is not None:
-            revision = revise(shown, ctx.parse)
+            revision = revise(shown, ctx.parse) or self._typo_place(ctx, shown)
             if revision is not None:
                 return self._carry_out(ctx, revision, shown)
         slots = slots_from(args, ctx.parse)
+        contact = getattr(ctx.parse, "contact", None)
+        if contact and not (slots.category or slots.name):
+            return self._by_contact(ctx, str(contact))
         if getattr(ctx.parse, "field", None) and not (slots.category or slots.name or slots.kind):
             # "son téléphone ?" with no card on screen: nothing to answer from, ask which one
             return Step.done(common.say(ctx, "ask.which_entry"))
+        if getattr(ctx.parse, "followup", False) and not (slots.category or slots.name or slots.kind):
+            # "et à Saint-Benoît ?" with nothing on screen: a place, and nothing to look for
+            # yet ("et à" is no name): ask what, at that place
+            slots = replace(slots, text=None)
         if not slots.category and not slots.name and slots.text:
             typed = read_text(slots.text, max_len=QUERY_MAX)
             if isinstance(typed, Bad):
@@ -295,9 +309,6 @@ class AskDialog:
                 text=understood.text,
                 kind=slots.kind or understood.kind,
             )
-        contact = getattr(ctx.parse, "contact", None)
-        if contact and not (slots.category or slots.name):
-            return self._by_contact(ctx, str(contact))
         step = self._search_or_ask(ctx, slots)
         also = [c for c in getattr(ctx.parse, "also_categories", ()) or () if c != slots.category]
         if also and step.shown is not None:
@@ -576,7 +587,7 @@ class AskDialog:
         result = ctx.parse
         shown = ctx.memory.shown
         if shown is not None:
-            revision = revise(shown, result)
+            revision = revise(shown, result) or self._typo_place(ctx, shown)
             if revision is not None:
                 return self._carry_out(ctx, revision, shown)
         intent = getattr(result, "intent", "unknown")
@@ -593,6 +604,25 @@ class AskDialog:
 
     # --- follow-ups --------------------------------------------------------------------------
 
+    def _typo_place(self, ctx: DialogContext, shown: Shown) -> Revision | None:
+        """ "et la possesion ?": a follow-up whose place the parse could not read (a typo in
+        lower case): the gazetteer's typo-tolerant lookup of what follows "et", taken only
+        when it is sure."""
+        parse = ctx.parse
+        if not getattr(parse, "followup", False) or getattr(parse, "commune", None) or getattr(
+                parse, "category", None) or getattr(parse, "name", None):
+            return None
+        rest = FOLLOW_UP_LEAD.sub("", common.user_text(ctx)).strip(" ?!.")
+        if not rest:
+            return None
+        insee, _candidates = common.rank_communes(
+            get_gazetteer().resolve(rest, near=ctx.citizen.home_insee or ctx.chat_commune, limit=3))
+        if insee is None:
+            return None
+        query = shown.query
+        return Revision("requery", query={**query, "commune": insee, "point": None, "how": "commune",
+                                          "namesakes": [], "radius": asked_radius(query)})
+
     def _carry_out(self, ctx: DialogContext, revision: Revision, shown: Shown) -> Step:
         """Do what a follow-up asked of the remembered question or the entry on screen."""
         query = dict(shown.query)
@@ -601,8 +631,8 @@ class AskDialog:
         action = revision.action
         if action == "pick":
             if revision.entry is None:
-                return Step.done(common.say(ctx, "ask.no_such_item",
-                                            count=ctx.t.number(revision.out_of)))
+                return Step.done(common.say_spans(ctx, [Text(ctx.t.plural(
+                    "ask.no_such_item", revision.out_of))]))
             entry = load_entry(ctx, revision.entry)
             return self._card(ctx, state, entry) if entry is not None else Step.done(
                 common.say(ctx, "ask.gone"))

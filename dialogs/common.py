@@ -210,6 +210,8 @@ class CommuneAnswer:
     insee: str | None = None
     point: tuple[float, float] | None = None
     step: Step | None = None
+    #: the citizen already confirmed it (pressed it, or said "oui" to the single proposal)
+    confirmed: bool = False
 
 
 def _gazetteer() -> Any:
@@ -323,7 +325,7 @@ def resolve_commune_answer(
     if picked and picked.startswith(COMMUNE_PREFIX):
         code = picked[len(COMMUNE_PREFIX) :]
         if commune(code) is not None:
-            return CommuneAnswer(insee=code)
+            return CommuneAnswer(insee=code, confirmed=True)
     gazetteer = _gazetteer()
     location = ctx.incoming.location
     if location is not None:
@@ -336,7 +338,7 @@ def resolve_commune_answer(
     if parse_yes_no(text) is not None:  # "oui" is no commune: offer again what is pending
         pending = [c for c in state.get("_commune_candidates") or [] if commune(c)]
         if len(pending) == 1 and parse_yes_no(text):
-            return CommuneAnswer(insee=pending[0])  # "oui" takes the single proposal
+            return CommuneAnswer(insee=pending[0], confirmed=True)  # "oui" takes the proposal
         if pending:
             question = say(ctx, "common.commune.pick", choices=commune_choices(pending))
             return CommuneAnswer(step=Step.wait(dict(state), question))

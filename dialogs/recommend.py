@@ -238,14 +238,25 @@ class FindOrCreate:
     # --- finding ----------------------------------------------------------------------------
 
     def candidates(self, ctx: DialogContext, state: JSON) -> list[Entry]:
-        """Entries whose name is close to the typed one, in or around the commune."""
+        """Entries whose name is close to the typed one, in or around the commune; a name
+        found nowhere near is looked for in the whole directory ("je recommande la
+        Pharmacie Calumet" from Saint-Paul: the one in Saint-André), unless the commune was
+        said ("le garage Zot au Port" is in Le Port or new)."""
+        near = self._candidates_in(ctx, state, commune=state["commune"], radius_km=FIND_RADIUS_KM)
+        if near or state.get("commune_said"):
+            return near
+        return self._candidates_in(ctx, state, commune=None, radius_km=None)
+
+    def _candidates_in(
+        self, ctx: DialogContext, state: JSON, *, commune: str | None, radius_km: float | None
+    ) -> list[Entry]:
         try:
             page = search(
                 ctx.session,
                 SearchQuery(
                     text=state.get("search_name") or state["name"],
-                    commune=state["commune"],
-                    radius_km=FIND_RADIUS_KM,
+                    commune=commune,
+                    radius_km=radius_km,
                     kinds=self.kinds,
                     limit=MAX_CANDIDATES * 3,
                 ),
@@ -315,8 +326,11 @@ class FindOrCreate:
         said = ctx.parse
         name, category = getattr(said, "name", None), getattr(said, "category", None)
         commune_code = getattr(said, "commune", None)
-        if not name and category and commune_code:
-            return Step.pass_on()  # "garagiste au Port": a question typed, not a name
+        asks = commune_code or getattr(said, "field", None) or typed.rstrip().endswith("?")
+        if not name and category and asks:
+            # "garagiste au Port", "c koi les horaires de la mediatheque ?": a question
+            # typed where a name was asked, answered as one
+            return Step.pass_on()
         if name and commune_code:  # "le garage Zot au Port": name, kind and commune in one line
             state = {**state, "name": with_category_word(typed, str(name), ctx.lang)}
             if category and not state.get("category"):

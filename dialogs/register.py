@@ -106,6 +106,18 @@ def _carry(ctx: DialogContext, step: Step, then: str | None) -> Step:
     return step
 
 
+def _keep_asking(ctx: DialogContext, state: JSON) -> Step:
+    """A question typed while a newcomer's commune is still being asked ("ya un garagiste
+    pas loin ?" at the Saint-Pierre buttons): it is kept and answered once the commune is
+    known, and the commune question stays on screen."""
+    kept = {**state, "then": ctx.incoming.text}
+    pending = [c for c in state.get("_commune_candidates") or [] if commune(c)]
+    note = say(ctx, "register.answer_after")
+    if pending:
+        return Step.wait(kept, note, say(ctx, "common.commune.pick", choices=commune_choices(pending)))
+    return ask_commune(ctx, kept, ASK, before=(note,))
+
+
 class Register:
     name: ClassVar[str] = "register"
 
@@ -117,9 +129,12 @@ class Register:
         then = state.get("then")
         return _carry(ctx, self._resume(ctx, state), str(then) if then else None)
 
-    def interrupted(self, ctx: DialogContext, state: JSON) -> list[Outgoing]:
+    def interrupted(self, ctx: DialogContext, state: JSON) -> list[Outgoing] | Step:
         """A new request typed at the confirmation: they went on, so the commune stands
-        ("97460" → "Saint-Paul ?" → "kel garaj o tampon" keeps Saint-Paul)."""
+        ("97460" → "Saint-Paul ?" → "kel garaj o tampon" keeps Saint-Paul). Typed while a
+        newcomer's commune is still asked, it waits for the commune."""
+        if state.get("step") == "commune" and not ctx.citizen.home_insee:
+            return _keep_asking(ctx, state)
         if state.get("step") != "confirm" or not state.get("insee") or not commune(str(state["insee"])):
             return []
         saved = _save(ctx, str(state["insee"]), state.get("point"))
@@ -196,13 +211,15 @@ class Register:
                                   ctx.incoming.text)
             # anything else is a new answer to the commune question
         if chosen(ctx) is None and ctx.incoming.location is None and is_other_request(ctx):
-            return Step.pass_on()  # "garagiste au Port": a question, not a commune
+            if ctx.citizen.home_insee:
+                return Step.pass_on()  # "garagiste au Port": a question, not a commune
+            return _keep_asking(ctx, state)
         answer = resolve_commune_answer(ctx, {"_commune_key": ASK, **state})
         if answer.step is not None:
             return Step.wait({**(answer.step.state or {}), "step": "commune"},
                              *answer.step.replies)
         assert answer.insee is not None
-        if chosen(ctx) is not None:
+        if chosen(ctx) is not None or answer.confirmed:
             return _save(ctx, answer.insee, answer.point)
         return _confirm(ctx, answer.insee, answer.point)
 

@@ -38,6 +38,7 @@ _FOLLOWUP = re.compile(r"^(?:et|and|what about|sinon|plutot|how about|ou bien|or
 
 _SORT_DISTANCE = rx(
     r"(?:le|la|les) plus (?:pres|proches?)",
+    r"(?:lekel|lequel|laquelle|lesquels) (?:le |est |i le )?(?:le |la )?plus (?:pres|proches?)",
     r"plus pres",
     r"le moins loin",
     r"la moins loin",
@@ -92,8 +93,8 @@ _FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "hours",
         rx(
-            r"horaires?", r"ouvert\w*", r"ouvre\w*", r"open(?:ing)?(?: hours| times)?",
-            r"hours", r"closes?", r"closing time", r"heures d ouverture",
+            r"horaires?", r"ouvert\w*", r"ouvre\w*", r"open(?:ing)?(?: hours| times)?(?! by)",
+            r"hours", r"closes?(?! by| to)", r"closing time", r"heures d ouverture",
         ),
     ),
 )  # fmt: skip
@@ -116,7 +117,10 @@ _DEICTIC = rx(
     r"this place",
     r"that place",
     r"it",
+    r"them",
+    r"there",
     r"j en suis",
+    r"(?:je|j|g) suis (?:membre|adherente?|benevole)$",
     r"i m a member of (?:it|that|this)",
     r"partage (?:la|le|les)",
     r"envoie (?:la|le|les)",
@@ -153,6 +157,7 @@ _EVENT_WORDS = rx(
     r"sorties",
     r"agenda",
     r"what s on",
+    r"whats on",
     r"festivals?",
     r"concerts?",
     r"vide greniers?",

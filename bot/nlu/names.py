@@ -18,6 +18,8 @@ _NAME_LEAD = frozenset(
     {"le", "la", "les", "l", "mon", "ma", "mes", "un", "une", "the", "my", "a", "an", "notre"}
 )
 _NAME_PREP = frozenset({"du", "de", "des", "d"})
+#: "chez moi" is home, not a place called "Chez Moi"
+_HOME_WORDS = frozenset({"moi", "nous", "toi", "vous", "soi", "lui", "eux", "elle", "me"})
 _CLAUSE_BREAK = re.compile(r"[,.;:!?()\"«»\n]")
 
 
@@ -87,7 +89,9 @@ def entry_name(reading: Reading, place: tuple[int, int] | None, verb_end: int | 
             continue
         first, last = collected[0], collected[-1]
         has_capital = any(tokens[c].text[0].isupper() for c in collected if tokens[c].fold not in _NAME_PREP)
-        chez = tokens[first].fold in {"chez", "dr", "docteur", "doc"}
+        chez = tokens[first].fold in {"chez", "dr", "docteur", "doc"} and not (
+            first + 1 < len(tokens) and tokens[first + 1].fold in _HOME_WORDS
+        )
         if not (has_capital or chez):
             continue
         if all(tokens[c].fold in _NAME_PREP for c in collected):
@@ -115,6 +119,8 @@ _DESCRIPTIVE = word_set(
     numero telephone tel tél adresse horaires horaire heure heures site web mail email
     open now today tonight tomorrow cheap good best nice near nearby close around here
     for kids children baby adults phone number address hours opening website
+    group groupe groups groupes troupe troupes team teams equipe club clubs association
+    associations asso collectif company compagnie
     """
 )
 

@@ -271,9 +271,11 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     asks_detail = intent == "search" and field is not None and bool(reading.cat_mentions)
     if intent in {"recommend", "join", "announce_project"} or asks_detail:
         name = entry_name(reading, place_span if place_context else None, verb_end)
-    elif intent == "search" and category is not None and kind is None:
-        # "pharmacie calumet": the name words stay with the category (a named place is
-        # then looked for beyond the usual radius)
+    if name is None and intent in {"search", "recommend", "join"} and category is not None \
+            and kind is None:
+        # "pharmacie calumet", "je recommande le garage combava": the name words after the
+        # category word, typed in lower case on a phone, stay with it (a named place is then
+        # looked for beyond the usual radius)
         name = search_name(reading, place_span)
     if need_span is not None:
         name = None

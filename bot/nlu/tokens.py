@@ -28,13 +28,16 @@ class Tok:
     end: int
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"\w+|(?<![\w+])\+(?![\w+])", re.UNICODE)
 
 
 def tokenize(cleaned: str) -> list[Tok]:
     """Words of the cleaned text; a word that folds to several (``œuvre``) stays one."""
     tokens: list[Tok] = []
     for m in _WORD.finditer(cleaned):
+        if m.group() == "+":  # SMS "+" for "plus" ("cherche + loin"); "+262" is a number
+            tokens.append(Tok("+", "plus", m.start(), m.end()))
+            continue
         folded = fold(m.group()).replace(" ", "")
         if folded:
             tokens.append(Tok(m.group(), folded, m.start(), m.end()))

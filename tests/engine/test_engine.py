@@ -378,9 +378,13 @@ def test_a_question_during_registration_is_answered_not_taken_for_a_commune(talk
     out = me.say("yes")  # not a commune: the candidates again
     assert out == "Pick a commune from the list (its number or its name):"
     assert me.choices() and me.choices()[0][1] == "Saint-Paul (974)"
-    out = me.say("mechanic in Le Port")  # a question: routed as one, registration left
+    out = me.say("mechanic in Le Port")  # a question: kept for after, registration kept
     assert "cannot find a commune" not in out
-    assert all(s[1] != "register" for s in states(engine_store[1]))
+    assert "I will answer your question as soon as I know your commune." in out
+    assert me.choices() and me.choices()[0][1] == "Saint-Paul (974)"
+    assert [s[1] for s in states(engine_store[1])] == ["register"]
+    done = me.press("Saint-Paul (974)")  # registered, then the question is answered
+    assert "your commune is Saint-Paul (974)" in done and "Le Port" in done
 
 
 def test_a_newcomers_first_question_is_answered_after_registering(talk, engine_store) -> None:
@@ -417,13 +421,12 @@ def test_a_new_request_where_a_commune_was_asked_is_not_taken_for_a_commune(talk
     """Asked where to search (no home commune yet), the user goes on to something else:
     the message opens its own dialog instead of "no commune called 'je recommande…'"."""
     me: Talk = talk(lang="fr")
-    me.say("bonjour")
-    assert "Où cherchez-vous" in me.say("quelle crèche près de chez moi ?")
+    assert "Où cherchez-vous" in me.say("/search crèche")  # no commune known yet
     out = me.say("je recommande le garage Zot au Port")
     assert "Je ne trouve pas de commune" not in out
     assert "Zot" in out  # the recommend dialog took it (it offers to add the garage)
     # and a real commune answer to the same question still works
-    assert "Où cherchez-vous" in me.say("/cancel") + me.say("quelle crèche près de chez moi ?")
+    assert "Où cherchez-vous" in me.say("/cancel") + me.say("/search crèche")
     searched = me.say("Saint-Denis 974")  # an empty store: what and where are said
     assert "Je n'ai trouvé aucune crèche dans un rayon de 10 km autour de Saint-Denis (974)" in searched
 
