@@ -539,13 +539,30 @@ class _Turn:
         return self.say("engine.language_set")
 
     def _first_language(self) -> None:
-        """A newcomer with no platform language hint gets the language they wrote in."""
-        if not (self.is_new and self.incoming.language_hint is None):
+        """A newcomer with no platform language hint gets the language they write in: their
+        first words decide, and when the first message had none ("/start", a postcode) the
+        next few messages still may (a note in the memory counts them down)."""
+        memory = self.conv.memory
+        pending = memory.notes.get(LANGUAGE_OPEN)
+        if not ((self.is_new or pending) and self.incoming.language_hint is None):
             return
-        lang = getattr(self.parse, "lang", None)
-        if lang in LANGUAGES and lang != self.citizen.lang and self.incoming.text:
-            self.citizen.lang = lang
-            self.t = translator(lang)
+        text_ = self.incoming.text
+        words = text_ and parse_command(text_) is None and any(ch.isalpha() for ch in text_)
+        if words:
+            lang = getattr(self.parse, "lang", None)
+            if lang in LANGUAGES and lang != self.citizen.lang:
+                self.citizen.lang = lang
+                self.t = translator(lang)
+                left = 0
+            else:
+                left = int(pending or LANGUAGE_TRIES) - 1
+        else:
+            left = int(pending or LANGUAGE_TRIES)
+        notes = {k: v for k, v in memory.notes.items() if k != LANGUAGE_OPEN}
+        if left > 0:
+            notes[LANGUAGE_OPEN] = str(left)
+        self.conv = replace(self.conv, memory=replace(memory, notes=notes,
+                                                       noted_at=memory.noted_at or self.now))
 
     def _fresh(self) -> list[Outgoing]:
         """Route with no dialog open: command, first contact, NLU intent, short help."""
@@ -732,6 +749,10 @@ class _Turn:
             self.session.expunge(gone)
 
 
+#: memory note: how many more messages may still set a hint-less newcomer's language
+LANGUAGE_OPEN = "language_open"
+LANGUAGE_TRIES = 3
+
 #: not parsed yet (None is a parse result: no NLU, or nothing to read)
 _UNREAD = object()
 
@@ -748,4 +769,6 @@ def _is_follow_up(parse: Any) -> bool:
         return True
     if any(getattr(parse, name, None) not in (None, False) for name in _FOLLOW_UP_FIELDS):
         return intent not in {"announce_project", "register", "move", "settings", "help"}
-    return False
+    # "within 40 km" alone: the last question, wider
+    subject = any(getattr(parse, name, None) for name in ("category", "name", "commune", "kind"))
+    return bool(getattr(parse, "radius_km", None)) and intent == "search" and not subject

@@ -636,6 +636,9 @@ class AskDialog:
             entry = load_entry(ctx, revision.entry)
             return self._card(ctx, state, entry) if entry is not None else Step.done(
                 common.say(ctx, "ask.gone"))
+        if action == "which":
+            return Step.done(common.say_spans(ctx, [Text(ctx.t.plural(
+                "ask.which_of_the_list", revision.out_of))]))
         if action in {"field", "recommend", "join", "share"}:
             entry = load_entry(ctx, revision.entry)
             if entry is None:

@@ -19,7 +19,7 @@ WIDEN_FACTOR = 3.0
 MAX_RADIUS_KM = 100.0
 
 Action = Literal[
-    "pick", "field", "recommend", "join", "share", "more", "nearest", "radius", "requery",
+    "pick", "field", "which", "recommend", "join", "share", "more", "nearest", "radius", "requery",
 ]
 
 
@@ -73,6 +73,9 @@ def revise(shown: Shown, parse: Any) -> Revision | None:
     field = _get(parse, "field")
     if field and target is not None and not (category or commune):
         return Revision("field", entry=target, field=str(field), weekday=_get(parse, "weekday"))
+    if field and target is None and shown.hits and not (category or commune or name):
+        # "ils ouvrent le samedi ?" with several listed: which one?
+        return Revision("which", field=str(field), out_of=len(shown.hits))
     if target is not None and intent in {"recommend", "join"} and not (name or category):
         return Revision(intent, entry=target)
     if target is not None and intent == "share":

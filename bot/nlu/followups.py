@@ -198,6 +198,12 @@ _HELP = rx(
     r"tu sers a quoi",
     r"a quoi tu sers",
     r"what is this (?:bot|thing)",
+    r"what (?:can|do) (?:you|u) do",
+    r"i ?m lost",
+    r"(?:pas|pa) compri\w* (?:com+ent|coment|koman) (?:ca|sa) marche",
+    r"(?:com+ent|coment|koman) (?:ca|sa) (?:marche|fonctionne)",
+    r"je suis perdue?",
+    r"(?:kosa|koi) ou (?:i )?(?:fe|fait)",
 )
 
 

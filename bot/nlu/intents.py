@@ -73,6 +73,9 @@ _JOIN = rx(
     r"i belong",
     r"i volunteer",
     r"volunteer at",
+    r"i (?:work|help out|help|play|sing|dance) (?:there|at|with|in|for)",
+    r"j y (?:travaille|joue|chante|danse|suis)",
+    r"je (?:bosse|travaille) (?:la bas|la|avec eux|chez eux)",
     r"i m part of",
     r"i am part of",
     r"join",
@@ -169,6 +172,9 @@ _REGISTER = rx(
 )
 _SEARCH_WORDS = rx(
     r"cherche\w*",
+    r"ousa",
+    r"ousa i le",
+    r"nena",
     r"jcherche",
     r"recherche\w*",
     r"trouver",
@@ -218,6 +224,10 @@ _PRAISE = rx(
     r"(?:il|elle) est au top",
     r"super accueil",
     r"a great",
+    r"tell them i sent you",
+    r"say i sent you",
+    r"go see",
+    r"allez voir",
 )
 _MOVE = rx(
     r"j ai demenage",
@@ -231,6 +241,8 @@ _MOVE = rx(
     r"j habite maintenant",
     r"jhabite maintenant",
     r"i (?:just )?moved",
+    r"^just moved",
+    r"moved (?:to|in) ",
     r"new in town",
     r"new (?:here|to the area|to town)",
     r"i now live",

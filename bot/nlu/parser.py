@@ -224,6 +224,19 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
             m[0].slug for m in reading.cat_mentions if category is not None and m[0].slug != category.slug
         )
     )
+    # "le garage maloya": a category word right after the category's own word is the
+    # entry's name ("Maloya" is a dance, but this garage is called so), not a second request
+    named_by: str | None = None
+    if category is not None:
+        ends = {j for cat, _s, _i, j in reading.cat_mentions if cat.slug == category.slug}
+        for cat, _s, i, j in reading.cat_mentions:
+            mention = reading.cleaned[reading.tokens[i].start : reading.tokens[j - 1].end] if (
+                cat.slug != category.slug and i in ends) else ""
+            # a category called by its own name ("plombier électricien") is a second trade
+            if mention and fold(mention) not in {fold(cat.name("fr")), fold(cat.name("en"))}:
+                named_by = mention
+                also = tuple(slug for slug in also if slug != cat.slug)
+                break
     place = read_commune(reading, found, home_commune)
     commune_list, place_span, place_context = place
     candidates = tuple(dict.fromkeys(c.insee for c in commune_list))
@@ -276,7 +289,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         # "pharmacie calumet", "je recommande le garage combava": the name words after the
         # category word, typed in lower case on a phone, stay with it (a named place is then
         # looked for beyond the usual radius)
-        name = search_name(reading, place_span)
+        name = search_name(reading, place_span) or named_by
     if need_span is not None:
         name = None
     if intent in NO_SLOTS:

@@ -99,7 +99,7 @@ COMMON_WORDS = word_set(
     lieu loin lu ma mais marche mer mes moi mon mont mur neuf neuve nord nous o on ou paix
     par pas petit petite peu plage plaine plus pont port porte pour pres quai rue saint
     sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
-    ville vous y yes no on in at the bay bar mont oui non sept trois nice orange sens
+    ville vous y yes no on in at the bay bar mont oui non sept trois nice orange sens courant
     vienne grasse cannes tours this baby vers quartier garde saintes lot var cher ain
     aire avion avril bio blanc bouquet bras bus cars chambre change charge chateau chemin
     corn cours couture die doux dry ecole fille frais gas grange hopital hours iron island

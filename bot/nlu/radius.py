@@ -31,6 +31,7 @@ NEAR_ME = rx(
     r"my neighborhood",
 )
 NEAR_GENERIC = rx(
+    r"a cote",
     r"pas loin",
     r"pas trop loin",
     r"(?:le|la|les) plus proches?",

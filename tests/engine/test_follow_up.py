@@ -59,8 +59,9 @@ def test_questions_about_the_entry_on_screen() -> None:
     # a list of one: "son téléphone ?" is about that one
     alone = revise(Shown(QUERY, hits=(5,)), p(field="hours", weekday=5))
     assert alone is not None and (alone.entry, alone.weekday) == (5, 5)
-    # a list of several and no card: nothing to answer from
-    assert revise(Shown(QUERY, hits=(5, 6)), p(field="phone")) is None
+    # a list of several and no card: which one?
+    which = revise(Shown(QUERY, hits=(5, 6)), p(field="phone"))
+    assert which is not None and (which.action, which.out_of) == ("which", 2)
 
 
 def test_widen_nearest_and_more() -> None:
