@@ -499,6 +499,12 @@ class _Turn:
             answer = list(step.replies) if step is not None else [self.say("engine.unavailable")]
         else:
             answer = self._small_talk(intent)
+        redisplay = getattr(get_dialog(self.conv.dialog), "redisplay", None)
+        if intent == "switch_language" and redisplay is not None:
+            # what is on screen again, in the new language (buttons included)
+            shown = redisplay(self.ctx(), dict(self.conv.data))
+            if shown is not None:
+                return [*answer, *self._apply(self.conv.dialog, shown)]
         offer = self.conv.offer
         reminder = self.say("engine.still_waiting")
         if offer is not None and offer.last:

@@ -201,6 +201,8 @@ def subject(ctx: DialogContext, query: JSON) -> str:
     """What is searched, as the user would say it: the category's name or the typed text."""
     if query.get("kind") in KINDS and not query.get("category") and not query.get("text"):
         return ctx.t(f"ask.kind.{query['kind']}")
+    if not query.get("category") and not query.get("text"):
+        return ctx.t("ask.everything")  # "anything close by?"
     if query.get("category"):
         name = common.category_name(query["category"], ctx.lang)
         if query.get("text"):
@@ -355,11 +357,29 @@ class AskDialog:
             return self._on_offer(ctx, state)
         return Step.done(common.say(ctx, "ask.lost"))
 
+    def redisplay(self, ctx: DialogContext, state: JSON) -> Step | None:
+        """The list or card on screen again (after a language switch)."""
+        if DELEGATE in state or state.get("step") not in {"results", "entry"}:
+            return None
+        if state.get("step") == "entry":
+            entry = load_entry(ctx, state.get("entry"))
+            if entry is not None:
+                return self._card(ctx, state, entry)
+        query = state["query"]
+        page = run_search(ctx, query, state.get("cursor"))
+        return self._show_page(ctx, query, page, cursor=state.get("cursor"),
+                               page_number=int(state.get("page", 1)))
+
     # --- steps ---------------------------------------------------------------------------
 
     def _search_or_ask(self, ctx: DialogContext, slots: Slots) -> Step:
         if slots.namesakes and common.near_home(ctx, slots.commune):
             slots = replace(slots, namesakes=())  # the one near home is the one meant
+        shared = ctx.memory.location
+        if not slots.has_subject and slots.near_me and shared is not None and not slots.commune:
+            # "anything close by?" after sharing a location: everything around that point
+            around = Place((shared.lat, shared.lon), None, "you")
+            return self._first_page(ctx, query_state(slots, around))
         if not slots.has_subject:
             carried = {"commune": slots.commune, "near_me": slots.near_me, "radius_km": slots.radius_km}
             return common.ask(ctx, {"step": "what", "slots": carried}, "ask.what")

@@ -13,11 +13,19 @@ from typing import Any
 from bot.dialog import JSON, DialogContext
 from dialogs import common
 from dialogs.entry_view import SEARCH_LEADS, strip_lead
+from directory.text import fold
 
 #: a radius over this many km is no radius a person means
 MAX_RADIUS_KM = 100.0
 #: entry kinds a question may be about on its own ("quels projets à Saint-Paul ?")
 KINDS = frozenset({"project", "event"})
+#: words of a "what is around?" question that ask for nothing in particular
+NOTHING_IN_PARTICULAR = frozenset(
+    """anything something everything stuff what s is are there any good to do nearby near
+    close by around here me us quoi quelque chose choses truc trucs tout ce qu il y a ya y
+    qui quoi de bien interessant a faire pres proche ici cote moi nous dans le coin kosa
+    nena na koi ke autour voir sympa""".split()
+)
 #: namesakes offered beside an answer ("Saint-Pierre (972) instead?")
 MAX_NAMESAKES = 2
 
@@ -97,5 +105,7 @@ def understand(ctx: DialogContext, text: str) -> Slots:
     if slots.category or slots.name or slots.kind:
         return replace(slots, text=None)
     what = strip_lead(text, SEARCH_LEADS) or text  # "je cherche Ti Bouts" looks for "Ti Bouts"
-    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km, text=what,
-                 namesakes=slots.namesakes)
+    if slots.near_me and all(word in NOTHING_IN_PARTICULAR for word in fold(what).split()):
+        what = ""  # "anything close by?", "kosa néna à côté": everything around, no name
+    return Slots(commune=slots.commune, near_me=slots.near_me, radius_km=slots.radius_km,
+                 text=what or None, namesakes=slots.namesakes)
