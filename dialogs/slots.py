@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.dialog import JSON, DialogContext
+from bot.nlu.lexicon import word_set
 from dialogs import common
 from dialogs.entry_view import SEARCH_LEADS, strip_lead
 from directory.text import fold
@@ -20,11 +21,11 @@ MAX_RADIUS_KM = 100.0
 #: entry kinds a question may be about on its own ("quels projets à Saint-Paul ?")
 KINDS = frozenset({"project", "event"})
 #: words of a "what is around?" question that ask for nothing in particular
-NOTHING_IN_PARTICULAR = frozenset(
+NOTHING_IN_PARTICULAR = word_set(
     """anything something everything stuff what s is are there any good to do nearby near
     close by around here me us quoi quelque chose choses truc trucs tout ce qu il y a ya y
     qui quoi de bien interessant a faire pres proche ici cote moi nous dans le coin kosa
-    nena na koi ke autour voir sympa""".split()
+    nena na koi ke autour voir sympa"""
 )
 #: namesakes offered beside an answer ("Saint-Pierre (972) instead?")
 MAX_NAMESAKES = 2
