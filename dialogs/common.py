@@ -352,6 +352,13 @@ def resolve_commune_answer(
     read = _read_by_the_nlu(ctx, text, reference) if use_parse else None
     if read is not None and len(read) == 1:
         return CommuneAnswer(insee=read[0])  # "sin-lwi", "Saint-Joseph, Martinique"
+    named = commune(read[0]) if read else None
+    if read and named is not None and len(text.split()) > len(named.name.split()) + 2:
+        # "hello, which commune? I live in le port": the namesakes of the commune read,
+        # named as such (not the whole sentence)
+        new_state = {**state, "_commune_candidates": read}
+        question = say(ctx, "common.commune.which", choices=commune_choices(read), text=named.name)
+        return CommuneAnswer(step=Step.wait(new_state, question))
     matches = gazetteer.resolve(text, near=reference, limit=MAX_CANDIDATES + 3)
     near_commune = (
         gazetteer.current(reference) if isinstance(reference, str) and reference else None

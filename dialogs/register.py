@@ -175,7 +175,9 @@ class Register:
             if candidates:
                 state: JSON = {"step": "commune", "_commune_key": ASK, "_commune_values": {},
                                "_commune_candidates": candidates}
-                question = say(ctx, "common.commune.which", text=str(args.get("text", "")),
+                named = commune(str(code)) if code else None
+                question = say(ctx, "common.commune.which",
+                               text=named.name if named is not None else str(args.get("text", "")),
                                choices=commune_choices(candidates))
                 return Step.wait(state, *before, question)
         if not first and ctx.citizen.home_insee and not args.get("intent"):
