@@ -482,6 +482,7 @@ class _Turn:
             interruptible=spec.interruptible if spec is not None else True,
             free_text_steps=spec.free_text_steps if spec is not None else (),
             slot_steps=spec.slot_steps if spec is not None else (),
+            question=self.incoming.text.rstrip().endswith("?"),
         )
 
     def _resume_or_fresh(self, choice_id: str | None) -> list[Outgoing]:

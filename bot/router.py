@@ -100,7 +100,7 @@ Decision = Literal["answer", "interrupt", "aside"]
 
 def decide(parse: Any, *, dialog: str, opens: str | None, step: str | None,
            interruptible: bool, free_text_steps: tuple[str, ...],
-           slot_steps: tuple[str, ...] = ()) -> Decision:
+           slot_steps: tuple[str, ...] = (), question: bool = False) -> Decision:
     """What free text typed while ``dialog`` waits at ``step`` is.
 
     ``opens`` is the dialog the parse's intent would open. An aside (help, thanks, a
@@ -112,6 +112,12 @@ def decide(parse: Any, *, dialog: str, opens: str | None, step: str | None,
     free = step in free_text_steps
     if intent in ASIDE_INTENTS and opens != dialog:
         return "aside"  # "merci" is no project description: small talk is always an aside
+    if free and interruptible and opens != dialog and is_clear_request(parse) and (
+        question or (getattr(parse, "field", None) and getattr(parse, "commune", None))
+    ):
+        # a question where a name or a description was asked ("whats the number of the vet
+        # in le port ?" as a project's title): answered as the question it is
+        return "interrupt"
     if not interruptible or free or opens == dialog:
         return "answer"
     if step in slot_steps and intent == "search":

@@ -312,6 +312,12 @@ class AskDialog:
                 kind=slots.kind or understood.kind,
             )
         step = self._search_or_ask(ctx, slots)
+        field = getattr(ctx.parse, "field", None)
+        if field and step.shown is not None and len(step.shown.hits) == 1:
+            # "le numéro du véto au Port" and there is one: its number, right away
+            entry = load_entry(ctx, step.shown.hits[0])
+            if entry is not None:
+                step.replies += answer_field(ctx, entry, str(field), getattr(ctx.parse, "weekday", None))
         also = [c for c in getattr(ctx.parse, "also_categories", ()) or () if c != slots.category]
         if also and step.shown is not None:
             # "une crèche et une pharmacie à Sainte-Marie": both answers, the first one to
