@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Talk
 from sqlalchemy import select
 
 from bot.conversation import Conversation, Memory, SharedPoint, Shown
 from bot.engine import Engine
 from bot.messages import Location
 from directory.models import DialogState
+
+from .conftest import Talk  # type: ignore[import-not-found]
 
 SAINT_PAUL_POINT = (-21.0096, 55.2707)
 LE_PORT_POINT = (-20.9333, 55.2917)
