@@ -507,7 +507,7 @@ SPEC = DialogSpec(
     intents=frozenset({"announce_project"}),
     command_intent="announce_project",
     steps=("title", "description", "category", "commune", "needs", "stage", "contact", "confirm",
-           "edit"),
+           "edit", "dup"),
     free_text_steps=("title", "description", "needs", "contact"),
     summary="announce a project you start, posted to the commune's rooms",
 )

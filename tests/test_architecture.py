@@ -205,3 +205,19 @@ def test_a_dialog_spec_with_a_clashing_command_is_refused() -> None:
     with pytest.raises(ValueError, match="opens two dialogs"):
         Specs.build([DialogSpec("a", intents=frozenset({"search"})),
                      DialogSpec("b", intents=frozenset({"search"}))])
+
+
+def test_every_step_a_dialog_writes_is_declared_in_its_spec() -> None:
+    """The steps table of each spec is the truth: a ``"step": "x"`` a dialog writes that its
+    spec does not declare is a typo or an undeclared step."""
+    import re
+
+    undeclared = []
+    for name, spec in specs().by_name.items():
+        source = MODULES[f"dialogs.{name}"].read_text("utf-8")
+        written = set(re.findall(r"""["']step["']\s*:\s*["']([a-z_]+)["']""", source))
+        if written and not spec.steps:
+            undeclared.append(f"{name}: declares no steps but writes {sorted(written)}")
+        elif written - set(spec.steps):
+            undeclared.append(f"{name}: {sorted(written - set(spec.steps))}")
+    assert undeclared == []
