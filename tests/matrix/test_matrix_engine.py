@@ -163,3 +163,29 @@ async def test_room_moderator_binds_an_existing_room(people, bot_factory, tmp_pa
     await neighbour.say(room, "!search crèche")
     results = await neighbour.wait_for(results_in(room))
     assert "autour du Port (974)" in results["content"]["body"]
+
+
+async def test_follow_ups_and_entry_questions_in_a_matrix_chat(people, bot_factory, tmp_path):
+    """The conversation's memory over Matrix (no language hint there): another place keeps
+    the category, an ordinal in words opens a card, the card answers a question about its
+    phone; an English speaker with no language set is answered in English."""
+    engine = seeded_engine(tmp_path, [])
+    bot = await bot_factory(engine)
+    alice = await people("alice")
+    room = await alice.dm(bot.identity.user_id)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await register(alice, room)
+    await alice.say(room, "veto a st paul")
+    await alice.wait_for(body_has(room, "Vétérinaire autour de Saint-Paul (974)"))
+    await alice.say(room, "et au port ?")
+    await alice.wait_for(body_has(room, "Vétérinaire autour du Port (974)"))
+    await alice.say(room, "la première")
+    await alice.wait_for(body_has(room, "Clinique vétérinaire Payanke (fictive)", "Adresse"))
+    await alice.say(room, "son téléphone ?")
+    await alice.wait_for(body_has(room, "téléphone : 02 61 91 47 89"))
+
+    bob = await people("bob")
+    other = await bob.dm(bot.identity.user_id)
+    await bob.wait_joined(other, bot.identity.user_id)
+    await bob.say(other, "Hi! any daycare near me?")
+    await bob.wait_for(body_has(other, "which commune do you live in"))
