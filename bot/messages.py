@@ -74,6 +74,16 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class StartLink:
+    """Opens the bot on something (``/start <payload>``, e.g. an entry to share): a deep
+    link where the platform has them (Telegram's ``t.me/<bot>?start=``), else the command
+    to type, in the platform's own command syntax."""
+
+    text: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
 class LineBreak:
     pass
 
@@ -86,7 +96,7 @@ class ListItems:
     numbered: bool = False
 
 
-Inline = Text | Bold | Italic | Link | LineBreak
+Inline = Text | Bold | Italic | Link | StartLink | LineBreak
 Span = Inline | ListItems
 
 
@@ -155,6 +165,8 @@ def plain_text(spans: Sequence[Span]) -> str:
             out.append("\n")
         elif isinstance(span, Link):
             out.append(span.text if span.text == span.url else f"{span.text} ({span.url})")
+        elif isinstance(span, StartLink):
+            out.append(f"{span.text} (/start {span.payload})")
         elif isinstance(span, ListItems):
             if out and not out[-1].endswith("\n"):
                 out.append("\n")

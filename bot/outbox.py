@@ -40,6 +40,7 @@ from bot.messages import (
     MapPin,
     Outgoing,
     Span,
+    StartLink,
     Target,
     TargetKind,
     Text,
@@ -81,6 +82,8 @@ def _inline_to_json(span: Inline) -> JSON:
         return {"t": "italic", "text": span.text}
     if isinstance(span, Link):
         return {"t": "link", "text": span.text, "url": span.url}
+    if isinstance(span, StartLink):
+        return {"t": "start", "text": span.text, "payload": span.payload}
     return {"t": "br"}
 
 
@@ -102,6 +105,8 @@ def _inline_from_json(data: JSON) -> Inline:
         return Italic(str(data["text"]))
     if kind == "link":
         return Link(str(data["text"]), str(data["url"]))
+    if kind == "start":
+        return StartLink(str(data["text"]), str(data["payload"]))
     if kind == "br":
         return LineBreak()
     return Text(str(data.get("text", "")))

@@ -25,6 +25,7 @@ from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Tex
 from bot.router import Command, decide, is_cancel, parse_command, parse_location_command
 from bot.state import bind_choices, match_text, new_nonce, resolve_choice_id
 from dialogs import get_dialog, specs
+from dialogs.entry_questions import entry_of_payload
 from directory.gazetteer_geo import valid_point
 from directory.models import Account, ChatBinding, Citizen, DialogState
 from directory.text import clean
@@ -395,6 +396,9 @@ class Turn:
             return [self.say("engine.unknown_command", command="/" + name),
                     self.say("engine.short_help")]
         if dialog == "register":
+            shared = entry_of_payload(command.args)
+            if shared is not None:  # "/start e42" from a shared entry: open it
+                return self._open("ask", {"entry_id": shared})
             return self._open("register", {"payload": command.args, "first": self.is_new,
                                            "command": True, "text": command.args})
         spec = self.specs.by_name[dialog]

@@ -98,6 +98,11 @@ class AskDialog:
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         shown = ctx.memory.shown
+        if args.get("entry_id") is not None:  # "/start e42": a shared entry opened
+            entry = load_entry(ctx, args["entry_id"])
+            if entry is None:
+                return Step.done(common.say(ctx, "ask.gone"))
+            return self._open_entry(ctx, entry, [entry.id])
         if args.get("relocate") and shown is not None and ctx.incoming.location is not None:
             return self._relocate(ctx, shown.query)
         if args.get("followup") and shown is not None:
@@ -156,13 +161,17 @@ class AskDialog:
         entries = services.find_by_contact(ctx.session, contact)
         if not entries:
             return Step.done(common.say(ctx, "ask.contact_none", contact=contact))
-        entry = entries[0]
+        before = () if len(entries) == 1 else (common.say(
+            ctx, "ask.contact_several", count=ctx.t.number(len(entries))),)
+        return self._open_entry(ctx, entries[0], [e.id for e in entries], before)
+
+    def _open_entry(self, ctx: DialogContext, entry: Any, hits: list[int],
+                    before: tuple[Outgoing, ...] = ()) -> Step:
+        """An entry's card on its own (a pasted contact, a shared link), talkable-to."""
         query = {"text": "", "category": entry.category, "point": None, "commune": entry.commune_insee,
                  "how": "commune", "radius": DEFAULT_RADIUS_KM, "kind": None}
         query["key"] = results_key(ctx, query)
-        state: JSON = {"step": "results", "query": query, "hits": [e.id for e in entries], "page": 1}
-        before = () if len(entries) == 1 else (common.say(
-            ctx, "ask.contact_several", count=ctx.t.number(len(entries))),)
+        state: JSON = {"step": "results", "query": query, "hits": hits, "page": 1}
         return self._card(ctx, state, entry, before)
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:

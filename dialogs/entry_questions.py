@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.dialog import DialogContext
-from bot.messages import Bold, LineBreak, Link, Outgoing, Span, Text
+from bot.messages import Bold, LineBreak, Link, Outgoing, Span, StartLink, Text
 from dialogs import common
 from directory.opening_hours import describe_day, describe_now
 
@@ -74,4 +74,17 @@ def share_message(ctx: DialogContext, entry: Entry) -> Outgoing:
     for value in (address, entry.phone, entry.website, entry.email):
         if value:
             spans += [LineBreak(), Text(value)]
+    spans += [LineBreak(), StartLink(ctx.t("entry.share.open"), share_payload(entry.id))]
     return common.say_spans(ctx, spans)
+
+
+def share_payload(entry_id: int) -> str:
+    """What ``/start`` carries to open an entry ("e42"): short, and a deep link's payload
+    may only hold letters, digits, "_" and "-"."""
+    return f"e{entry_id}"
+
+
+def entry_of_payload(payload: str) -> int | None:
+    """The entry id a ``/start`` payload opens, or None when it names no entry."""
+    text = payload.strip()
+    return int(text[1:]) if text[:1] == "e" and text[1:].isdigit() and len(text) <= 12 else None

@@ -22,6 +22,8 @@ from bot.messages import (
     MapPin,
     Outgoing,
     Span,
+    StartLink,
+    Text,
     listed_choices,
     plain_text,
 )
@@ -46,6 +48,8 @@ def _inline_html(span: Inline) -> str:
         return f"<b>{escape(span.text)}</b>"
     if isinstance(span, Italic):
         return f"<i>{escape(span.text)}</i>"
+    if isinstance(span, StartLink):  # Matrix has no deep links: the command to type
+        return escape(f"{span.text} (!start {span.payload})")
     if isinstance(span, Link):
         if not safe_url(span.url):
             return escape(span.text if span.text == span.url else f"{span.text} ({span.url})")
@@ -92,7 +96,8 @@ def choice_block(out: Outgoing) -> tuple[str, str]:
 
 def notice_content(spans: tuple[Span, ...], extra: tuple[str, str] = ("", "")) -> dict[str, Any]:
     """An ``m.notice`` with a plain ``body`` and an HTML ``formatted_body``."""
-    body, formatted = plain_text(spans).rstrip("\n"), html(spans)
+    typed = [Text(f"{s.text} (!start {s.payload})") if isinstance(s, StartLink) else s for s in spans]
+    body, formatted = plain_text(typed).rstrip("\n"), html(spans)
     if extra[0]:
         body = f"{body}\n{extra[0]}" if body else extra[0]
         separator = "" if not formatted or formatted.endswith(("</ol>", "</ul>")) else "<br>"

@@ -15,8 +15,9 @@ import re
 from base64 import urlsafe_b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from bot.messages import Bold, Choice, Italic, LineBreak, Link, ListItems, Span, Text
+from bot.messages import Bold, Choice, Italic, LineBreak, Link, ListItems, Span, StartLink, Text
 
 MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
@@ -64,6 +65,8 @@ def _inline_pieces(span: Span) -> list[Piece]:
             href = html.escape(span.url, quote=True)
             return [Piece(span.text or span.url, f'<a href="{href}">', "</a>")]
         return [Piece(span.text if span.text == span.url else f"{span.text} ({span.url})")]
+    if isinstance(span, StartLink):  # no bot username known here: the command to type
+        return [Piece(f"{span.text} (/start {span.payload})")]
     if isinstance(span, Text):
         return [Piece(span.text)]
     raise TypeError(f"not an inline span: {span!r}")
@@ -178,6 +181,22 @@ def _trim(pieces: list[Piece]) -> list[Piece]:
     while end > start and not pieces[end - 1].text.strip():
         end -= 1
     return pieces[start:end]
+
+
+def with_deep_links(spans: Sequence[Span], username: str | None) -> list[Span]:
+    """Each :class:`StartLink` as a ``t.me/<bot>?start=<payload>`` deep link (pure); kept
+    as the command to type when the bot's username is not known."""
+    if not username:
+        return list(spans)
+
+    def link(span: Any) -> Any:
+        if isinstance(span, StartLink):
+            return Link(span.text, f"https://t.me/{username}?start={span.payload}")
+        if isinstance(span, ListItems):
+            return ListItems(tuple(tuple(link(i) for i in item) for item in span.items), span.numbered)
+        return span
+
+    return [link(span) for span in spans]
 
 
 def render_chunks(spans: Sequence[Span], limit: int = MAX_MESSAGE) -> list[Chunk]:

@@ -28,7 +28,7 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 
-from adapters.telegram.render import Chunk, callback_data_for, keyboard_rows, render_chunks
+from adapters.telegram.render import Chunk, callback_data_for, keyboard_rows, render_chunks, with_deep_links
 from adapters.telegram.state import TelegramState
 from bot import outbox
 from bot.i18n import translator
@@ -104,10 +104,17 @@ class TelegramSender:
             if data != choice.id:
                 await self.state.set(f"cb:{data}", choice.id)
 
+    def _username(self) -> str | None:
+        """The bot's @username for deep links (known once the bot has been initialised)."""
+        try:
+            return str(self.bot.username) or None
+        except Exception:  # not initialised yet (tests, a failed getMe): no deep links
+            return None
+
     async def send(self, chat_id: int, item: Outgoing, pressed: int | None = None) -> None:
         """Render one Outgoing in one chat: edit the paginated message, or send new ones."""
         t = translator(item.lang)
-        chunks = render_chunks(item.spans)
+        chunks = render_chunks(with_deep_links(item.spans, self._username()))
         await self._remember_long_ids(item)
         inline = self._inline_markup(item)
         if not chunks and inline is not None and item.pin is None:
