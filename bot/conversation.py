@@ -153,6 +153,8 @@ class Conversation:
     #: the dialog finished but left choices on screen (valid for the next message only)
     closed: bool = False
     memory: Memory = field(default_factory=Memory)
+    #: the version of the dialog's state model that wrote ``data`` (its spec's ``state``)
+    state_version: int = 1
 
     @property
     def open(self) -> bool:
@@ -173,6 +175,8 @@ class Conversation:
 
     def to_json(self) -> JSON:
         out: JSON = {"v": STATE_VERSION, "data": self.data}
+        if self.state_version != 1:
+            out["sv"] = self.state_version
         if self.offer is not None:
             out["offer"] = self.offer.to_json()
         if self.closed:
@@ -197,4 +201,5 @@ class Conversation:
             offer=Offer.from_json(stored.get("offer")),
             closed=bool(stored.get("closed")),
             memory=Memory.from_json(stored.get("memory")),
+            state_version=int(stored["sv"]) if isinstance(stored.get("sv"), int) else 1,
         )

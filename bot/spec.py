@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.dialog_state import StepState
+
 #: how long an open dialog waits for an answer before it expires (config can change it)
 DEFAULT_IDLE_TIMEOUT = timedelta(minutes=30)
 
@@ -63,6 +65,8 @@ class DialogSpec:
     aside: bool = False
     idle_timeout: timedelta | None = None
     help_key: str | None = None
+    #: the typed shape of the state it keeps (validated when written and when read back)
+    state: type[StepState] | None = None
     #: free-form notes for the README's dialog table
     summary: str = field(default="", compare=False)
 

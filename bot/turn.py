@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from dataclasses import replace
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,12 @@ from sqlalchemy.orm import Session
 from bot import outbox
 from bot.conversation import Conversation, SharedPoint
 from bot.dialog import JSON, DialogContext, Step
+from bot.dialog_state import StateError, dump_state, load_state
 from bot.i18n import LANGUAGES, Translator, translator
 from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Text
 from bot.router import Command, decide, is_cancel, parse_command, parse_location_command
 from bot.state import bind_choices, match_text, new_nonce, resolve_choice_id
-from dialogs import get_dialog, specs
+from dialogs import get_dialog, get_spec, specs
 from dialogs.entry_questions import entry_of_payload
 from directory.gazetteer_geo import valid_point
 from directory.models import Account, ChatBinding, Citizen, DialogState
@@ -32,6 +34,8 @@ from directory.text import clean
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+
+log = logging.getLogger(__name__)
 
 #: longer messages are refused with a short answer (Telegram's own limit is 4096)
 MAX_TEXT = 4096
@@ -115,6 +119,7 @@ class Turn:
         #: what the row holds now: an unchanged conversation is not written again
         self.stored = (self.row.dialog, self.row.state) if self.row is not None else None
         self.notes: list[Outgoing] = []  # said before the answer (an expired dialog)
+        self._check_stored_state()
         if self.conv.open and not self.conv.closed and self.row is not None:
             idle = self.specs.idle_timeout(self.conv.dialog, engine.idle_timeout)
             updated = self.row.updated_at
@@ -128,6 +133,22 @@ class Turn:
                 self.conv.memory, location=SharedPoint(location.lat, location.lon, self.now)))
         self._command_read = command
         self._parsed: Any = _UNREAD
+
+    def _check_stored_state(self) -> None:
+        """The open dialog's stored state, upgraded and checked against its model; a state
+        that no longer fits (the bot was updated meanwhile) closes the dialog, said."""
+        conv = self.conv
+        spec = get_spec(conv.dialog) if conv.open and not conv.closed else None
+        if spec is None or spec.state is None:
+            return
+        try:
+            data = load_state(spec.state, conv.data, conv.state_version)
+        except StateError:
+            log.warning("dropping an unreadable %s state", conv.dialog, exc_info=True)
+            self.conv = conv.without_dialog()
+            self.notes.append(self.say("engine.state_unreadable"))
+            return
+        self.conv = replace(conv, data=data, state_version=spec.state.version)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -446,7 +467,12 @@ class Turn:
         if step.remember:
             memory = memory.noting(dict(step.remember), self.now)
         if step.state is not None:
-            self.conv = Conversation(dialog=name, data=step.state, offer=offer, memory=memory)
+            spec = get_spec(name)
+            model = spec.state if spec is not None else None
+            # a state that does not fit its model is a bug: it fails here, where it is written
+            data = dump_state(model, step.state) if model is not None else step.state
+            self.conv = Conversation(dialog=name, data=data, offer=offer, memory=memory,
+                                     state_version=model.version if model is not None else 1)
         elif offer is not None:
             self.conv = Conversation(dialog=name, data={}, offer=offer, closed=True, memory=memory)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
+from bot.dialog_state import CommuneQuestion
 from bot.messages import ChatKind
 from bot.spec import Command, DialogSpec
 from dialogs.common import commune_label, resolve_commune_answer, say
@@ -99,7 +100,11 @@ class Admin:
 
 DIALOG = Admin()
 
+class AdminState(CommuneQuestion):
+    """Admin: the commune question of ``/admin bind``."""
+
 SPEC = DialogSpec(
+    state=AdminState,
     name="admin",
     commands=(Command("admin", menu=False),),
     steps=("bind",),

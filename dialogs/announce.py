@@ -18,10 +18,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import Field
 from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
 
 from bot.dialog import JSON, DialogContext, Step
+from bot.dialog_state import CommuneQuestion
 from bot.i18n import translator
 from bot.messages import Bold, Choice, LineBreak, ListItems, Outgoing, Span, Target, TargetKind, Text
 from bot.outbox import citizen_target
@@ -501,7 +503,24 @@ def _short(name: str, limit: int = 28) -> str:
 
 DIALOG = AnnounceDialog()
 
+class AnnounceState(CommuneQuestion):
+    """Announce: the project's fields as they are answered, and the summary's edits."""
+
+    title: str | None = None
+    description: str | None = None
+    category: str | None = None
+    category_candidates: list[str] = Field(default_factory=list)
+    commune: str | None = None
+    needs: list[str] = Field(default_factory=list)
+    needs_done: bool = False
+    stage: str | None = None
+    contact: dict[str, Any] | None = None
+    editing: bool = False
+    offered: list[int] = Field(default_factory=list)
+    force: bool = False
+
 SPEC = DialogSpec(
+    state=AnnounceState,
     name="announce",
     commands=(Command("project", ("projet",)),),
     intents=frozenset({"announce_project"}),

@@ -25,8 +25,11 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import Field
+
 from bot.conversation import Shown
 from bot.dialog import JSON, DialogContext, Step
+from bot.dialog_state import CommuneQuestion
 from bot.messages import Choice, Outgoing, Text
 from bot.spec import Command, DialogSpec
 from dialogs import common, get_dialog
@@ -552,7 +555,24 @@ def _recommend() -> Any:
 
 DIALOG = AskDialog()
 
+class AskState(CommuneQuestion):
+    """Ask: the search (``query``) and the page on screen, the entry whose card is shown, the
+    slots gathered before the place is known; or, while it hands over to recommend, that
+    dialog's own state (``inner``)."""
+
+    query: dict[str, Any] | None = None
+    cursor: str | None = None
+    next: str | None = None
+    page: int = 1
+    hits: list[int] = Field(default_factory=list)
+    entry: int | None = None
+    slots: dict[str, Any] | None = None
+    delegate: str | None = Field(None, alias="_delegate")
+    inner: dict[str, Any] | None = None
+    outer: dict[str, Any] | None = None
+
 SPEC = DialogSpec(
+    state=AskState,
     name="ask",
     commands=(Command("search", ("chercher", "recherche", "cherche")),),
     intents=frozenset({"search"}),

@@ -17,7 +17,7 @@ from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Outgoing
 from bot.spec import Command, DialogSpec
 from dialogs import common
-from dialogs.recommend import FindOrCreate
+from dialogs.recommend import FindOrCreate, FindOrCreateState
 from directory import services
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class JoinDialog(FindOrCreate):
 DIALOG = JoinDialog()
 
 SPEC = DialogSpec(
+    state=FindOrCreateState,
     name="join",
     commands=(Command("join", ("rejoindre", "adherer")),),
     intents=frozenset({"join"}),

@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import Field
 from rapidfuzz import fuzz
 
 from bot.dialog import JSON, DialogContext, Step
+from bot.dialog_state import CommuneQuestion
 from bot.messages import Choice, ListItems, Outgoing, Span, Text
 from bot.spec import Command, DialogSpec
 from dialogs import common
@@ -597,7 +599,30 @@ class RecommendDialog(FindOrCreate):
 
 DIALOG = RecommendDialog()
 
+class FindOrCreateState(CommuneQuestion):
+    """Recommend and join: the name, the entry found or the one being created (its fields
+    as they are answered), what was offered or turned down."""
+
+    name: str | None = None
+    search_name: str | None = None
+    entry: int | None = None
+    creating: bool = False
+    searched: bool = False
+    category: str | None = None
+    commune: str | None = None
+    commune_said: bool = False
+    dup_checked: bool = False
+    offered: list[int] = Field(default_factory=list)
+    rejected: list[int] = Field(default_factory=list)
+    force: bool = False
+    answered: list[str] = Field(default_factory=list)
+    address: str | None = None
+    point: list[float] | None = None
+    contact: dict[str, Any] | None = None
+    comment: str | None = None
+
 SPEC = DialogSpec(
+    state=FindOrCreateState,
     name="recommend",
     commands=(Command("recommend", ("recommander", "recommande")),),
     intents=frozenset({"recommend"}),

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
+from bot.dialog_state import CommuneQuestion
 from bot.messages import Outgoing
 from bot.spec import Command, DialogSpec
 from dialogs.common import (
@@ -228,7 +229,15 @@ class Register:
 
 DIALOG = Register()
 
+class RegisterState(CommuneQuestion):
+    """Registration: the commune being confirmed, and a newcomer's question kept for after."""
+
+    insee: str | None = None
+    point: list[float] | None = None
+    then: str | None = None
+
 SPEC = DialogSpec(
+    state=RegisterState,
     name="register",
     commands=(Command("start", ("register", "inscription"), menu=False),),
     intents=frozenset({"register", "move"}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
+from bot.dialog_state import CommuneQuestion
 from bot.i18n import LANGUAGES, translator
 from bot.messages import Outgoing, Text
 from bot.spec import Command, DialogSpec
@@ -206,7 +207,13 @@ class Settings:
 
 DIALOG = Settings()
 
+class SettingsState(CommuneQuestion):
+    """Settings: the menu item open, and the commune offered for a shared location."""
+
+    insee: str | None = None
+
 SPEC = DialogSpec(
+    state=SettingsState,
     name="settings",
     commands=(Command("settings", ("reglages", "parametres")),),
     intents=frozenset({"settings"}),
