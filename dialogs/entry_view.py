@@ -264,6 +264,8 @@ NAME_LEADS = frozenset(
         "je fais partie de",
         "je fais partie du",
         "je fais partie des",
+        "jfe parti de", "jfe partie de", "jfe parti du", "jfe partie du", "jfais partie de",
+        "jfais parti de", "j fais partie de", "je fais parti de", "je fe parti de",
         "je suis membre de",
         "je suis membre du",
         "je suis membre des",

@@ -45,6 +45,8 @@ _RECOMMEND = rx(
 )
 _JOIN = rx(
     r"fais partie",
+    r"j ?fe part?i",
+    r"jfai part?i",
     r"j ?ai (?:cree|fonde|monte) (?:un|une|l|le|la|mon|ma|notre)",
     r"i (?:run|manage|founded|started) (?:a|an|the|our|my)",
     r"je (?:gere|dirige|anime|preside)",
@@ -102,6 +104,7 @@ _PROJECT_OWN = rx(
     r"announce a project",
 )
 _PROJECT_WORD = rx(r"projets?", r"projects?")
+_MY_PROJECT = rx(r"mon projet", r"mes projets", r"my projects?", r"notre projet", r"our project")
 _VOLUNTEER_CALL = rx(
     r"(?:cherch\w*|looking for|need|besoin)\s+(?:de\s+|des\s+|d\s+|some\s+)?"
     r"(?:benevoles|volunteers|bras|helpers|coups de main)",
@@ -272,6 +275,8 @@ def read_intent(
     if found := _JOIN.search(folded):
         return "join", token_after(tokens, found.end())
     creating = _CREATE.search(folded)
+    if question and not creating and _PROJECT_OWN.search(folded) and _MY_PROJECT.search(folded):
+        return "me", None  # "mon projet est publié ?": about one's projects, not a new one
     own = _PROJECT_OWN.search(folded) or _VOLUNTEER_CALL.search(folded)
     project = _PROJECT_WORD.search(folded)
     if own or (creating and (project or has_category or _GROUP_WORDS.search(folded))):

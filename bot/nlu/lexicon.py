@@ -128,13 +128,15 @@ WHOLE: dict[str, frozenset[str]] = {
     "thanks": frozenset(
         ["merci", "mci", "mrc", "merci beaucoup", "merci bien", "merci bcp", "thx", "thanks",
          "thank you", "thank you so much", "thanks a lot", "ty", "cool merci", "super merci",
-         "top merci", "many thanks", "merci infiniment"]
+         "top merci", "many thanks", "merci infiniment", "ta", "cheers", "nice one",
+         "thanks mate", "merci a vous", "merci a toi"]
     ),
     "greeting": frozenset(
         ["bonjour", "bonsoir", "salut", "slt", "coucou", "bjr", "bsr", "yo", "hello", "hi",
          "hey", "hola", "good morning", "good evening", "good afternoon", "morning", "kikou",
          "cc", "wesh", "hi there", "hey there", "hello there", "salut a toi", "bonjour a tous",
-         "allo", "start", "demarrer", "commencer"]
+         "allo", "start", "demarrer", "commencer", "hows it going", "how s it going",
+         "how are you", "ca va", "comment ca va", "sa va", "koman i lé", "koman le", "ca va ou"]
     ),
     "help": frozenset(
         ["aide", "aidez moi", "aide moi", "help", "help me", "comment ca marche",
