@@ -113,6 +113,8 @@ class Memory:
         notes, noted_at = self.notes, self.noted_at
         if notes and (noted_at is None or now - noted_at > LOCATION_TTL):
             notes, noted_at = {}, None
+        if shown is self.shown and location is self.location and notes is self.notes:
+            return self  # nothing expired (the usual case): no new object
         return Memory(shown=shown, location=location, notes=notes, noted_at=noted_at)
 
     def noting(self, notes: dict[str, str], now: datetime) -> Memory:
@@ -155,6 +157,8 @@ class Conversation:
     memory: Memory = field(default_factory=Memory)
     #: the version of the dialog's state model that wrote ``data`` (its spec's ``state``)
     state_version: int = 1
+    #: ``data`` was checked against that model when written (no need to check it again)
+    checked: bool = False
 
     @property
     def open(self) -> bool:
@@ -177,6 +181,8 @@ class Conversation:
         out: JSON = {"v": STATE_VERSION, "data": self.data}
         if self.state_version != 1:
             out["sv"] = self.state_version
+        if self.checked:
+            out["ck"] = True
         if self.offer is not None:
             out["offer"] = self.offer.to_json()
         if self.closed:
@@ -202,4 +208,5 @@ class Conversation:
             closed=bool(stored.get("closed")),
             memory=Memory.from_json(stored.get("memory")),
             state_version=int(stored["sv"]) if isinstance(stored.get("sv"), int) else 1,
+            checked=stored.get("ck") is True,
         )

@@ -115,7 +115,8 @@ class Turn:
         self.row_id = self.row.id if self.row is not None else 0
         conv = (Conversation.from_json(self.row.dialog, self.row.state)
                 if self.row is not None else Conversation())
-        self.conv = replace(conv, memory=conv.memory.fresh(self.now))
+        memory = conv.memory.fresh(self.now)
+        self.conv = conv if memory is conv.memory else replace(conv, memory=memory)
         #: what the row holds now: an unchanged conversation is not written again
         self.stored = (self.row.dialog, self.row.state) if self.row is not None else None
         self.notes: list[Outgoing] = []  # said before the answer (an expired dialog)
@@ -141,6 +142,8 @@ class Turn:
         spec = get_spec(conv.dialog) if conv.open and not conv.closed else None
         if spec is None or spec.state is None:
             return
+        if conv.checked and conv.state_version == spec.state.version:
+            return  # written by this very model, which checked it then
         try:
             data = load_state(spec.state, conv.data, conv.state_version)
         except StateError:
@@ -472,7 +475,8 @@ class Turn:
             # a state that does not fit its model is a bug: it fails here, where it is written
             data = dump_state(model, step.state) if model is not None else step.state
             self.conv = Conversation(dialog=name, data=data, offer=offer, memory=memory,
-                                     state_version=model.version if model is not None else 1)
+                                     state_version=model.version if model is not None else 1,
+                                     checked=model is not None)
         elif offer is not None:
             self.conv = Conversation(dialog=name, data={}, offer=offer, closed=True, memory=memory)
         else:

@@ -226,9 +226,11 @@ def commune(insee: str | None) -> Commune | None:
     return found
 
 
+@lru_cache(maxsize=65536)
 def commune_label(insee: str | None) -> PlaceName:
     """``Saint-Paul (974)``, or the code itself when unknown; a ``PlaceName``, so that a
-    sentence can say ``{commune:à}`` (« au Port (974) »)."""
+    sentence can say ``{commune:à}`` (« au Port (974) »). Memoized: the gazetteer does not
+    change while the bot runs, and result lists ask for the same communes all the time."""
     found = commune(insee)
     if found is None:
         return PlaceName(insee or "")
@@ -446,6 +448,7 @@ def clear_commune_keys(state: JSON) -> JSON:
 # --- categories and entries ---------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def category_name(slug: str | None, lang: str) -> CategoryName:
     """The category's name in ``lang`` ("Crèche" / "Daycare"), or the slug when unknown; a
     ``CategoryName`` with the French gender, so that a sentence can say ``{category:aucun}``
