@@ -23,6 +23,7 @@ writers queue on the busy timeout instead of failing on a stale snapshot.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 from collections.abc import Callable, Iterable
@@ -77,13 +78,20 @@ def prune_processed_events(session: Session, before: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+#: how many distinct (text, language, home) parses are remembered
+PARSE_CACHE = 4096
+
+
 def _default_parse() -> ParseFn | None:
     try:
         nlu = importlib.import_module("bot.nlu")
     except Exception:  # the NLU is optional: without it free text gets the short help
         log.info("bot.nlu cannot be imported: free text gets the short help")
         return None
-    parse: ParseFn = nlu.parse
+    # Parsing is pure (text, language, home -> an immutable Parse) and people send the
+    # same short messages all the time ("1", "oui", "merci", "plus", "annuler"): the
+    # last few thousand answers are kept
+    parse: ParseFn = functools.lru_cache(maxsize=PARSE_CACHE)(nlu.parse)
     return parse
 
 
