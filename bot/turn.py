@@ -27,6 +27,7 @@ from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Tex
 from bot.router import Command, decide, is_cancel, parse_command, parse_location_command
 from bot.state import bind_choices, match_text, new_nonce, resolve_choice_id
 from dialogs import get_dialog, get_spec, specs
+from dialogs.common import category_name, commune_label
 from dialogs.entry_questions import entry_of_payload
 from directory.gazetteer_geo import valid_point
 from directory.models import Account, ChatBinding, Citizen, DialogState
@@ -397,7 +398,22 @@ class Turn:
             return self._small_talk(intent)
         if intent == "cancel":
             return [self.say("engine.nothing_to_cancel")]
-        return [self.say("engine.not_understood"), self.say("engine.short_help")]
+        return [self._not_understood(), self.say("engine.short_help")]
+
+    def _not_understood(self) -> Outgoing:
+        """"I did not understand", with what was understood all the same (a commune, a
+        kind of place), so that the citizen sees which part to say differently."""
+        parse = self.parse
+        parts: list[str] = []
+        category = getattr(parse, "category", None)
+        if category:
+            parts.append(category_name(category, self.t.lang))
+        commune = getattr(parse, "commune", None)
+        if commune:
+            parts.append(commune_label(commune))
+        if not parts:
+            return self.say("engine.not_understood")
+        return self.say("engine.not_understood_but", understood=", ".join(parts))
 
     def _args(self, parse: Any, text_: str, intent: str | None = None) -> JSON:
         args: JSON = {}
