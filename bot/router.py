@@ -112,8 +112,10 @@ def decide(parse: Any, *, dialog: str, opens: str | None, step: str | None,
     free = step in free_text_steps
     if intent in ASIDE_INTENTS and opens != dialog:
         return "aside"  # "merci" is no project description: small talk is always an aside
+    named_request = intent in {"recommend", "join"} and getattr(parse, "name", None)
     if free and interruptible and opens != dialog and is_clear_request(parse) and (
-        question or (getattr(parse, "field", None) and getattr(parse, "commune", None))
+        question or named_request
+        or (getattr(parse, "field", None) and getattr(parse, "commune", None))
     ):
         # a question where a name or a description was asked ("whats the number of the vet
         # in le port ?" as a project's title): answered as the question it is

@@ -24,6 +24,7 @@ from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import StateError, dump_state, load_state
 from bot.i18n import LANGUAGES, Translator, translator
 from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Text
+from bot.nlu.lexicon import word_set
 from bot.router import Command, decide, is_cancel, parse_command, parse_location_command
 from bot.state import bind_choices, match_text, new_nonce, resolve_choice_id
 from dialogs import get_dialog, get_spec, specs
@@ -31,7 +32,7 @@ from dialogs.common import category_name, commune_label
 from dialogs.entry_questions import entry_of_payload
 from directory.gazetteer_geo import valid_point
 from directory.models import Account, ChatBinding, Citizen, DialogState
-from directory.text import clean
+from directory.text import clean, fold
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -273,7 +274,7 @@ class Turn:
             interruptible=spec.interruptible if spec is not None else True,
             free_text_steps=spec.free_text_steps if spec is not None else (),
             slot_steps=spec.slot_steps if spec is not None else (),
-            question=self.incoming.text.rstrip().endswith("?"),
+            question=_is_question(self.incoming.text),
         )
 
     def _resume_or_fresh(self, choice_id: str | None) -> list[Outgoing]:
@@ -315,12 +316,20 @@ class Turn:
             if isinstance(answer, Step):  # the dialog keeps the floor (and the request)
                 return self._apply(name, answer)
             kept = list(answer)
+        spec = self.specs.by_name.get(name)
+        if not kept and spec is not None and spec.commands and len(self.conv.data) > 2:
+            # something was under way: say it is left, and how to start it again
+            kept = [self.say("engine.left", command="/" + spec.commands[0].name)]
         self._close()
         return [*kept, *self._fresh()]
 
     def _small_talk(self, intent: str | None) -> list[Outgoing]:
         if intent == "greeting":
             name = self.citizen.display_name
+            evening = fold(self.incoming.text).startswith(("bonsoir", "bsr", "good evening"))
+            if evening:  # "bonsoir" is answered in kind
+                return [self.say("engine.greeting_evening_named", name=name) if name
+                        else self.say("engine.greeting_evening")]
             return [self.say("engine.greeting_named", name=name) if name
                     else self.say("engine.greeting")]
         if intent == "switch_language":
@@ -392,6 +401,10 @@ class Turn:
         opens = self.specs.dialog_for_intent(intent)
         if opens is not None:
             return self._open(opens, args)
+        if parse is not None and intent == "unknown" and _looks_like_a_name(text_):
+            # "kabar": a word or two the NLU does not know may be a place's name; the ask
+            # dialog shows the places so named, or declines (then: not understood)
+            return self._open("ask", {**args, "intent": "search", "guess": True})
         if intent == "greeting":
             return [*self._small_talk(intent), self.say("engine.short_help")]
         if intent in {"thanks", "bye", "ack", "switch_language"}:
@@ -574,6 +587,25 @@ class Turn:
 #: memory note: how many more messages may still set a hint-less newcomer's language
 LANGUAGE_OPEN = "language_open"
 LANGUAGE_TRIES = 3
+
+#: words a question starts with ("ousa na une pharmacie o port" has no "?")
+_QUESTION_WORDS = word_set(
+    """ou ousa quel quelle quels quelles kel kels ya y a t il est ce qu est qui where what
+    which is are any do does how combien when quand kan"""
+)
+
+
+def _is_question(text: str) -> bool:
+    """A "?" at the end, or a question word first (SMS questions often have no "?")."""
+    words = fold(text).split()
+    return text.rstrip().endswith("?") or bool(words and words[0] in _QUESTION_WORDS)
+
+
+def _looks_like_a_name(text: str) -> bool:
+    """One to three words with letters and no request in them: likely a place's name."""
+    words = text.split()
+    return 1 <= len(words) <= 3 and all(any(ch.isalpha() for ch in w) for w in words) and len(text) <= 60
+
 
 #: not parsed yet (None is a parse result: no NLU, or nothing to read)
 _UNREAD = object()

@@ -258,8 +258,8 @@ class AnnounceDialog:
             current = [n for n in current if n != need] if need in current else [*current, need]
             state = {**state, "needs": [n for n in NEEDS if n in current]}
             return Step.wait(state, self.needs_question(ctx, state))
-        if picked in (DONE, NONE):
-            return self.next(ctx, {**state, "needs_done": True})
+        if picked in (DONE, NONE) or (common.parse_yes_no(ctx.incoming.text) and state.get("needs")):
+            return self.next(ctx, {**state, "needs_done": True})  # "oui" after ticking: done
         needs = parse_needs(ctx.incoming.text)
         if needs is None:
             return self.ask(ctx, state, "needs", (common.say(ctx, "announce.needs_unknown"),))

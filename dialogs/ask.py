@@ -70,6 +70,7 @@ from dialogs.slots import Slots, slots_from, understand
 from directory import services
 from directory.gazetteer import get_gazetteer
 from directory.search import SearchPage
+from directory.text import fold
 
 if TYPE_CHECKING:
     from directory.search import SearchPage
@@ -106,6 +107,8 @@ class AskDialog:
             if entry is None:
                 return Step.done(common.say(ctx, "ask.gone"))
             return self._open_entry(ctx, entry, [entry.id])
+        if args.get("guess"):
+            return self._guess_name(ctx, str(args.get("text") or ""))
         if args.get("relocate") and shown is not None and ctx.incoming.location is not None:
             return self._relocate(ctx, shown.query)
         if args.get("followup") and shown is not None:
@@ -158,6 +161,21 @@ class AskDialog:
                     nothing = no_results(ctx, query, float(query["radius"]))
                     step.replies.append(common.say_spans(ctx, [Text(nothing)]))
         return step
+
+    def _guess_name(self, ctx: DialogContext, text: str) -> Step:
+        """A word or two nothing else explains ("kabar"): the places so named, nearest
+        first, in the whole directory; nothing so named declines (the engine then says it
+        did not understand, with its short help)."""
+        home = ctx.citizen.home_insee or ctx.chat_commune
+        query = {"text": text, "category": None, "point": None, "commune": home, "how": ANYWHERE,
+                 "radius": None, "kind": None}
+        page = run_search(ctx, query)
+        named = [hit for hit in page.hits if fold(text) in fold(hit.name)]
+        if not named:
+            return Step.pass_on()
+        query = {**query, "key": results_key(ctx, query)}
+        return self._show_page(ctx, query, replace(page, hits=named, next_cursor=None),
+                               cursor=None, page_number=1)
 
     def _by_contact(self, ctx: DialogContext, contact: str) -> Step:
         """A pasted phone number or web address: the entry that has it, or say none does."""

@@ -340,6 +340,8 @@ class FindOrCreate:
             if commune_code and common.commune(commune_code) and not state.get("commune_said"):
                 state.update(commune=commune_code, commune_said=True)
             return self.next(ctx, state)
+        if category and not state.get("category") and match_category(typed.split()[0], ctx.lang)[0]:
+            state = {**state, "category": category}  # "garage zot": a garage, by its name
         return self.next(ctx, {**state, "name": typed})
 
     def on_commune(self, ctx: DialogContext, state: JSON) -> Step:

@@ -115,6 +115,8 @@ _CREATE = rx(
     r"nous lancons",
     r"lancer",
     r"je monte",
+    r"jmonte",
+    r"jlance",
     r"on monte",
     r"nous montons",
     r"monter (?:un|une)",

@@ -75,7 +75,7 @@ ACK_WORDS = frozenset(
      "pas de probleme", "tres bien", "genial", "excellent", "ok merci", "ok cool", "lol ok",
      "ok super", "ok top", "ah ok", "ah d accord", "got it", "alright", "all right", "great",
      "perfect", "noted", "fine", "no problem", "ok thanks", "ok great", "sounds good",
-     "understood", "kk", "k", "👍", "👌"]
+     "understood", "kk", "k", "👍", "👌", "oke", "okey", "okay cool", "ok bon"]
 )
 #: leave-taking, alone or closing a short message ("merci, bonne journée")
 BYE_WORDS = frozenset(
@@ -129,7 +129,8 @@ WHOLE: dict[str, frozenset[str]] = {
         ["merci", "mci", "mrc", "merci beaucoup", "merci bien", "merci bcp", "thx", "thanks",
          "thank you", "thank you so much", "thanks a lot", "ty", "cool merci", "super merci",
          "top merci", "many thanks", "merci infiniment", "ta", "cheers", "nice one",
-         "thanks mate", "merci a vous", "merci a toi"]
+         "thanks mate", "merci a vous", "merci a toi", "mersi", "mrci", "merssi", "bisous",
+         "biz", "bizou", "bizous"]
     ),
     "greeting": frozenset(
         ["bonjour", "bonsoir", "salut", "slt", "coucou", "bjr", "bsr", "yo", "hello", "hi",

@@ -11,7 +11,7 @@ _NAME_STOP = word_set(
     """
     a au aux en sur dans vers de du des d pour avec est il elle qui que c je j on et ou mais
     super top genial excellent tres vraiment trop in at on is who which and but for with
-    very really great a an svp stp please merci car parce
+    very really great a an svp stp please pls plz merci car parce thx
     """
 )
 _NAME_LEAD = frozenset(
@@ -118,7 +118,8 @@ _DESCRIPTIVE = word_set(
     svp stp merci moi nous chez ici la bas coin quartier secteur autour environ
     numero telephone tel tél adresse horaires horaire heure heures site web mail email
     open now today tonight tomorrow cheap good best nice near nearby close around here
-    for kids children baby adults phone number address hours opening website
+    for kids children baby adults phone number address hours opening website pls plz
+    please thx svp stp
     group groupe groups groupes troupe troupes team teams equipe club clubs association
     associations asso collectif company compagnie
     """

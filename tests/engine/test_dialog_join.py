@@ -57,7 +57,7 @@ def test_a_missing_association_is_created_after_confirmation(seeded: Any) -> Non
     assert chat.step == "confirm" and "oui ou non" in S.text_of(replies)
     done = chat.send("oui")
     assert not chat.open
-    assert "ajoutée" in S.text_of(done) and "vous faites partie" in S.text_of(done)
+    assert "figure maintenant dans l'annuaire" in S.text_of(done) and "vous faites partie" in S.text_of(done)
     with factory() as session:
         entry = session.scalars(select(Entry).where(Entry.name == "Les Amis du Maloya")).one()
         assert entry.kind == "organization" and entry.org_type is not None

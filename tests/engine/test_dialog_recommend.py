@@ -74,7 +74,7 @@ def test_creates_a_missing_entry_in_short_steps_and_writes_once(seeded: Any) -> 
     done = chat.pick("Passer")
     assert not chat.open
     text = S.text_of(done)
-    assert "ajouté à l'annuaire" in text and "1 personne recommande" in text
+    assert "figure maintenant dans l'annuaire" in text and "1 personne recommande" in text
     with factory() as session:
         entry = session.scalars(select(Entry).where(Entry.name.like("%Chez Mimi%"))).one()
         assert entry.category == "boulangerie" and entry.commune_insee == S.SAINT_PAUL
@@ -139,7 +139,7 @@ def test_a_different_one_despite_the_duplicate(sqlite_seeded: Any) -> None:
     chat.send("Super")
     assert chat.step == "dup"
     done = chat.pick("Aucun")
-    assert not chat.open and "ajouté" in S.text_of(done)
+    assert not chat.open and "figure maintenant dans l'annuaire" in S.text_of(done)
     with factory() as session:
         assert len(session.scalars(select(Entry).where(Entry.name == "Boulangerie Ti Pain")).all()) == 2
 
