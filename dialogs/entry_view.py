@@ -226,6 +226,11 @@ def capitalised_name(text: str) -> str | None:
     return " ".join(best) or None
 
 
+#: words that never start the category word kept in a name ("chez", articles)
+_NOT_IN_A_NAME = frozenset({"le", "la", "les", "l", "un", "une", "chez", "de", "du", "des", "d",
+                            "a", "au", "aux", "the", "an", "my", "mon", "ma"})
+
+
 def with_category_word(text: str, name: str, lang: str) -> str:
     """The name as the sentence said it, category word included: "je recommande le garage
     Zot" names "Garage Zot", not "Zot" (pure). A name that already has it, or whose
@@ -239,11 +244,17 @@ def with_category_word(text: str, name: str, lang: str) -> str:
     for start in range(1, len(words) - len(name_words) + 1):
         if folded[start:start + len(name_words)] != target:
             continue
-        before = words[start - 1].strip(",.;:!?«»\"'")
-        slug, _ = match_category(before, lang)
-        if slug is None or match_category(name_words[0], lang)[0] == slug:
-            return name
-        return f"{before[:1].upper()}{before[1:]} {name}"
+        for size in (1, 2):  # "garage Zot", else "club sportif Calumet"
+            if start - size < 0:
+                continue
+            before = " ".join(w.strip(",.;:!?«»\"'") for w in words[start - size:start])
+            slug, _ = match_category(before, lang)
+            if slug is None or fold(before.split()[0]) in _NOT_IN_A_NAME:
+                continue
+            if match_category(name_words[0], lang)[0] == slug:
+                return name
+            return f"{before[:1].upper()}{before[1:]} {name}"
+        return name
     return name
 
 

@@ -70,6 +70,8 @@ NAME_SIMILARITY = 72.0
 MAX_CANDIDATES = 5
 
 
+#: a candidate this alike is surely the one meant (no need to look further away)
+SURE_MATCH = 90.0
 #: a name guessed from a sentence (no capital, no NLU name) longer than this is refused
 LONGEST_GUESSED_NAME = 5
 
@@ -245,9 +247,20 @@ class FindOrCreate:
         Pharmacie Calumet" from Saint-Paul: the one in Saint-André), unless the commune was
         said ("le garage Zot au Port" is in Le Port or new)."""
         near = self._candidates_in(ctx, state, commune=state["commune"], radius_km=FIND_RADIUS_KM)
-        if near or state.get("commune_said"):
-            return near
-        return self._candidates_in(ctx, state, commune=None, radius_km=None)
+        wanted = state.get("search_name") or state["name"]
+        kind = state.get("category")
+
+        def rank(entry: Entry) -> tuple[bool, float]:
+            # the kind of place said first ("the calumet pharmacy" is no market), then the name
+            return (not kind or entry.category == kind, name_similarity(wanted, entry.name))
+
+        if state.get("commune_said") or any(rank(e) >= (True, SURE_MATCH) for e in near):
+            return sorted(near, key=rank, reverse=True)
+        # nothing near is surely it: the same name elsewhere comes too, the surest first
+        # ("Club sportif Calumet" is in Saint-André, not the Calumet market next door)
+        far = self._candidates_in(ctx, state, commune=None, radius_km=None)
+        merged = {e.id: e for e in [*near, *far]}.values()
+        return sorted(merged, key=rank, reverse=True)[:MAX_CANDIDATES]
 
     def _candidates_in(
         self, ctx: DialogContext, state: JSON, *, commune: str | None, radius_km: float | None

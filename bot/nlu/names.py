@@ -105,6 +105,13 @@ def entry_name(reading: Reading, place: tuple[int, int] | None, verb_end: int | 
     return None
 
 
+#: English verbs and words that lead into a name placed before its category word
+_ENGLISH_LEADS = frozenset(
+    {"recommend", "belong", "member", "join", "joined", "love", "like", "try", "visit", "see",
+     "go", "any", "find", "need", "want", "looking", "search", "i", "we", "you", "there",
+     "some", "is", "are", "where", "which", "what", "our", "your", "his", "her"}
+)
+
 #: words after a category word in a question that describe it rather than name it
 #: ("une pharmacie ouverte le dimanche", "un garagiste pas cher", "a cheap plumber")
 _DESCRIPTIVE = word_set(
@@ -120,13 +127,15 @@ _DESCRIPTIVE = word_set(
     open now today tonight tomorrow cheap good best nice near nearby close around here
     for kids children baby adults phone number address hours opening website pls plz
     please thx svp stp
+    nearest closest cheapest cheap best better good great nice new old local big small little
+    reliable honest friendly late night emergency another other same
     group groupe groups groupes troupe troupes team teams equipe club clubs association
     associations asso collectif company compagnie
     """
 )
 
 
-def search_name(reading: Reading, place: tuple[int, int] | None) -> str | None:
+def search_name(reading: Reading, place: tuple[int, int] | None, *, english: bool = False) -> str | None:
     """The words naming one entry in a search ("pharmacie calumet", "la pharmacie Calumet
     à Saint-André"): the capitalised name after the category word, else the plain words
     right after it that describe nothing ("ouverte", "pas cher" describe). None when the
@@ -153,4 +162,20 @@ def search_name(reading: Reading, place: tuple[int, int] | None) -> str | None:
             k += 1
         if collected and any(len(tokens[c].fold) >= 3 for c in collected):
             return reading.cleaned[tokens[collected[0]].start : tokens[collected[-1]].end]
+        # English puts the name first: "the calumet pharmacy", "songe grocery"
+        before: list[int] = []
+        k = _i - 1
+        while k >= 0 and len(before) < 3:
+            word = tokens[k]
+            gap = reading.cleaned[tokens[k].end : tokens[k + 1].start]
+            if _CLAUSE_BREAK.search(gap) or (place is not None and place[0] <= k < place[1]):
+                break
+            if word.fold in _NAME_STOP or word.fold in _DESCRIPTIVE or word.fold in _NAME_LEAD:
+                break
+            if word.fold in _ENGLISH_LEADS or word.text.isdigit():
+                break
+            before.insert(0, k)
+            k -= 1
+        if before and english and any(len(tokens[c].fold) >= 3 for c in before):
+            return reading.cleaned[tokens[before[0]].start : tokens[before[-1]].end]
     return None

@@ -289,7 +289,10 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         # "pharmacie calumet", "je recommande le garage combava": the name words after the
         # category word, typed in lower case on a phone, stay with it (a named place is then
         # looked for beyond the usual radius)
-        name = search_name(reading, place_span) or named_by
+        # English puts a name first ("the calumet pharmacy"): read there when a name is
+        # expected (recommend, join) or the message is only the name and its kind
+        name_first = lang_found == "en" and (intent != "search" or len(reading.tokens) <= 3)
+        name = search_name(reading, place_span, english=name_first) or named_by
     if need_span is not None:
         name = None
     if intent in NO_SLOTS:
