@@ -81,6 +81,8 @@ FOLLOW_UP_LEAD = re.compile(
     r"(?:(?:à|a|au|aux|en|dans|sur|in|at|du c[oô]t[eé] de)\b\s*)?",
     re.IGNORECASE,
 )
+#: a question about "them" over this many listed places answers for each
+FEW = 3
 #: further categories answered beside the first one ("une crèche et une pharmacie")
 MAX_ALSO = 2
 #: the radius is widened once, by this factor, capped
@@ -236,6 +238,9 @@ class AskDialog:
             return self._first_page(ctx, query_state(slots, around))
         if not slots.has_subject:
             carried = {"commune": slots.commune, "near_me": slots.near_me, "radius_km": slots.radius_km}
+            if slots.commune:  # "et à Saint-Benoît ?": what, there?
+                return common.ask(ctx, {"step": "what", "slots": carried}, "ask.what_at",
+                                  commune=common.commune_label(slots.commune))
             return common.ask(ctx, {"step": "what", "slots": carried}, "ask.what")
         place = choose_place(ctx, slots)
         if place is None:
@@ -511,6 +516,12 @@ class AskDialog:
             return self._card(ctx, state, entry) if entry is not None else Step.done(
                 common.say(ctx, "ask.gone"))
         if action == "which":
+            if len(shown.hits) <= FEW:  # "ils ouvrent le samedi ?" over two: both answered
+                entries = [e for e in (load_entry(ctx, i) for i in shown.hits) if e is not None]
+                answers = [r for e in entries
+                           for r in answer_field(ctx, e, revision.field or "", revision.weekday)]
+                if answers:
+                    return Step.done(*answers)
             return Step.done(common.say_spans(ctx, [Text(ctx.t.plural(
                 "ask.which_of_the_list", revision.out_of))]))
         if action in {"field", "recommend", "join", "share"}:

@@ -75,7 +75,7 @@ def revise(shown: Shown, parse: Any) -> Revision | None:
         return Revision("field", entry=target, field=str(field), weekday=_get(parse, "weekday"))
     if field and target is None and shown.hits and not (category or commune or name):
         # "ils ouvrent le samedi ?" with several listed: which one?
-        return Revision("which", field=str(field), out_of=len(shown.hits))
+        return Revision("which", field=str(field), weekday=_get(parse, "weekday"), out_of=len(shown.hits))
     if target is not None and intent in {"recommend", "join"} and not (name or category):
         return Revision(intent, entry=target)
     if target is not None and intent == "share":
