@@ -42,7 +42,8 @@ ARTICLES = frozenset({"le", "la", "les", "l"})
 # Words after which a commune name is expected. "o" is SMS for "au", "a" for "à".
 _PLACE_STRONG = frozenset(
     {"a", "au", "aux", "en", "sur", "vers", "dans", "ds", "o", "pres", "habite", "jhabite",
-     "vis", "reste", "in", "at", "near", "around", "from", "to", "live", "ville", "commune"}
+     "vis", "reste", "in", "at", "near", "around", "from", "to", "live", "ville", "commune",
+     "about"}
 )  # fmt: skip
 # Weaker: "de" follows many nouns ("de garde", "de chez moi"): only for unmistakable names.
 _PLACE_WEAK = frozenset({"de", "du", "des", "d", "pour", "of", "depuis", "cote", "c", "est", "is"})
