@@ -36,6 +36,8 @@ from geopy.adapters import URLLibAdapter
 from geopy.geocoders import BANFrance
 from geopy.location import Location
 
+from directory.gazetteer_geo import haversine_km
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DOMAIN = "api-adresse.data.gouv.fr"
@@ -198,14 +200,6 @@ class Geocoder:
             postcode=str(props["postcode"]) if props.get("postcode") else None,
             distance_km=distance,
         )
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(
-        math.radians(lon2 - lon1) / 2
-    ) ** 2
-    return 12742.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def geocoder_from_config(settings: GeocoderSettings, *, offline: bool = False) -> Geocoder | None:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from directory.gazetteer_geo import haversine_km
 from directory.models import (
     Citizen,
     Entry,
@@ -149,14 +150,6 @@ def _coordinate(value: float | None, field_: str, bound: float) -> float | None:
     return number
 
 
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(
-        math.radians(lon2 - lon1) / 2
-    ) ** 2
-    return 12742.0 * math.asin(min(1.0, math.sqrt(h)))
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -206,7 +199,7 @@ def validate_entry(
         lat is not None
         and lon is not None
         and commune.lat is not None
-        and _haversine_km(lat, lon, commune.lat, commune.lon) > MAX_POINT_OFFSET_KM
+        and haversine_km(lat, lon, commune.lat, commune.lon) > MAX_POINT_OFFSET_KM
     ):
         raise InvalidEntry("lat", "point_outside_commune")
     description = _text(data.description, "description", MAX_DESCRIPTION) or ""
