@@ -41,6 +41,15 @@ class GeocoderConfig(BaseModel):
     timeout_s: float = Field(default=3.0, gt=0, le=30)
 
 
+class ConversationConfig(BaseModel):
+    """How long the bot waits on an open question before closing it (said at the next
+    message); a dialog's spec may set its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idle_timeout_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +57,7 @@ class Config(BaseModel):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     matrix: MatrixConfig = Field(default_factory=MatrixConfig)
     geocoder: GeocoderConfig = Field(default_factory=GeocoderConfig)
+    conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     #: ``platform:user id`` of the people who run the bot
     admins: list[str] = Field(default_factory=list)
 

@@ -83,3 +83,13 @@ def test_geocoder_section_defaults_example_and_refusals() -> None:
         parse_config({"geocoder": {"timeout_s": 0}}, env={})
     with pytest.raises(ConfigError, match=r"geocoder\.scheme"):
         parse_config({"geocoder": {"scheme": "ftp"}}, env={})
+
+
+def test_the_idle_timeout_is_configurable_and_checked() -> None:
+    from bot.config import ConfigError, parse_config
+
+    assert parse_config({}).conversation.idle_timeout_minutes == 30
+    assert parse_config({"conversation": {"idle_timeout_minutes": 5}}).conversation.idle_timeout_minutes == 5
+    for bad in (0, -1, "soon"):
+        with pytest.raises(ConfigError, match="conversation.idle_timeout_minutes"):
+            parse_config({"conversation": {"idle_timeout_minutes": bad}})

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable
+from datetime import timedelta
 
 import click
 
@@ -18,8 +19,10 @@ async def _serve(config: Config) -> None:
     from bot.scheduler import start_scheduler, stop_scheduler
     from bot.wiring import build_engine
 
-    engine = build_engine(config.database.url, admins=config.admins,
-                          geocoder=geocoder_from_config(config.geocoder))
+    engine = build_engine(
+        config.database.url, admins=config.admins, geocoder=geocoder_from_config(config.geocoder),
+        idle_timeout=timedelta(minutes=config.conversation.idle_timeout_minutes),
+    )
     tasks: list[Awaitable[None]] = []
     if config.telegram.enabled:
         from adapters.telegram.runner import run_telegram
