@@ -91,5 +91,5 @@ def test_the_idle_timeout_is_configurable_and_checked() -> None:
     assert parse_config({}).conversation.idle_timeout_minutes == 30
     assert parse_config({"conversation": {"idle_timeout_minutes": 5}}).conversation.idle_timeout_minutes == 5
     for bad in (0, -1, "soon"):
-        with pytest.raises(ConfigError, match="conversation.idle_timeout_minutes"):
+        with pytest.raises(ConfigError, match=r"conversation\.idle_timeout_minutes"):
             parse_config({"conversation": {"idle_timeout_minutes": bad}})
