@@ -214,15 +214,11 @@ class CommuneAnswer:
     confirmed: bool = False
 
 
-def _gazetteer() -> Any:
-    return get_gazetteer()
-
-
 def commune(insee: str | None) -> Commune | None:
     """The commune of an INSEE code (None when unknown)."""
     if not insee:
         return None
-    found: Commune | None = _gazetteer().get(insee)
+    found: Commune | None = get_gazetteer().get(insee)
     return found
 
 
@@ -328,7 +324,7 @@ def resolve_commune_answer(
         code = picked[len(COMMUNE_PREFIX) :]
         if commune(code) is not None:
             return CommuneAnswer(insee=code, confirmed=True)
-    gazetteer = _gazetteer()
+    gazetteer = get_gazetteer()
     location = ctx.incoming.location
     if location is not None:
         found = gazetteer.nearest(location.lat, location.lon)
@@ -393,7 +389,7 @@ def near_home(ctx: DialogContext, insee: str | None, km: float = NEAR_REFERENCE_
     home = ctx.citizen.home_insee or ctx.chat_commune
     if not home or not insee:
         return False
-    gazetteer = _gazetteer()
+    gazetteer = get_gazetteer()
     here, there = gazetteer.get(home), gazetteer.get(insee)
     if here is None or there is None:
         return False
@@ -415,7 +411,7 @@ def _read_by_the_nlu(ctx: DialogContext, text: str, reference: Any) -> list[str]
         candidates.insert(0, code)
     if len(candidates) == 1:
         return [code]
-    gazetteer = _gazetteer()
+    gazetteer = get_gazetteer()
     near_commune = gazetteer.current(reference) if isinstance(reference, str) and reference else None
     chosen_commune = commune(code)
     if near_commune is not None and chosen_commune is not None:
