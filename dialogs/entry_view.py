@@ -231,6 +231,26 @@ _NOT_IN_A_NAME = frozenset({"le", "la", "les", "l", "un", "une", "chez", "de", "
                             "a", "au", "aux", "the", "an", "my", "mon", "ma"})
 
 
+_PLACE_JOINERS = frozenset({"du", "de", "d", "des", "au", "aux", "a", "en", "sur", "le", "la",
+                            "les", "l", "in", "at", "of", "from", "the"})
+
+
+def without_place(name: str, place_name: str) -> str:
+    """The name without the commune said after it: "troupe de théâtre du port" in Le Port
+    is "troupe de théâtre" (pure); unchanged when it does not end with the commune."""
+    words = name.split()
+    place = [w for w in fold(place_name).replace("'", " ").split() if w not in _PLACE_JOINERS]
+    if not place or len(words) <= len(place):
+        return name
+    tail = [fold(w) for w in words[-len(place):]]
+    if tail != place:
+        return name
+    kept = words[: -len(place)]
+    while kept and fold(kept[-1]) in _PLACE_JOINERS:
+        kept.pop()
+    return " ".join(kept) if kept else name
+
+
 def with_category_word(text: str, name: str, lang: str) -> str:
     """The name as the sentence said it, category word included: "je recommande le garage
     Zot" names "Garage Zot", not "Zot" (pure). A name that already has it, or whose

@@ -46,6 +46,7 @@ from dialogs.entry_view import (
     says_none_of_these,
     strip_lead,
     with_category_word,
+    without_place,
 )
 from dialogs.slots import understand
 from directory import services
@@ -182,6 +183,8 @@ class FindOrCreate:
         if guess and place is not None and fold(guess) in fold(place.name):
             guess = None  # "la troupe de théâtre du Port": the capital is the place's
         name = slots.name or guess or strip_lead(typed)
+        if name and not slots.name and place is not None:
+            name = without_place(name, place.name)  # "troupe de théâtre du port" in Le Port
         if name and not slots.name and len(name.split()) <= 2 and match_category(name, ctx.lang)[0]:
             name = None  # "je recommande une crèche": a kind, not a name yet
         if name and not slots.name and len(name.split()) > LONGEST_GUESSED_NAME:

@@ -39,6 +39,8 @@ from directory.gazetteer_names import (
 
 # fmt: off
 ARTICLES = frozenset({"le", "la", "les", "l"})
+#: an article contracted with its preposition before a commune's name ("du Port", "aux Avirons")
+_CONTRACTED = frozenset({"du", "au", "aux", "des"})
 # Words after which a commune name is expected. "o" is SMS for "au", "a" for "à".
 _PLACE_STRONG = frozenset(
     {"a", "au", "aux", "en", "sur", "vers", "dans", "ds", "o", "pres", "habite", "jhabite",
@@ -558,7 +560,10 @@ def acceptable(
     names = [w for w in words[hit.start : hit.end] if w not in ARTICLES]
     several = len(names) > 1
     # "atelier théâtre enfants le port": an article + name closing a request
-    trailing = hit.article and hit.end == len(words) and has_category and names[0] not in _IDIOMS
+    # ("la troupe de théâtre du port": the same with a contracted article, "du"/"au"/"aux")
+    contracted = hit.start > 0 and words[hit.start - 1] in _CONTRACTED
+    trailing = (hit.article or contracted) and hit.end == len(words) and has_category \
+        and names[0] not in _IDIOMS
     return bool(
         hit.context
         or hit.qualified
