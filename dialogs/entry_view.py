@@ -268,6 +268,8 @@ def with_category_word(text: str, name: str, lang: str) -> str:
             if start - size < 0:
                 continue
             before = " ".join(w.strip(",.;:!?«»\"'") for w in words[start - size:start])
+            if before[:2].lower() in {"l'", "d'", "l’", "d’"}:
+                before = before[2:]  # "l'association zot marmay": the article is not kept
             slug, _ = match_category(before, lang)
             if slug is None or fold(before.split()[0]) in _NOT_IN_A_NAME:
                 continue

@@ -30,7 +30,8 @@ def test_je_fais_partie_de_la_troupe_de_theatre_du_port(seeded: Any) -> None:
     # organization; the project of Saint-Paul never is
     assert all(not label.startswith("Jardin") for label in S.choice_labels(replies))
     done = chat.send(choice=f"entry:{troupe}")
-    assert not chat.open and "vous faites partie de Troupe de théâtre du Port (fictive)" in S.text_of(done)
+    assert not chat.open
+    assert "vous faites partie de « Troupe de théâtre du Port (fictive) »" in S.text_of(done)
     with factory() as session:
         summary = citizen_summary(session, session.get(Citizen, chat.citizen_id))
         assert [e.id for e, _role in summary.memberships] == [troupe]
