@@ -342,7 +342,7 @@ def arrondissement_number(words: list[str]) -> tuple[int, int] | None:
             prev = i - 1
             while prev >= 0 and words[prev] in {"the", "le"}:
                 prev -= 1
-            if prev < 0 or words[prev] not in {"in", "near", "around", "dans"}:
+            if prev < 0 or words[prev] not in {"in", "near", "around", "dans", "paris", "lyon", "marseille"}:
                 continue  # "on the 15th" is a date
         if 1 <= number <= 20:
             return number, i
