@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.nlu import followups
@@ -52,8 +53,9 @@ from bot.nlu.names import entry_name, search_name
 from bot.nlu.places import find_places, read_commune, warm_up_places
 from bot.nlu.radius import NEAR_GENERIC, NEAR_ME, read_radius
 from bot.nlu.tokens import MAX_CHARS, Reading, plain, tokenize
+from bot.nlu.when import When, read_when, window
 from directory.categories import get_taxonomy
-from directory.gazetteer import get_gazetteer
+from directory.gazetteer import Commune, Gazetteer, get_gazetteer
 from directory.text import clean, fold
 
 
@@ -91,10 +93,22 @@ class Parse:
     contact: str | None = None
     #: "fr" | "en" for intent "switch_language"
     switch_lang: str | None = None
+    #: the time said ("ce week-end", "samedi", "le 24/12"), placed in time by ``window``
+    when: When | None = None
+    #: the time zone of the commune named, else of home (where "ce week-end" is measured)
+    tz: str | None = None
     extras: dict[str, Any] = dc_field(default_factory=dict, compare=False)
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``communebot parse --json`` object: the contract keys first, then extras."""
+    def window(self, now: datetime | None = None) -> tuple[datetime, datetime] | None:
+        """The understood time window at ``now`` (default: the clock), in ``tz``."""
+        if self.when is None:
+            return None
+        return window(self.when, now or datetime.now(UTC), self.tz or DEFAULT_TZ)
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
+        """The ``communebot parse --json`` object: the contract keys first, then extras;
+        ``when`` is the window in the commune's time zone at ``now`` (default: the clock)."""
+        span = self.window(now)
         return {
             "intent": self.intent,
             "category": self.category,
@@ -102,6 +116,7 @@ class Parse:
             "near_me": self.near_me,
             "radius_km": self.radius_km,
             "name": self.name,
+            "when": {"start": span[0].isoformat(), "end": span[1].isoformat()} if span else None,
             "commune_candidates": list(self.commune_candidates),
             "lang": self.lang,
             "kind": self.kind,
@@ -117,6 +132,16 @@ class Parse:
             "switch_lang": self.switch_lang,
             **self.extras,
         }
+
+
+#: where "ce week-end" is measured when no commune is known
+DEFAULT_TZ = "Europe/Paris"
+
+
+def _tz_of(gaz: Gazetteer, commune: str | None, home: Commune | None) -> str | None:
+    """The time zone of the commune named, else of home."""
+    found = gaz.get(commune) if commune else home
+    return found.timezone if found is not None else None
 
 
 # a sentence of a long message that asks something
@@ -276,6 +301,9 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     if whole == "help" and intent == "search" and not (category or commune or contact):
         intent = "help"
     kind = followups.kind(folded) if intent in {"search", "announce_project"} else None
+    when = read_when(folded, bare_day=kind == "event") if intent in {"search", "announce_project"} else None
+    if when is not None and kind is None and intent == "search" and category is None:
+        kind = "event"  # "quoi de neuf ce week-end au Port ?": what is on, then
     if intent == "announce_project" and kind is None:
         kind = "project"
     name = None
@@ -317,6 +345,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         also_categories=also,
         contact=contact,
         switch_lang=None,
+        when=when,
+        tz=_tz_of(gaz, commune, home_commune),
     )
 
 

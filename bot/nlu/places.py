@@ -103,6 +103,7 @@ COMMON_WORDS = word_set(
     par pas petit petite peu plage plaine plus pont port porte pour pres quai rue saint
     sainte sans ses si son sous sud sur ta tes ton tour tu un une val vert vie vieux vieille
     ville vous y yes no on in at the bay bar mont oui non sept trois nice orange sens courant
+    s t d m j n ll ve re
     vienne grasse cannes tours this baby vers quartier garde saintes lot var cher ain
     aire avion avril bio blanc bouquet bras bus cars chambre change charge chateau chemin
     corn cours couture die doux dry ecole fille frais gas grange hopital hours iron island
