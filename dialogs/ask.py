@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
@@ -30,9 +31,10 @@ from pydantic import Field
 from bot.conversation import Shown
 from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import CommuneQuestion
-from bot.messages import Choice, Outgoing, Text
+from bot.messages import Choice, Outgoing, Span, Text
 from bot.spec import Command, DialogSpec
 from dialogs import common, get_dialog
+from dialogs.agenda import default_window, event_lines, load_events, upcoming, window_text
 from dialogs.ask_query import (
     ANYWHERE,
     DEFAULT_RADIUS_KM,
@@ -42,6 +44,7 @@ from dialogs.ask_query import (
     Place,
     asked_radius,
     choose_place,
+    header,
     no_results,
     origin_of,
     query_state,
@@ -246,7 +249,11 @@ class AskDialog:
         if place is None:
             state = {"step": "where", "slots": _slots_json(slots)}
             return common.ask_commune(ctx, state, "ask.where")
-        return self._first_page(ctx, query_state(slots, place))
+        query = query_state(slots, place)
+        span = ctx.parse.window(ctx.now) if hasattr(ctx.parse, "window") else None
+        if slots.kind == "event" and span is not None:
+            query["when"] = [span[0].isoformat(), span[1].isoformat()]
+        return self._first_page(ctx, query)
 
     def _on_what(self, ctx: DialogContext, state: JSON) -> Step:
         typed = read_text(ctx.incoming.text, max_len=QUERY_MAX)
@@ -275,10 +282,63 @@ class AskDialog:
             place = Place(None, answer.insee, "commune")
         return self._first_page(ctx, query_state(slots, place))
 
+    def _events_page(self, ctx: DialogContext, query: JSON, note: str = "") -> Step:
+        """What is on: the events in the window asked (from now for 30 days when none was
+        said) that have not ended, soonest first, each with its date; widened once when
+        nothing is near; and what window and where, said."""
+        when = query.get("when")
+        start, end = ((datetime.fromisoformat(when[0]), datetime.fromisoformat(when[1]))
+                      if when else default_window(ctx.now))
+        query = {**query, "key": results_key(ctx, query)}
+        radius = float(query["radius"])
+        events: list[Any] = []
+        later: list[Any] = []
+        for tried in dict.fromkeys((radius, min(radius * WIDEN_FACTOR, MAX_RADIUS_KM))):
+            query = {**query, "radius": tried}
+            page = run_search(ctx, query, limit=PAGE_SIZE * 10)
+            found = load_events(ctx, [h.entry_id for h in page.hits])
+            events = upcoming(found, start, end, ctx.now)
+            later = upcoming(found, end, datetime.max.replace(tzinfo=end.tzinfo), ctx.now)
+            if events or later:  # what is near, even later, before what is far
+                break
+        place = common.commune(query.get("commune") or ctx.citizen.home_insee)
+        span = window_text(ctx.lang, start, end, place.timezone if place else "Europe/Paris")
+        if events and not when and len(events) < PAGE_SIZE:
+            # no time said: what is on soon, then what comes later (soonest first)
+            events = [*events, *[e for e in later if e not in events]][:PAGE_SIZE]
+            span = window_text(ctx.lang, start, _aware_end(events[-1], end), place.timezone
+                               if place else "Europe/Paris")
+        if not events and later:
+            # nothing in the window asked: say so, and give the next ones after it
+            radius_text = ctx.t.distance(float(query["radius"]))
+            nothing = ctx.t("ask.events.none_then_next", window=span, radius=radius_text)
+            note = " ".join(n for n in (note, nothing) if n)
+            events, span = later, ""
+        if not events:
+            radius_text = ctx.t.distance(float(query["radius"]))
+            nothing = (ctx.t("ask.events.none_around", window=span, radius=radius_text,
+                             commune=common.commune_label(query["commune"]))
+                       if query.get("commune") and query.get("how") != "you"
+                       else ctx.t("ask.events.none_near_you", window=span, radius=radius_text))
+            return Step.done(common.say_spans(ctx, [Text(" ".join(n for n in (note, nothing) if n))]))
+        shown = events[:PAGE_SIZE]
+        intro = ctx.t("ask.events.when", window=span) if span else ""
+        spans: list[Span] = [Text(" ".join(n for n in (note, intro) if n) + "\n"),
+                             Text(header(ctx, query)), event_lines(ctx, shown)]
+        options = [Choice(f"{HIT}{e.id}", e.name if len(e.name) <= 40 else e.name[:39] + "…") for e in shown]
+        state = {"step": "results", "query": query, "cursor": None, "next": None, "page": 1,
+                 "hits": [e.id for e in shown]}
+        step = Step.wait(state, common.say_spans(ctx, spans, choices=options, edit_key=query["key"]))
+        step.shown = Shown(query={**query, "cursor": None, "next": None},
+                           hits=tuple(e.id for e in shown), page=1)
+        return step
+
     def _first_page(self, ctx: DialogContext, query: JSON, note: str = "") -> Step:
         """The first page, widening once when nothing is near; a named place is then looked
         for in the whole directory, and a name nobody has falls back to the category alone.
         Every answer says what was searched and where."""
+        if query.get("kind") == "event":
+            return self._events_page(ctx, query, note)
         query = {k: v for k, v in query.items() if k not in {"cursor", "next"}}
         query = {**query, "key": results_key(ctx, query)}
         if query.get("namesakes") and query.get("commune"):
@@ -555,6 +615,15 @@ class AskDialog:
             note = ctx.t("ask.radius_now", radius=ctx.t.distance(float(revision.query["radius"])))
             return self._first_page(ctx, revision.query, note=note)
         return self._first_page(ctx, revision.query)
+
+
+def _aware_end(entry: Any, end: datetime) -> datetime:
+    """The end of a window stretched to an event beyond it (its day included)."""
+    starts = entry.starts_at
+    if starts is None:
+        return end
+    starts = starts if starts.tzinfo is not None else starts.replace(tzinfo=end.tzinfo)
+    return max(end, starts + timedelta(seconds=1))
 
 
 def _slots_json(slots: Slots) -> JSON:

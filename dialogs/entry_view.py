@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.dialog import JSON, DialogContext, Step
 from bot.messages import Bold, Choice, Inline, Italic, LineBreak, MapPin, Outgoing, Span, Text
 from dialogs import common
+from dialogs.agenda import when_text
 from directory import services
 from directory.categories import get_taxonomy
 from directory.models import Entry, EntryStatus, Recommendation
@@ -399,6 +400,8 @@ def entry_card(ctx: DialogContext, entry: Entry, distance_km: float | None = Non
     has (stage, needs) and the latest recommendation comments."""
     spans: list[Span] = list(common.entry_card(ctx.t, entry, distance_km=distance_km))
     extra: list[Span] = []
+    if entry.kind == "event" and entry.starts_at is not None:
+        extra += [Text("📅 " + when_text(ctx.lang, entry)), LineBreak()]
     if entry.opening_hours:
         place = common.commune(entry.commune_insee)
         tz = place.timezone if place is not None else "Europe/Paris"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ from directory.sample import load_sample
 from directory.text import fold
 
 HERE = Path(__file__).parent
+#: every scenario runs at this instant (a Friday, La Réunion's afternoon): the sample's
+#: events and opening hours answer the same whatever day the suite runs
+NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 #: never acceptable in any answer: bad French contractions, raw catalog keys, crashes
 ALWAYS_FORBIDDEN = (" à Le ", " à Les ", " de Le ", " de Les ", "près de Le ", "près de Les ",
                     "Une erreur", "An error")
@@ -78,7 +82,7 @@ def _has(text: str, fragment: str) -> bool:
 
 @pytest.mark.parametrize(("title", "scenario"), SCENARIOS, ids=[t for t, _ in SCENARIOS])
 def test_scenario(title: str, scenario: dict[str, Any], store: Any) -> None:
-    chat = ConsoleChat(Engine(store), user_id="citizen", lang=scenario.get("lang"))
+    chat = ConsoleChat(Engine(store, clock=lambda: NOW), user_id="citizen", lang=scenario.get("lang"))
     transcript: list[str] = []
     for number, turn in enumerate(scenario["turns"], start=1):
         answer = "\n".join(chat.send(str(turn["user"])))
@@ -95,6 +99,6 @@ def test_scenario(title: str, scenario: dict[str, Any], store: Any) -> None:
 
 
 def test_the_checker_catches_a_missing_expectation(store: Any) -> None:
-    chat = ConsoleChat(Engine(store), user_id="checker", lang="fr")
+    chat = ConsoleChat(Engine(store, clock=lambda: NOW), user_id="checker", lang="fr")
     answer = "\n".join(chat.send("bonjour"))
     assert _has(answer, "COMMUNE") and not _has(answer, "garagiste introuvable")
