@@ -1,4 +1,5 @@
-"""Export of the public directory: GeoJSON, CSV (the importer's columns) and JSON-LD.
+"""Export of the public directory: GeoJSON, CSV (the importer's columns), JSON-LD, and the
+upcoming public events as iCalendar (``directory/ical.py``).
 
 Public data only: active entries, and never who added or recommended them (no citizen
 name, account or id). Rows are streamed from the database, so memory stays flat.
@@ -20,10 +21,11 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.ical import write_ics
 from directory.importer import CSV_COLUMNS
 from directory.models import Entry, EntryStatus
 
-FORMATS = ("geojson", "csv", "jsonld")
+FORMATS = ("geojson", "csv", "jsonld", "ics")
 
 PUBLIC_FIELDS = (
     Entry.id, Entry.name, Entry.category, Entry.kind, Entry.org_type, Entry.commune_insee,
@@ -34,14 +36,16 @@ PUBLIC_FIELDS = (
 )
 
 
-def public_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Active entries as plain dicts of public fields, in id order."""
+def public_rows(session: Session, commune: str | None = None) -> Iterator[dict[str, Any]]:
+    """Active entries (of one commune, or all) as plain dicts of public fields, in id order."""
     statement = (
         select(*PUBLIC_FIELDS)
         .where(Entry.status == EntryStatus.ACTIVE.value)
         .order_by(Entry.id)
         .execution_options(yield_per=2000)
     )
+    if commune is not None:
+        statement = statement.where(Entry.commune_insee == commune)
     for row in session.execute(statement):
         yield dict(row._mapping)
 
@@ -157,21 +161,24 @@ def _default_locality() -> Callable[[str], str | None]:
     return locality
 
 
-def export(session: Session, fmt: str, out: TextIO) -> int:
-    """Write every public entry to ``out`` in ``fmt``; returns how many were written."""
+def export(session: Session, fmt: str, out: TextIO, commune: str | None = None) -> int:
+    """Write every public entry (of ``commune``, or all) to ``out`` in ``fmt``; returns how
+    many were written. ``ics`` writes the upcoming public events only."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
+    if fmt == "ics":
+        return write_ics(session, out, commune=commune)
     count = 0
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
         writer.writeheader()
-        for row in public_rows(session):
+        for row in public_rows(session, commune):
             writer.writerow(csv_record(row))
             count += 1
         return count
     if fmt == "geojson":
         out.write('{"type": "FeatureCollection", "features": [\n')
-        for row in public_rows(session):
+        for row in public_rows(session, commune):
             out.write(",\n" if count else "")
             out.write(json.dumps(geojson_feature(row), ensure_ascii=False))
             count += 1
@@ -179,7 +186,7 @@ def export(session: Session, fmt: str, out: TextIO) -> int:
         return count
     locality = _default_locality()
     out.write('{"@context": "https://schema.org", "@graph": [\n')
-    for row in public_rows(session):
+    for row in public_rows(session, commune):
         out.write(",\n" if count else "")
         out.write(json.dumps(jsonld_node(row, locality), ensure_ascii=False))
         count += 1

@@ -106,8 +106,10 @@ def import_(
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="File to write (default: stdout).")
 @click.option("--db", "url", envvar="COMMUNEBOT_DB", help="SQLAlchemy URL of the store.")
 @click.option("--lang", type=click.Choice(["fr", "en"]), help="Language of the messages.")
-def export(fmt: str, output: Path | None, url: str | None, lang: str | None) -> None:
-    """Export the public directory (active entries, no personal data)."""
+@click.option("--commune", help="Only this commune (INSEE code).")
+def export(fmt: str, output: Path | None, url: str | None, lang: str | None, commune: str | None) -> None:
+    """Export the public directory (active entries, no personal data); ``ics``: the
+    upcoming public events as iCalendar."""
     t = cli_translator(lang)
     try:
         _engine, factory = open_store(url)
@@ -115,14 +117,14 @@ def export(fmt: str, output: Path | None, url: str | None, lang: str | None) -> 
         raise click.ClickException(str(exc)) from None
     with factory() as session:
         if output is None:
-            export_entries(session, fmt, sys.stdout)
+            export_entries(session, fmt, sys.stdout, commune)
             return
         # write beside the target, then rename: a failed export never leaves half a file
         output.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                count = export_entries(session, fmt, fh)
+                count = export_entries(session, fmt, fh, commune)
             os.replace(tmp, output)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
