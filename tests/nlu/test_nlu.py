@@ -440,7 +440,9 @@ def test_conversational_fields(text: str, expected: dict[str, object]) -> None:
 
 def test_json_has_the_new_keys_after_the_old_ones() -> None:
     keys = list(parse("la troisième").to_json())
-    old = ["intent", "category", "commune", "near_me", "radius_km", "name", "commune_candidates", "lang"]
+    # the design card's contract keys first (``when`` is one of them), then the others
+    old = ["intent", "category", "commune", "near_me", "radius_km", "name", "when",
+           "commune_candidates", "lang"]
     assert keys[: len(old)] == old
     assert keys[len(old) :] == [
         "kind", "followup", "ordinal", "sort", "widen", "field", "weekday", "deictic",
