@@ -300,7 +300,9 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         intent = "search"
     if whole == "help" and intent == "search" and not (category or commune or contact):
         intent = "help"
-    kind = followups.kind(folded) if intent in {"search", "announce_project"} else None
+    kind = followups.kind(folded) if intent in {"search", "announce_project", "unknown"} else None
+    if intent == "unknown" and kind is not None:
+        intent = "search"  # "what's on tomorrow", "des évènements ?": a question about them
     when = read_when(folded, bare_day=kind == "event") if intent in {"search", "announce_project"} else None
     if when is not None and kind is None and intent == "search" and category is None:
         kind = "event"  # "quoi de neuf ce week-end au Port ?": what is on, then
