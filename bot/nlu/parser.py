@@ -303,7 +303,10 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     kind = followups.kind(folded) if intent in {"search", "announce_project", "unknown"} else None
     if intent == "unknown" and kind is not None:
         intent = "search"  # "what's on tomorrow", "des évènements ?": a question about them
-    when = read_when(folded, bare_day=kind == "event") if intent in {"search", "announce_project"} else None
+    when = (read_when(folded, bare_day=kind == "event")
+            if intent in {"search", "announce_project", "unknown"} else None)
+    if intent == "unknown" and when is not None:
+        intent = "search"  # "anything on this weekend?": what is on, then
     if when is not None and kind is None and intent == "search" and category is None:
         kind = "event"  # "quoi de neuf ce week-end au Port ?": what is on, then
     if intent == "announce_project" and kind is None:
