@@ -201,13 +201,7 @@ def describe_day(value: str, weekday: int, now: datetime, lang: str, tz: str) ->
     day = local.date() + timedelta(days=(weekday - local.weekday()) % 7)
     summary = day_summary(oh, day, ZoneInfo(tz))
     name = _day_name(t, day)
-    if summary.all_day:
-        return t("hours.day.all_day", day=name)
-    if summary.ranges:
-        return t("hours.day.open", day=name, ranges=_ranges(t, summary.ranges))
-    if summary.unknown:
-        return t("hours.day.unknown", day=name)
-    return t("hours.day.closed", day=name)
+    return _summary_said(t, "hours.day", summary, day=name)
 
 
 # --- a typical week -------------------------------------------------------------------------
@@ -240,13 +234,18 @@ def week_lines(value: str, lang: str, *, week_of: date | None = None) -> list[st
 
 
 def _week_line(t: Translator, label: str, summary: DaySummary) -> str:
+    return _summary_said(t, "hours.week", summary, days=label)
+
+
+def _summary_said(t: Translator, prefix: str, summary: DaySummary, **names: str) -> str:
+    """One day's (or days') hours in words: ``<prefix>.all_day|open|unknown|closed``."""
     if summary.all_day:
-        return t("hours.week.all_day", days=label)
+        return t(f"{prefix}.all_day", **names)
     if summary.ranges:
-        return t("hours.week.open", days=label, ranges=_ranges(t, summary.ranges))
+        return t(f"{prefix}.open", ranges=_ranges(t, summary.ranges), **names)
     if summary.unknown:
-        return t("hours.week.unknown", days=label)
-    return t("hours.week.closed", days=label)
+        return t(f"{prefix}.unknown", **names)
+    return t(f"{prefix}.closed", **names)
 
 
 def _days_label(t: Translator, first: date, last: date, *, whole_week: bool) -> str:
