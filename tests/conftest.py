@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from directory.db import normalise_url, open_store
+from directory.db import normalise_url, open_store, transaction
+from directory.sample import load_sample
 
 PG_ENV = "COMMUNEBOT_TEST_PG_URL"
 
@@ -84,3 +86,17 @@ def store(db_url: str) -> Iterator[tuple[Engine, sessionmaker[Session]]]:
     engine, factory = open_store(db_url)
     yield engine, factory
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample directory loaded once into a migrated SQLite file (its WAL folded in, so
+    a plain file copy is whole); each test works on its own copy."""
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    engine, factory = open_store(f"sqlite:///{path}")
+    with transaction(factory) as session:
+        load_sample(session)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path

@@ -31,8 +31,7 @@ import yaml
 
 from adapters.console import ConsoleChat
 from bot.engine import Engine
-from directory.db import open_store, transaction
-from directory.sample import load_sample
+from directory.db import open_store
 from directory.text import fold
 
 HERE = Path(__file__).parent
@@ -56,21 +55,11 @@ def _load() -> list[tuple[str, dict[str, Any]]]:
 SCENARIOS = _load()
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite store with the sample directory, copied for each scenario."""
-    path = tmp_path_factory.mktemp("scenarios") / "seed.db"
-    engine_, factory = open_store(f"sqlite:///{path}")
-    with transaction(factory) as session:
-        load_sample(session)
-    engine_.dispose()
-    return path
-
-
 @pytest.fixture
-def store(seeded: Path, tmp_path: Path) -> Iterator[Any]:
+def store(sample_db: Path, tmp_path: Path) -> Iterator[Any]:
+    """A copy of the session's sample directory (tests/conftest.py) for one scenario."""
     copy = tmp_path / "chat.db"
-    shutil.copy(seeded, copy)
+    shutil.copy(sample_db, copy)
     engine_, factory = open_store(f"sqlite:///{copy}")
     yield factory
     engine_.dispose()

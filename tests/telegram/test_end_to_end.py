@@ -19,27 +19,13 @@ from bot import outbox
 from bot.engine import Engine
 from bot.messages import Outgoing, Target, TargetKind
 from bot.wiring import build_engine
-from directory.db import open_store, transaction
+from directory.db import transaction
 from directory.models import Account, ChatBinding, Citizen, OutboxMessage, Recommendation
-from directory.sample import load_sample
 
 ALICE = 501
 BOB = 502
 CLARA = 503
 GROUP = -1009001
-
-
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample directory loaded once; each test works on its own copy."""
-    path = tmp_path_factory.mktemp("sample") / "sample.db"
-    engine, factory = open_store(f"sqlite:///{path}")
-    with transaction(factory) as session:
-        load_sample(session)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
 
 
 @pytest.fixture
