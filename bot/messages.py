@@ -116,6 +116,16 @@ class MapPin:
     address: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A file to hand over (an event's ``.ics``, a citizen's data): a Telegram document, a
+    Matrix file upload, a file written by the console (its path printed)."""
+
+    filename: str
+    mime: str
+    data: bytes
+
+
 class TargetKind(StrEnum):
     REPLY = "reply"  # the chat the Incoming came from
     USER = "user"  # a direct message to a platform account
@@ -146,6 +156,7 @@ class Outgoing:
     choices: tuple[Choice, ...] = ()
     request_location: bool = False
     pin: MapPin | None = None
+    document: Document | None = None
     target: Target = REPLY
     edit_key: str | None = None
     #: the language of this message, so adapters can localize their own chrome
