@@ -296,11 +296,16 @@ class AskDialog:
         for tried in dict.fromkeys((radius, min(radius * WIDEN_FACTOR, MAX_RADIUS_KM))):
             query = {**query, "radius": tried}
             page = run_search(ctx, query, limit=PAGE_SIZE * 10)
-            found = load_events(ctx, [h.entry_id for h in page.hits])
+            # the radius said is the radius kept ("dans un rayon de 30 km" lists nothing at 31)
+            found = load_events(ctx, [h.entry_id for h in page.hits
+                                      if h.distance_km is None or h.distance_km <= tried])
             events = upcoming(found, start, end, ctx.now)
             later = upcoming(found, end, datetime.max.replace(tzinfo=end.tzinfo), ctx.now)
             if events or later:  # what is near, even later, before what is far
                 break
+        # "aucun concert samedi", not "aucun évènement", when a kind of event was asked
+        category = common.category_name(query.get("category"), ctx.lang)
+        prefix = "ask.events.cat." if query.get("category") else "ask.events."
         place = common.commune(query.get("commune") or ctx.citizen.home_insee)
         span = window_text(ctx.lang, start, end, place.timezone if place else "Europe/Paris")
         if events and not when and len(events) < PAGE_SIZE:
@@ -311,15 +316,16 @@ class AskDialog:
         if not events and later:
             # nothing in the window asked: say so, and give the next ones after it
             radius_text = ctx.t.distance(float(query["radius"]))
-            nothing = ctx.t("ask.events.none_then_next", window=span, radius=radius_text)
+            nothing = ctx.t(prefix + "none_then_next", window=span, radius=radius_text, category=category)
             note = " ".join(n for n in (note, nothing) if n)
             events, span = later, ""
         if not events:
             radius_text = ctx.t.distance(float(query["radius"]))
-            nothing = (ctx.t("ask.events.none_around", window=span, radius=radius_text,
+            nothing = (ctx.t(prefix + "none_around", window=span, radius=radius_text, category=category,
                              commune=common.commune_label(query["commune"]))
                        if query.get("commune") and query.get("how") != "you"
-                       else ctx.t("ask.events.none_near_you", window=span, radius=radius_text))
+                       else ctx.t(prefix + "none_near_you", window=span, radius=radius_text,
+                                  category=category))
             return Step.done(common.say_spans(ctx, [Text(" ".join(n for n in (note, nothing) if n))]))
         shown = events[:PAGE_SIZE]
         intro = ctx.t("ask.events.when", window=span) if span else ""

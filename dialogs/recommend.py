@@ -443,7 +443,8 @@ class FindOrCreate:
             name=as_name(state["name"]),
             category=state["category"],
             commune_insee=state["commune"],
-            kind=category.kind if category else "organization",
+            # a recommended place is never an event (an event is told with /event)
+            kind=category.kind if category and category.kind != "event" else "organization",
             org_type=category.org_type if category else None,
             address=state.get("address"),
             lat=float(point[0]) if point else None,

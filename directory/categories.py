@@ -27,7 +27,7 @@ from rapidfuzz.distance import OSA
 
 from directory.text import fold
 
-KINDS = ("organization", "poi")
+KINDS = ("organization", "poi", "event")
 #: grammatical gender of the French name, for "aucune crèche" / "aucun garage"
 GENDERS = ("f", "m")
 ORG_TYPES = ("association", "business", "public_service", "informal")
@@ -472,7 +472,10 @@ def _subsequence(words: list[str], phrase: tuple[str, ...], slack: int) -> tuple
 def _category(raw: Mapping[str, Any]) -> Category:
     """Build one category from its YAML mapping, refusing incomplete items."""
     slug = str(raw.get("slug") or "")
-    missing = [k for k in ("slug", "fr", "en", "gender", "kind", "osm") if not raw.get(k)]
+    # an event category has no OpenStreetMap tag (an empty list, said explicitly)
+    event = raw.get("kind") == "event" and raw.get("osm") == []
+    missing = [k for k in ("slug", "fr", "en", "gender", "kind", "osm")
+               if not raw.get(k) and not (k == "osm" and event)]
     if missing:
         raise ValueError(f"category {slug or raw!r}: missing {', '.join(missing)}")
     kind = str(raw["kind"])

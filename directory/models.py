@@ -146,6 +146,10 @@ class Entry(Base):
     # events
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the organisation or project an event belongs to (its followers hear of the event)
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL"), index=True
+    )
     # provenance: a citizen, or an import source and the id it has there
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("citizens.id", ondelete="SET NULL"), index=True

@@ -82,9 +82,9 @@ _PROJECTS = (
     ("aide-alimentaire", "Épicerie solidaire {w}"),
 )
 _EVENTS = (
-    ("association", "Fête de quartier {w}"),
+    ("fete", "Fête de quartier {w}"),
     ("theatre", "Soirée contes {w}"),
-    ("marche", "Marché de Noël {w}"),
+    ("marche-noel", "Marché de Noël {w}"),
     ("club-sportif", "Tournoi {w}"),
 )
 #: typical hours by category, in OSM syntax (a row picks one of its category's)

@@ -100,6 +100,8 @@ class NewEntry:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     status: str = "active"
+    #: an event's organiser: an organisation or project entry's id
+    organizer_id: int | None = None
 
 
 @dataclass
@@ -258,6 +260,7 @@ def validate_entry(
         kind=data.kind,
         org_type=data.org_type,
         status=data.status,
+        organizer_id=data.organizer_id,
     )
 
 
@@ -326,6 +329,7 @@ def add_entry(
         needs=list(clean_data.needs),
         starts_at=clean_data.starts_at,
         ends_at=clean_data.ends_at,
+        organizer_id=clean_data.organizer_id,
         created_by_id=by.id if by is not None else None,
     )
     session.add(entry)
@@ -412,11 +416,15 @@ def join(session: Session, citizen: Citizen, entry: Entry, role: str | None = No
     return False
 
 
+FOLLOWABLE_KINDS = frozenset({EntryKind.PROJECT.value, EntryKind.ORGANIZATION.value})
+
+
 def follow(session: Session, citizen: Citizen, entry: Entry) -> bool:
-    """Follow a project; True if newly followed."""
+    """Follow a project or an organisation (to hear of its news and next events); True if
+    newly followed."""
     _require_active(entry)
-    if entry.kind != EntryKind.PROJECT.value:
-        raise InvalidEntry("entry", "not_a_project")
+    if entry.kind not in FOLLOWABLE_KINDS:
+        raise InvalidEntry("entry", "not_followable")
     exists = session.scalar(
         select(func.count()).select_from(Follow).where(
             Follow.citizen_id == citizen.id, Follow.entry_id == entry.id
@@ -425,6 +433,39 @@ def follow(session: Session, citizen: Citizen, entry: Entry) -> bool:
     if exists:
         return False
     return _insert_once(session, Follow(citizen_id=citizen.id, entry_id=entry.id))
+
+
+def follower_languages(session: Session, entry: Entry, *, but: int | None = None) -> list[tuple[int, str]]:
+    """(citizen id, language) of each follower of ``entry`` who is not banned, but ``but``
+    (the author of the news), in a stable order."""
+    statement = (
+        select(Citizen.id, Citizen.lang)
+        .join(Follow, Follow.citizen_id == Citizen.id)
+        .where(Follow.entry_id == entry.id, Citizen.banned.is_(False))
+        .order_by(Citizen.id)
+    )
+    if but is not None:
+        statement = statement.where(Citizen.id != but)
+    return [(cid, lang) for cid, lang in session.execute(statement).all()]
+
+
+def next_events(session: Session, organizer: Entry, now: datetime, limit: int = 3) -> list[Entry]:
+    """An organiser's active events that have not ended at ``now``, soonest first."""
+    moment = _utc(now)
+    ends = func.coalesce(Entry.ends_at, Entry.starts_at)
+    statement = (
+        select(Entry)
+        .where(
+            Entry.organizer_id == organizer.id,
+            Entry.kind == EntryKind.EVENT.value,
+            Entry.status == EntryStatus.ACTIVE.value,
+            Entry.starts_at.is_not(None),
+            ends >= moment,
+        )
+        .order_by(Entry.starts_at, Entry.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
 
 
 def whats_new(session: Session, commune_insee: str, since: datetime) -> list[Entry]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from bot.nlu.lexicon import BYE_WORDS, FILLERS, HEADS, MORE_WORDS, WHOLE
+from bot.nlu.projects import asks_for_projects
 from bot.nlu.tokens import Tok, rx, token_after
 
 INTENTS: tuple[str, ...] = (
-    "search", "recommend", "join", "announce_project", "register", "help", "greeting",
+    "search", "recommend", "join", "announce_project", "announce_event", "register", "help", "greeting",
     "thanks", "cancel", "yes", "no", "more", "me", "settings", "unknown", "bye", "ack",
     "share", "switch_language", "move",
 )  # fmt: skip
@@ -102,6 +103,25 @@ _PROJECT_OWN = rx(
     r"i have (?:an idea for )?a project",
     r"annoncer un projet",
     r"announce a project",
+)
+#: telling of an event one organises ("j'organise un vide-grenier samedi")
+_ORGANISE = rx(
+    r"j ?organise",
+    r"jorganise",
+    r"on organise",
+    r"nous organisons",
+    r"organise (?:un|une|le|la|notre|mon|ma)",
+    r"organiser (?:un|une)",
+    r"i m organi[sz]ing",
+    r"i am organi[sz]ing",
+    r"we re organi[sz]ing",
+    r"we are organi[sz]ing",
+    r"organi[sz]ing (?:a|an|our|the)",
+    r"(?:i m|i am|we re|we are) hosting",
+    r"(?:annoncer|ajouter|publier|creer|proposer) (?:un|mon|notre) (?:evenement|evenemen|event)",
+    r"(?:announce|add|post|publish|create) (?:an|my|our) event",
+    r"(?:nouvel|nouveau) (?:evenement|event)",
+    r"new event",
 )
 _PROJECT_WORD = rx(r"projets?", r"projects?")
 _MY_PROJECT = rx(r"mon projet", r"mes projets", r"my projects?", r"notre projet", r"our project")
@@ -279,6 +299,10 @@ def read_intent(
     creating = _CREATE.search(folded)
     if question and not creating and _PROJECT_OWN.search(folded) and _MY_PROJECT.search(folded):
         return "me", None  # "mon projet est publié ?": about one's projects, not a new one
+    if found := _ORGANISE.search(folded):
+        return "announce_event", token_after(tokens, found.end())
+    if asks_for_projects(folded) and not _PROJECT_OWN.search(folded):
+        return "search", None  # "projets qui cherchent des bénévoles": others' projects
     own = _PROJECT_OWN.search(folded) or _VOLUNTEER_CALL.search(folded)
     project = _PROJECT_WORD.search(folded)
     if own or (creating and (project or has_category or _GROUP_WORDS.search(folded))):

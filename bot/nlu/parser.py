@@ -51,6 +51,7 @@ from bot.nlu.lang import detect_lang
 from bot.nlu.lexicon import BYE_WORDS, NAME_INTRO
 from bot.nlu.names import entry_name, search_name
 from bot.nlu.places import find_places, read_commune, warm_up_places
+from bot.nlu.projects import read_needs, read_stage
 from bot.nlu.radius import NEAR_GENERIC, NEAR_ME, read_radius
 from bot.nlu.tokens import MAX_CHARS, Reading, plain, tokenize
 from bot.nlu.when import When, read_when, window
@@ -97,6 +98,9 @@ class Parse:
     when: When | None = None
     #: the time zone of the commune named, else of home (where "ce week-end" is measured)
     tz: str | None = None
+    #: projects asked about by what they need ("qui cherchent des bénévoles") and stage
+    needs: tuple[str, ...] = ()
+    stage: str | None = None
     extras: dict[str, Any] = dc_field(default_factory=dict, compare=False)
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime] | None:
@@ -130,9 +134,15 @@ class Parse:
             "also_categories": list(self.also_categories),
             "contact": self.contact,
             "switch_lang": self.switch_lang,
+            "needs": list(self.needs),
+            "stage": self.stage,
             **self.extras,
         }
 
+
+#: categories a project's need word may also name ("bénévole" → association): dropped when
+#: the words are read as what projects need
+NEED_CATEGORIES = frozenset({"association"})
 
 #: where "ce week-end" is measured when no commune is known
 DEFAULT_TZ = "Europe/Paris"
@@ -187,6 +197,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     command = cleaned.lstrip().lower()
     if command.startswith(("/project", "/projet")):
         return Parse("announce_project", kind="project", lang=hint or "fr")
+    if command.startswith(("/event", "/evenement", "/évènement", "/événement")):
+        return Parse("announce_event", kind="event", lang=hint or "fr")
 
     ordinal = followups.ordinal(words)
     whole = whole_message(folded) if ordinal is None else None
@@ -301,21 +313,29 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     if whole == "help" and intent == "search" and not (category or commune or contact):
         intent = "help"
     kind = followups.kind(folded) if intent in {"search", "announce_project", "unknown"} else None
+    if intent == "announce_event":
+        kind = "event"
     if intent == "unknown" and kind is not None:
         intent = "search"  # "what's on tomorrow", "des évènements ?": a question about them
     when = (read_when(folded, bare_day=kind == "event")
-            if intent in {"search", "announce_project", "unknown"} else None)
+            if intent in {"search", "announce_project", "announce_event", "unknown"} else None)
     if intent == "unknown" and when is not None:
         intent = "search"  # "anything on this weekend?": what is on, then
     if when is not None and kind is None and intent == "search" and category is None:
         kind = "event"  # "quoi de neuf ce week-end au Port ?": what is on, then
+    if kind is None and intent == "search" and category is not None and category.kind == "event":
+        kind = "event"  # "concerts samedi", "marchés de Noël": dated, soonest first
     if intent == "announce_project" and kind is None:
         kind = "project"
     name = None
     # a search names an entry only to ask one of its details ("numéro de la pharmacie
     # Calumet"); otherwise capitalised words in a search are left to the search text
     asks_detail = intent == "search" and field is not None and bool(reading.cat_mentions)
-    if intent in {"recommend", "join", "announce_project"} or asks_detail:
+    needs, stage = ((read_needs(folded), read_stage(folded)) if kind == "project" and intent == "search"
+                    else ((), None))
+    if needs and category is not None and category.slug in NEED_CATEGORIES:
+        category = None  # "projets qui cherchent des bénévoles": a need, not an association
+    if intent in {"recommend", "join", "announce_project", "announce_event"} or asks_detail:
         name = entry_name(reading, place_span if place_context else None, verb_end)
     if name is None and intent in {"search", "recommend", "join"} and category is not None \
             and kind is None:
@@ -352,6 +372,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         switch_lang=None,
         when=when,
         tz=_tz_of(gaz, commune, home_commune),
+        needs=needs,
+        stage=stage,
     )
 
 

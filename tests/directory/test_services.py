@@ -225,8 +225,11 @@ def test_join_organizations_and_follow_projects(store) -> None:
         assert follow(session, person, garden) is False
         with pytest.raises(InvalidEntry, match="not_an_organization"):
             join(session, person, garden)
-        with pytest.raises(InvalidEntry, match="not_a_project"):
-            follow(session, person, club)
+        assert follow(session, person, club) is True  # an organisation's next events
+        fair = add_entry(session, crèche(name="Vide-grenier du Port", category="vide-grenier",
+                                          kind="event", starts_at=datetime(2026, 12, 5, 6, tzinfo=UTC)))
+        with pytest.raises(InvalidEntry, match="not_followable"):
+            follow(session, person, fair)
         mine = add_entry(
             session,
             crèche(name="Repair café Zembrocal", category="repair-cafe", kind="project"),

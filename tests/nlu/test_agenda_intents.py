@@ -1,0 +1,57 @@
+"""Questions about others' projects by what they need, and telling of one's own event."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu import parse
+
+
+@pytest.mark.parametrize(
+    ("text", "needs"),
+    [
+        ("projets qui cherchent des bénévoles", ("volunteers",)),
+        ("projets qui cherchent des benevoles a st paul", ("volunteers",)),
+        ("projects needing funding", ("funding",)),
+        ("projects that need volunteers in saint pierre", ("volunteers",)),
+        ("des projets ayant besoin de matériel et de financement ?", ("materials", "funding")),
+        ("projets en recherche de compétences", ("skills",)),
+    ],
+)
+def test_projects_by_need_are_a_search(text: str, needs: tuple[str, ...]) -> None:
+    result = parse(text, lang="fr", home="97415")
+    assert (result.intent, result.kind, result.needs, result.category) == ("search", "project", needs, None)
+
+
+def test_ones_own_call_for_volunteers_still_announces() -> None:
+    result = parse("je cherche des bénévoles pour mon projet de jardin", lang="fr", home="97415")
+    assert result.intent == "announce_project" and result.needs == ()
+
+
+def test_projects_by_stage() -> None:
+    assert parse("quels projets en phase d'idée à Saint-Paul ?", lang="fr").stage == "idea"
+    assert parse("quels projets à Saint-Paul ?", lang="fr").stage is None
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "commune"),
+    [
+        ("j'organise un vide-grenier samedi au Port", "vide-grenier", "97407"),
+        ("jorganise un concert le 24/12 a st pierre", "concert", "97416"),
+        ("on organise une fête de quartier dimanche", "fete", None),
+        ("we're organising a flea market on Saturday in Le Port", "vide-grenier", "97407"),
+        ("/event", None, None),
+        ("annoncer un évènement", None, None),
+    ],
+)
+def test_telling_of_an_event(text: str, category: str | None, commune: str | None) -> None:
+    result = parse(text, lang="fr", home="97415")
+    assert (result.intent, result.kind, result.category, result.commune) == (
+        "announce_event", "event", category, commune)
+
+
+@pytest.mark.parametrize("text", ["marchés de Noël près de chez moi", "concerts samedi à Saint-Pierre",
+                                  "christmas markets this weekend", "vide grenier dimanche"])
+def test_an_event_category_asks_what_is_on(text: str) -> None:
+    result = parse(text, lang="fr", home="97415")
+    assert result.intent == "search" and result.kind == "event"
