@@ -22,6 +22,7 @@ one row per account of that citizen.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from bot.messages import (
     Bold,
     Choice,
+    Document,
     Inline,
     Italic,
     LineBreak,
@@ -119,6 +121,18 @@ def _span_from_json(data: JSON) -> Span:
     return _inline_from_json(data)
 
 
+def _document_to_json(document: Document) -> JSON:
+    """The bytes as base64: the payload column holds JSON, which has no bytes type."""
+    return {"filename": document.filename, "mime": document.mime,
+            "data": base64.b64encode(document.data).decode("ascii")}
+
+
+def _document_from_json(data: JSON) -> Document:
+    """Strict base64 (a damaged payload raises ValueError: :func:`claim` sets it aside)."""
+    return Document(str(data["filename"]), str(data["mime"]),
+                    base64.b64decode(str(data["data"]), validate=True))
+
+
 def outgoing_to_json(item: Outgoing) -> JSON:
     """A JSON-able dict that :func:`outgoing_from_json` turns back into an equal Outgoing."""
     return {
@@ -129,6 +143,7 @@ def outgoing_to_json(item: Outgoing) -> JSON:
         if item.pin is None
         else {"name": item.pin.name, "lat": item.pin.lat, "lon": item.pin.lon,
               "address": item.pin.address},
+        "document": None if item.document is None else _document_to_json(item.document),
         "target": {"kind": item.target.kind.value, "platform": item.target.platform,
                    "ref": item.target.ref},
         "edit_key": item.edit_key,
@@ -138,6 +153,7 @@ def outgoing_to_json(item: Outgoing) -> JSON:
 
 def outgoing_from_json(data: JSON) -> Outgoing:
     pin = data.get("pin")
+    document = data.get("document")
     target = data.get("target") or {}
     return Outgoing(
         spans=tuple(_span_from_json(s) for s in data.get("spans", [])),
@@ -147,6 +163,7 @@ def outgoing_from_json(data: JSON) -> Outgoing:
         if not pin
         else MapPin(str(pin["name"]), float(pin["lat"]), float(pin["lon"]),
                     str(pin.get("address", ""))),
+        document=_document_from_json(document) if document else None,
         target=Target(
             kind=TargetKind(target.get("kind", TargetKind.REPLY.value)),
             platform=target.get("platform"),

@@ -9,6 +9,7 @@ from bot.commands_menu import commands_menu
 from bot.messages import (
     Bold,
     Choice,
+    Document,
     Italic,
     LineBreak,
     Link,
@@ -132,6 +133,26 @@ def test_outgoing_json_round_trip() -> None:
 
     assert outgoing_from_json(json.loads(json.dumps(outgoing_to_json(item)))) == item
     assert outgoing_from_json(outgoing_to_json(Outgoing.text("x"))) == Outgoing.text("x")
+
+
+def test_outgoing_json_round_trips_a_document_as_base64() -> None:
+    """Any bytes survive the JSON column (an .ics, a zip export), and a damaged payload
+    raises ValueError, which the outbox's ``claim`` treats as unreadable."""
+    import json
+
+    data = bytes(range(256)) + "BEGIN:VCALENDAR\r\nSUMMARY:Fête\r\n".encode()
+    item = Outgoing.text("Votre fichier :", document=Document("fête.ics", "text/calendar", data),
+                         target=Target(TargetKind.USER, platform="telegram", ref="42"))
+    payload = json.loads(json.dumps(outgoing_to_json(item)))
+    assert payload["document"]["filename"] == "fête.ics"
+    assert payload["document"]["mime"] == "text/calendar"
+    assert isinstance(payload["document"]["data"], str)
+    assert outgoing_from_json(payload) == item
+    empty = Outgoing(document=Document("vide.txt", "text/plain", b""))
+    assert outgoing_from_json(outgoing_to_json(empty)) == empty
+    assert outgoing_from_json({**payload, "document": None}).document is None
+    with pytest.raises(ValueError):
+        outgoing_from_json({**payload, "document": {**payload["document"], "data": "no*base64"}})
 
 
 def test_commands_menu_in_both_languages() -> None:
