@@ -3,24 +3,55 @@
 Used by ``communebot chat`` and ``communebot demo``. Choices are printed numbered and
 answered by typing the number or the label (the engine maps them); ``/location LAT LON``
 stands for sharing a location (the engine reads it); a map pin is printed as name,
-coordinates and address. Nothing here knows about dialogs: it only renders Outgoing.
+coordinates and address; a document is written in the current directory (never over an
+existing file) and its path printed. Nothing here knows about dialogs: it only renders
+Outgoing.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from bot.engine import Engine
 from bot.i18n import translator
-from bot.messages import Incoming, Outgoing, listed_choices, plain_text
+from bot.messages import Document, Incoming, Outgoing, listed_choices, plain_text
 
 PROMPT = "> "
+#: the name a document gets when its own is empty or only a path
+FALLBACK_NAME = "document"
 
 
-def render(item: Outgoing) -> str:
-    """One Outgoing as console text (pure): body, numbered choices, pin, location hint."""
+def safe_filename(name: str) -> str:
+    """The last path component only: a filename from the engine (or a directory entry)
+    must never write outside the folder (``../x``, ``/etc/x``) nor be a hidden dotfile."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip().lstrip(".")
+    return base or FALLBACK_NAME
+
+
+def save_document(document: Document, folder: Path) -> Path:
+    """Write the document in ``folder`` under its own name, or ``name-1.ext``,
+    ``name-2.ext``… when taken: what was saved before (an earlier export) stays intact."""
+    name = Path(safe_filename(document.filename))
+    stem, suffix = name.stem, name.suffix
+    for number in range(10_000):
+        path = folder / (name.name if number == 0 else f"{stem}-{number}{suffix}")
+        try:
+            with path.open("xb") as fh:  # exclusive: never replaces a file, even in a race
+                fh.write(document.data)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free name for {name.name} in {folder}")
+
+
+def render(item: Outgoing, saved: Path | None = None) -> str:
+    """One Outgoing as console text (pure): body, numbered choices, pin, document,
+    location hint. ``saved``: where the document was written (else only its name shows,
+    as in the scenario transcripts)."""
     t = translator(item.lang)
     lines = [plain_text(item.spans).rstrip("\n")] if item.spans else []
     start = listed_choices(item)
@@ -32,6 +63,11 @@ def render(item: Outgoing) -> str:
         if pin.address:
             where += f" — {pin.address}"
         lines.append(where)
+    if item.document is not None:
+        if saved is not None:
+            lines.append(t("console.document_saved", path=str(saved)))
+        else:
+            lines.append(t("console.document", filename=item.document.filename))
     if item.request_location:
         lines.append(t("console.location_hint"))
     return "\n".join(line for line in lines if line)
@@ -41,11 +77,14 @@ class ConsoleChat:
     """One console user talking to an engine (their state survives across runs)."""
 
     def __init__(self, engine: Engine, user_id: str = "console", lang: str | None = None,
-                 display_name: str = "") -> None:
+                 display_name: str = "", save_files: bool = True) -> None:
+        """``save_files=False`` shows documents by name only (test transcripts must not
+        litter the working directory)."""
         self.engine = engine
         self.user_id = user_id
         self.lang = lang
         self.display_name = display_name
+        self.save_files = save_files
 
     def incoming(self, line: str) -> Incoming:
         return Incoming(
@@ -58,8 +97,15 @@ class ConsoleChat:
         )
 
     def send(self, line: str) -> list[str]:
-        """The rendered replies to one line."""
-        return [render(item) for item in self.engine.handle_sync(self.incoming(line))]
+        """The rendered replies to one line (documents written in the current directory)."""
+        return [self.show(item) for item in self.engine.handle_sync(self.incoming(line))]
+
+    def show(self, item: Outgoing) -> str:
+        """Render one reply, saving its document first so the text can say where."""
+        saved = None
+        if item.document is not None and self.save_files:
+            saved = save_document(item.document, Path.cwd())
+        return render(item, saved)
 
     def run(self, lines: Iterable[str], out: TextIO, *, interactive: bool = False) -> int:
         """Answer every line until the input ends; returns how many lines were handled."""

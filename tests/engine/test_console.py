@@ -3,6 +3,7 @@ processes (piped and on a pseudo-terminal)."""
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import select
@@ -11,11 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from adapters.console import render
+from adapters.console import ConsoleChat, render, safe_filename, save_document
 from bot.cli import main
-from bot.messages import Bold, Choice, ListItems, MapPin, Outgoing, Text
+from bot.messages import Bold, Choice, Document, ListItems, MapPin, Outgoing, Text
 
 COMMUNEBOT = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,3 +184,65 @@ def test_results_numbered_in_the_text_are_not_listed_again() -> None:
     assert text.count("Crèche A") == 1
     assert "Crèche…" not in text  # a label shortened for buttons still matches its line
     assert "  3. Plus" in text
+
+
+class _Replies:
+    """Stands for the engine: every line gets the same replies."""
+
+    def __init__(self, *items: Outgoing) -> None:
+        self.items = list(items)
+
+    def handle_sync(self, incoming: object) -> list[Outgoing]:
+        return self.items
+
+
+def test_a_document_is_written_in_the_working_directory_never_over_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fete.ics").write_bytes(b"an earlier export")
+    data = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    item = Outgoing.text("Ajoutez-le à votre agenda :",
+                         document=Document("fete.ics", "text/calendar", data))
+    chat = ConsoleChat(_Replies(item), lang="fr")  # type: ignore[arg-type]
+    out = io.StringIO()
+    chat.run(["ics", "ics"], out)
+    assert (tmp_path / "fete.ics").read_bytes() == b"an earlier export"
+    assert (tmp_path / "fete-1.ics").read_bytes() == data
+    assert (tmp_path / "fete-2.ics").read_bytes() == data
+    assert out.getvalue().splitlines() == [
+        "Ajoutez-le à votre agenda :",
+        f"📎 Fichier enregistré : {tmp_path / 'fete-1.ics'}",
+        "Ajoutez-le à votre agenda :",
+        f"📎 Fichier enregistré : {tmp_path / 'fete-2.ics'}",
+    ]
+    english = Outgoing(document=Document("export", "application/zip", b"PK"), lang="en")
+    [line] = ConsoleChat(_Replies(english)).send("x")  # type: ignore[arg-type]
+    assert line == f"📎 File saved: {tmp_path / 'export'}"
+    assert (tmp_path / "export").read_bytes() == b"PK"
+
+
+def test_a_document_name_cannot_leave_the_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for name in ("../evil.ics", "/tmp/evil.ics", "..\\evil.ics", "..", ""):
+        path = save_document(Document(name, "text/calendar", b"x"), folder)
+        assert path.parent == folder, name
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "document", "document-1", "evil-1.ics", "evil-2.ics", "evil.ics"]
+    assert not (tmp_path / "evil.ics").exists()
+    assert safe_filename("a\nb.ics") == "ab.ics"
+
+
+def test_without_saving_a_document_shows_by_name(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the scenario transcripts show: a readable line, and nothing written."""
+    monkeypatch.chdir(tmp_path)
+    item = Outgoing(document=Document("fete.ics", "text/calendar", b"x"), lang="en")
+    assert render(item) == "📎 [file: fete.ics]"
+    assert render(Outgoing(document=Document("f.ics", "text/calendar", b"x"))) == (
+        "📎 [fichier : f.ics]")
+    assert ConsoleChat(_Replies(item), save_files=False).send("x") == [  # type: ignore[arg-type]
+        "📎 [file: fete.ics]"]
+    assert list(tmp_path.iterdir()) == []

@@ -71,7 +71,9 @@ def _has(text: str, fragment: str) -> bool:
 
 @pytest.mark.parametrize(("title", "scenario"), SCENARIOS, ids=[t for t, _ in SCENARIOS])
 def test_scenario(title: str, scenario: dict[str, Any], store: Any) -> None:
-    chat = ConsoleChat(Engine(store, clock=lambda: NOW), user_id="citizen", lang=scenario.get("lang"))
+    # documents show as "📎 [file: name]" lines; nothing is written in the working directory
+    chat = ConsoleChat(Engine(store, clock=lambda: NOW), user_id="citizen", lang=scenario.get("lang"),
+                       save_files=False)
     transcript: list[str] = []
     for number, turn in enumerate(scenario["turns"], start=1):
         answer = "\n".join(chat.send(str(turn["user"])))
