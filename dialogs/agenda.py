@@ -1,5 +1,6 @@
-"""Events as answers: what is on in a time window, soonest first, each with its date and
-time in its commune's time zone; an event that has ended is never listed.
+"""Events and projects as answers. Events: what is on in a time window, soonest first,
+each with its date and time in its commune's time zone; an event that has ended is never
+listed. Projects: filtered by what they need and their stage, listed with both.
 
 Pure apart from reading the events' dates through ``ctx.session``. The ask dialog uses it
 for questions about events ("quoi de neuf ce week-end au Port ?", "what's on tomorrow").
@@ -91,3 +92,27 @@ def event_lines(ctx: DialogContext, entries: Sequence[Entry]) -> ListItems:
 def load_events(ctx: DialogContext, ids: Sequence[int]) -> list[Entry]:
     entries = [ctx.session.get(Entry, entry_id) for entry_id in ids]
     return [e for e in entries if e is not None]
+
+
+# --- projects ---------------------------------------------------------------------------------
+
+
+def project_matches(entry: Any, needs: Sequence[str], stage: str | None) -> bool:
+    """A project that needs every need asked and is at the stage asked (pure)."""
+    if entry.kind != "project":
+        return False
+    if stage and entry.stage != stage:
+        return False
+    return all(need in (entry.needs or ()) for need in needs)
+
+
+def project_line(ctx: DialogContext, entry: Any, distance_km: float | None) -> tuple[Inline, ...]:
+    """**name** — category · commune · 2 km · Stage : démarré · Cherche : bénévoles."""
+    meta = [common.category_name(entry.category, ctx.lang), common.commune_label(entry.commune_insee)]
+    if distance_km is not None:
+        meta.append(common.distance_text(ctx.t, distance_km))
+    if entry.stage:
+        meta.append(ctx.t("entry.card.stage", stage=ctx.t(f"entry.stage.{entry.stage}")))
+    if entry.needs:
+        meta.append(ctx.t("entry.card.needs", needs=", ".join(ctx.t(f"entry.need.{n}") for n in entry.needs)))
+    return (Bold(entry.name), Text(" — " + " · ".join(m for m in meta if m)))

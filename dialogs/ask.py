@@ -24,17 +24,25 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from bot.conversation import Shown
 from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import CommuneQuestion
-from bot.messages import Choice, Outgoing, Span, Text
+from bot.messages import Choice, ListItems, Outgoing, Span, Text
 from bot.spec import Command, DialogSpec
 from dialogs import common, get_dialog
-from dialogs.agenda import default_window, event_lines, load_events, upcoming, window_text
+from dialogs.agenda import (
+    default_window,
+    event_lines,
+    load_events,
+    project_line,
+    project_matches,
+    upcoming,
+    window_text,
+)
 from dialogs.ask_query import (
     ANYWHERE,
     DEFAULT_RADIUS_KM,
@@ -74,9 +82,6 @@ from directory import services
 from directory.gazetteer import get_gazetteer
 from directory.search import SearchPage
 from directory.text import fold
-
-if TYPE_CHECKING:
-    from directory.search import SearchPage
 
 #: how a follow-up starts ("et à", "and in", "what about"), before the place it names
 FOLLOW_UP_LEAD = re.compile(
@@ -144,6 +149,8 @@ class AskDialog:
                 name=understood.name,
                 text=understood.text,
                 kind=slots.kind or understood.kind,
+                needs=slots.needs,
+                stage=slots.stage,
             )
         step = self._search_or_ask(ctx, slots)
         field = getattr(ctx.parse, "field", None)
@@ -350,14 +357,14 @@ class AskDialog:
         if query.get("namesakes") and query.get("commune"):
             used = ctx.t("ask.namesake_used", commune=common.commune_label(query["commune"]))
             note = " ".join(n for n in (note, used) if n)
-        page = run_search(ctx, query)
+        page = self._search(ctx, query)
         if page.hits:
             return self._show_page(ctx, query, page, cursor=None, page_number=1, note=note)
         radius = float(query["radius"])
         wider: float | None = min(radius * WIDEN_FACTOR, MAX_RADIUS_KM)
         if wider is not None and wider > radius:
             widened = {**query, "radius": wider}
-            page = run_search(ctx, widened)
+            page = self._search(ctx, widened)
             if page.hits:
                 said = ctx.t("ask.widened", radius=ctx.t.distance(radius), wider=ctx.t.distance(wider))
                 return self._show_page(ctx, widened, page, cursor=None, page_number=1,
@@ -379,6 +386,17 @@ class AskDialog:
                 return self._show_page(ctx, plain, page, cursor=None, page_number=1, note=said)
         return self._offer(ctx, query, nothing)
 
+    def _search(self, ctx: DialogContext, query: JSON) -> SearchPage:
+        """The first page; projects asked by need or stage are filtered from a longer list
+        (the search knows no needs) and come as one page."""
+        if query.get("kind") != "project" or not (query.get("needs") or query.get("stage")):
+            return run_search(ctx, query)
+        page = run_search(ctx, query, limit=PAGE_SIZE * 20)
+        entries = {e.id: e for e in load_events(ctx, [hit.entry_id for hit in page.hits])}
+        kept = [hit for hit in page.hits if hit.entry_id in entries and project_matches(
+            entries[hit.entry_id], query.get("needs") or (), query.get("stage"))]
+        return SearchPage(hits=kept[:PAGE_SIZE], next_cursor=None)
+
     def _show_page(
         self,
         ctx: DialogContext,
@@ -397,8 +415,14 @@ class AskDialog:
             "page": page_number,
             "hits": [hit.entry_id for hit in page.hits],
         }
+        lines = None
+        if query.get("kind") == "project":  # a project shows its stage and needs, not counts
+            entries = {e.id: e for e in load_events(ctx, [hit.entry_id for hit in page.hits])}
+            lines = ListItems(tuple(project_line(ctx, entries[h.entry_id], h.distance_km)
+                                    for h in page.hits if h.entry_id in entries), numbered=True)
         reply = results_reply(
-            ctx, query, page.hits, more=page.next_cursor is not None, page=page_number, note=note
+            ctx, query, page.hits, more=page.next_cursor is not None, page=page_number, note=note,
+            lines=lines,
         )
         step = Step.wait(state, reply)
         step.shown = Shown(query={**query, "cursor": cursor, "next": page.next_cursor},
@@ -469,7 +493,8 @@ class AskDialog:
             return self._relocate(ctx, state["query"])
         entry = load_entry(ctx, state.get("entry"))
         if picked == ACTION_BACK:
-            page = run_search(ctx, state["query"], state.get("cursor"))
+            cursor = state.get("cursor")
+            page = run_search(ctx, state["query"], cursor) if cursor else self._search(ctx, state["query"])
             return self._show_page(
                 ctx, state["query"], page, cursor=state.get("cursor"), page_number=int(state.get("page", 1))
             )

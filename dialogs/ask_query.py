@@ -92,6 +92,8 @@ def query_state(slots: Slots, place: Place) -> JSON:
         "asked": slots.radius_km or DEFAULT_RADIUS_KM,
         "kind": slots.kind,
         "namesakes": list(slots.namesakes) if place.commune and place.commune == slots.commune else [],
+        "needs": list(slots.needs),
+        "stage": slots.stage,
     }
 
 
@@ -146,6 +148,8 @@ def run_search(
 
 def subject(ctx: DialogContext, query: JSON) -> str:
     """What is searched, as the user would say it: the category's name or the typed text."""
+    if query.get("kind") == "project" and (query.get("needs") or query.get("stage")):
+        return project_subject(ctx, query)
     if query.get("kind") in KINDS and not query.get("category") and not query.get("text"):
         return ctx.t(f"ask.kind.{query['kind']}")
     if not query.get("category") and not query.get("text"):
@@ -182,6 +186,8 @@ def no_results(ctx: DialogContext, query: JSON, radius: float, wider: float | No
         category = common.category_name(query["category"], ctx.lang)
         found = (t("ask.none.found.category_text", category=category, text=text) if text
                  else t("ask.none.found.category", category=category))
+    elif query.get("kind") == "project" and (query.get("needs") or query.get("stage")):
+        found = t("ask.none.found.project_filtered", what=project_subject(ctx, query))
     elif query.get("kind") in KINDS and not text:
         found = t(f"ask.none.found.{query['kind']}")
     else:
@@ -196,16 +202,35 @@ def no_results(ctx: DialogContext, query: JSON, radius: float, wider: float | No
              where=where)
 
 
+def project_subject(ctx: DialogContext, query: JSON) -> str:
+    """ "Projets qui cherchent : bénévoles, financement (étape : idée)"."""
+    what = ctx.t("ask.kind.project")
+    if query.get("needs"):
+        needs = ", ".join(ctx.t(f"entry.need.{n}").lower() for n in query["needs"])
+        what = ctx.t("ask.projects.needing", needs=needs)
+    if query.get("stage"):
+        what += " (" + ctx.t("entry.card.stage", stage=ctx.t(f"entry.stage.{query['stage']}")).lower() + ")"
+    return what
+
+
 def results_reply(
-    ctx: DialogContext, query: JSON, hits: list[SearchHit], *, more: bool, page: int, note: str = ""
+    ctx: DialogContext,
+    query: JSON,
+    hits: list[SearchHit],
+    *,
+    more: bool,
+    page: int,
+    note: str = "",
+    lines: Span | None = None,
 ) -> Outgoing:
-    """The list, one choice per hit and "more" when there is a next page."""
+    """The list, one choice per hit and "more" when there is a next page; ``lines``
+    replaces the usual result lines (projects show their stage and needs)."""
     spans: list[Span] = []
     if note:
         spans.append(Text(note + "\n"))
     page_text = " " + ctx.t("ask.results.page", page=ctx.t.number(page)) if page > 1 else ""
     spans.append(Text(header(ctx, query, page_text)))
-    spans.append(common.result_list(ctx.t, cast("list[common.HitLike]", hits)))
+    spans.append(lines or common.result_list(ctx.t, cast("list[common.HitLike]", hits)))
     options = [Choice(f"{HIT}{hit.entry_id}", _button(hit.name)) for hit in hits]
     if more:
         options.append(Choice(common.MORE, ctx.t("ask.more")))

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from bot.dialog import JSON, DialogContext, Step
-from bot.messages import Bold, Choice, Inline, Italic, LineBreak, MapPin, Outgoing, Span, Text
+from bot.messages import Bold, Choice, Document, Inline, Italic, LineBreak, MapPin, Outgoing, Span, Text
 from dialogs import common
 from dialogs.agenda import when_text
 from directory import services
 from directory.categories import get_taxonomy
+from directory.ical import events_calendar
 from directory.models import Entry, EntryStatus, Recommendation
 from directory.opening_hours import describe_now
 from directory.search import haversine_km
@@ -369,6 +370,8 @@ def strip_lead(text: str, leads: frozenset[str] = NAME_LEADS) -> str | None:
 ACTION_RECOMMEND = "act:rec"
 ACTION_JOIN = "act:join"
 ACTION_FOLLOW = "act:follow"
+ACTION_FOLLOW_ORGANIZER = "act:follow_org"
+ACTION_CALENDAR = "act:ics"
 ACTION_BACK = "act:back"
 ACTION_DONE = "act:done"
 
@@ -402,6 +405,9 @@ def entry_card(ctx: DialogContext, entry: Entry, distance_km: float | None = Non
     extra: list[Span] = []
     if entry.kind == "event" and entry.starts_at is not None:
         extra += [Text("📅 " + when_text(ctx.lang, entry)), LineBreak()]
+        organizer = _organizer(ctx, entry)
+        if organizer is not None:
+            extra += [Text(ctx.t("entry.card.organizer") + " "), Bold(organizer.name), LineBreak()]
     if entry.opening_hours:
         place = common.commune(entry.commune_insee)
         tz = place.timezone if place is not None else "Europe/Paris"
@@ -412,6 +418,12 @@ def entry_card(ctx: DialogContext, entry: Entry, distance_km: float | None = Non
         if entry.needs:
             needs = ", ".join(ctx.t(f"entry.need.{need}") for need in entry.needs)
             extra += [Text(ctx.t("entry.card.needs", needs=needs)), LineBreak()]
+    if entry.kind in services.FOLLOWABLE_KINDS:
+        coming = services.next_events(ctx.session, entry, ctx.now)
+        if coming:
+            extra += [Text(ctx.t("entry.card.next_events")), LineBreak()]
+            for event in coming:
+                extra += [Text("• "), Bold(event.name), Text(" — " + when_text(ctx.lang, event)), LineBreak()]
     # the recommendation count closes the card: put the project lines just before it
     spans[-1:-1] = extra
     for comment in _latest_comments(ctx, entry):
@@ -434,8 +446,14 @@ def entry_actions(ctx: DialogContext, entry: Entry, *, back: bool) -> tuple[Choi
     choices = [Choice(ACTION_RECOMMEND, ctx.t("entry.action.recommend"))]
     if entry.kind == "organization":
         choices.append(Choice(ACTION_JOIN, ctx.t("entry.action.join")))
+    if entry.kind == "organization":
+        choices.append(Choice(ACTION_FOLLOW, ctx.t("entry.action.follow_org")))
     if entry.kind == "project":
         choices.append(Choice(ACTION_FOLLOW, ctx.t("entry.action.follow")))
+    if entry.kind == "event" and entry.starts_at is not None:
+        choices.append(Choice(ACTION_CALENDAR, ctx.t("entry.action.calendar")))
+        if _organizer(ctx, entry) is not None:
+            choices.append(Choice(ACTION_FOLLOW_ORGANIZER, ctx.t("entry.action.follow_organizer")))
     if back:
         choices.append(Choice(ACTION_BACK, ctx.t("entry.action.back")))
     choices.append(Choice(ACTION_DONE, ctx.t("entry.action.done")))
@@ -474,11 +492,34 @@ def act_on_entry(ctx: DialogContext, entry: Entry, action: str) -> Step | None:
         created = services.join(ctx.session, ctx.citizen, entry)
         key = "entry.joined" if created else "entry.already_member"
         return Step.done(common.say(ctx, key, name=entry.name))
-    if action == ACTION_FOLLOW and entry.kind == "project":
+    if action == ACTION_FOLLOW_ORGANIZER and entry.kind == "event":
+        organizer = _organizer(ctx, entry)
+        if organizer is None:
+            return Step.done(common.say(ctx, "ask.gone"))
+        entry, action = organizer, ACTION_FOLLOW
+    if action == ACTION_FOLLOW and entry.kind in services.FOLLOWABLE_KINDS:
         created = services.follow(ctx.session, ctx.citizen, entry)
         key = "entry.followed" if created else "entry.already_following"
         return Step.done(common.say(ctx, key, name=entry.name))
+    if action == ACTION_CALENDAR and entry.kind == "event" and entry.starts_at is not None:
+        return Step.done(common.say(ctx, "entry.calendar_file", name=entry.name), calendar_file(ctx, entry))
     return None
+
+
+def calendar_file(ctx: DialogContext, entry: Entry) -> Outgoing:
+    """The event as an ``.ics`` file any calendar app opens (its times in its commune's
+    time zone, written by ``directory.ical``)."""
+    data = events_calendar([entry], ctx.now).to_ical()
+    stem = re.sub(r"[^a-z0-9]+", "-", fold(entry.name)).strip("-")[:60] or "evenement"
+    return Outgoing(document=Document(f"{stem}.ics", "text/calendar", data), lang=ctx.lang)
+
+
+def _organizer(ctx: DialogContext, entry: Entry) -> Entry | None:
+    """An event's organiser, when it is still listed."""
+    if entry.organizer_id is None:
+        return None
+    organizer = ctx.session.get(Entry, entry.organizer_id)
+    return organizer if organizer is not None and organizer.status == EntryStatus.ACTIVE.value else None
 
 
 # --- handing over to another dialog ---------------------------------------------------------------

@@ -45,6 +45,9 @@ class Slots:
     kind: str | None = None
     #: other communes the place's words could mean (namesakes), to offer beside the answer
     namesakes: tuple[str, ...] = ()
+    #: projects asked about by what they need and their stage
+    needs: tuple[str, ...] = ()
+    stage: str | None = None
 
     @property
     def has_subject(self) -> bool:
@@ -93,6 +96,8 @@ def slots_from(args: JSON | None, parse: Any = None) -> Slots:
         text=str(text) if text else None,
         kind=kind if kind in KINDS else None,
         namesakes=namesakes[:MAX_NAMESAKES] if commune else (),
+        needs=tuple(str(n) for n in pick("needs") or ()) if kind == "project" else (),
+        stage=str(pick("stage")) if kind == "project" and pick("stage") else None,
     )
 
 
