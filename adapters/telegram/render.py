@@ -20,6 +20,8 @@ from typing import Any
 from bot.messages import Bold, Choice, Italic, LineBreak, Link, ListItems, Span, StartLink, Text
 
 MAX_MESSAGE = 4096
+#: a document's caption (longer text goes in messages before the document)
+MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_BUTTON_LABEL = 48
 #: Telegram refuses an inline keyboard of more than 100 buttons

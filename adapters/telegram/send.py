@@ -1,5 +1,5 @@
 """Sending to Telegram: :class:`Outgoing` items become HTML messages, inline keyboards, a
-location button or a venue, in the chats their target names.
+location button, a document (a file upload) or a venue, in the chats their target names.
 
 Pacing and retries happen below this, in the bot's rate limiter (:mod:`.pacing`); what is
 decided here is what to send and where: a pressed page is edited in place, HTML Telegram
@@ -19,6 +19,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     LinkPreviewOptions,
     Message,
@@ -28,11 +29,18 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 
-from adapters.telegram.render import Chunk, callback_data_for, keyboard_rows, render_chunks, with_deep_links
+from adapters.telegram.render import (
+    MAX_CAPTION,
+    Chunk,
+    callback_data_for,
+    keyboard_rows,
+    render_chunks,
+    with_deep_links,
+)
 from adapters.telegram.state import TelegramState
 from bot import outbox
 from bot.i18n import translator
-from bot.messages import Incoming, Outgoing, TargetKind, Text
+from bot.messages import Document, Incoming, Outgoing, TargetKind, Text
 
 log = logging.getLogger("communebot.telegram")
 
@@ -112,25 +120,34 @@ class TelegramSender:
             return None
 
     async def send(self, chat_id: int, item: Outgoing, pressed: int | None = None) -> None:
-        """Render one Outgoing in one chat: edit the paginated message, or send new ones."""
+        """Render one Outgoing in one chat: edit the paginated message, or send new ones
+        (text, then the document, then the venue; the keyboard goes on the last)."""
         t = translator(item.lang)
-        chunks = render_chunks(with_deep_links(item.spans, self._username()))
+        spans = with_deep_links(item.spans, self._username())
+        chunks = render_chunks(spans)
         await self._remember_long_ids(item)
         inline = self._inline_markup(item)
-        if not chunks and inline is not None and item.pin is None:
+        # a document or a venue follows the text and carries the keyboard itself
+        attached = item.pin is not None or item.document is not None
+        if not chunks and inline is not None and not attached:
             chunks = render_chunks((Text(t("telegram.choose")),))
-        if item.edit_key and len(chunks) == 1 and item.pin is None and not item.request_location:
+        if item.edit_key and len(chunks) == 1 and not attached and not item.request_location:
             target = self._edit_target(chat_id, item.edit_key, pressed)
             if target is not None and await self._edit(chat_id, target, chunks[0], inline):
                 self._note_edit_key(chat_id, target, item.edit_key)
                 return
+        caption: Chunk | None = None
+        if item.document is not None and chunks:
+            short = render_chunks(spans, MAX_CAPTION)
+            if len(short) == 1:  # a short text is the document's caption, one message
+                caption, chunks = short[0], []
         wants_location = item.request_location and _private(chat_id)
         location_shown = False
         last_id: int | None = None
         for index, chunk in enumerate(chunks):
             final = index == len(chunks) - 1
             markup: Any = None
-            if final and item.pin is None:
+            if final and not attached:
                 if inline is not None:
                     markup = inline
                 elif wants_location:
@@ -142,6 +159,16 @@ class TelegramSender:
             if isinstance(markup, ReplyKeyboardRemove):
                 self._location_keyboard.discard(chat_id)
             last_id = sent.message_id
+        if item.document is not None:
+            document_markup: Any = inline if item.pin is None else None
+            if document_markup is None and wants_location and item.pin is None:
+                document_markup = self._location_markup(t)
+                location_shown = True
+            if document_markup is None and chat_id in self._location_keyboard and not wants_location:
+                document_markup = ReplyKeyboardRemove()
+            await self._send_document(chat_id, item.document, caption, document_markup)
+            if isinstance(document_markup, ReplyKeyboardRemove):
+                self._location_keyboard.discard(chat_id)
         if item.pin is not None:
             pin = item.pin
             venue_markup: Any = inline
@@ -157,7 +184,7 @@ class TelegramSender:
             # an inline keyboard and a reply keyboard cannot share one message
             prompt = render_chunks((Text(t("telegram.location.prompt")),))[0]
             await self._send_chunk(chat_id, prompt, self._location_markup(t))
-        if item.edit_key and last_id is not None and item.pin is None:
+        if item.edit_key and last_id is not None and not attached:
             self._note_edit_key(chat_id, last_id, item.edit_key)
 
     def _location_markup(self, t: Callable[..., str]) -> ReplyKeyboardMarkup:
@@ -179,6 +206,28 @@ class TelegramSender:
             log.error("Telegram refused our HTML (%s): sending plain text", exc)
             return await self.bot.send_message(chat_id, chunk.plain, reply_markup=markup,
                                                link_preview_options=NO_PREVIEW)
+
+    async def _send_document(self, chat_id: int, document: Document, caption: Chunk | None,
+                             markup: Any) -> Message:
+        """Upload the bytes under their own name and type (Telegram would otherwise guess
+        them from the name); an HTML caption Telegram cannot parse goes as plain text."""
+        if markup is not None and isinstance(markup, ReplyKeyboardMarkup):
+            self._location_keyboard.add(chat_id)
+        # bytes, not a file handle: the pacer's retries (429, 5xx) can send them again
+        upload = InputFile(document.data, filename=document.filename or "document")
+        upload.mimetype = document.mime or upload.mimetype
+        if caption is None:
+            return await self.bot.send_document(chat_id, upload, reply_markup=markup)
+        try:
+            return await self.bot.send_document(
+                chat_id, upload, caption=caption.html, parse_mode=ParseMode.HTML,
+                reply_markup=markup)
+        except BadRequest as exc:
+            if "parse entities" not in str(exc).lower():
+                raise
+            log.error("Telegram refused our HTML caption (%s): sending plain text", exc)
+            return await self.bot.send_document(chat_id, upload, caption=caption.plain,
+                                                reply_markup=markup)
 
     async def send_plain(self, chat_id: int, text: str) -> None:
         """One plain-text message (an apology, "unsupported"): no markup to go wrong."""

@@ -3,7 +3,8 @@
 It speaks the Bot API's JSON (``{"ok": true, "result": ...}`` and the error shape with
 ``error_code``, ``description`` and ``parameters.retry_after``), validates what a bot sends
 the way Telegram does (HTML parse mode, text length, keyboard shapes, callback data size),
-records every call so tests can assert on it, lets tests push user updates (messages,
+records every call so tests can assert on it (an uploaded document as an :class:`Upload`:
+filename, MIME type and bytes), lets tests push user updates (messages,
 locations, button presses, group messages with mentions and replies) and injects faults:
 429 with ``retry_after``, 5xx, timeouts (a response slower than the client waits) and
 "can't parse entities".
@@ -37,7 +38,10 @@ ALLOWED_TAGS: dict[str, set[str]] = {
 }
 NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
+#: what a bot may upload (Telegram's Bot API limit for sendDocument)
+MAX_UPLOAD = 50 * 1024 * 1024
 
 
 class ApiError(Exception):
@@ -157,6 +161,20 @@ def check_text(text: Any, parse_mode: str | None) -> str:
     return visible
 
 
+def check_caption(caption: Any, parse_mode: str | None) -> str:
+    """A media caption: optional, HTML checked like a text, at most 1024 characters."""
+    if caption is None or caption == "":
+        return ""
+    if not isinstance(caption, str):
+        raise bad_request("caption must be a string")
+    if parse_mode and parse_mode.upper() != "HTML":
+        raise bad_request(f"unsupported parse_mode {parse_mode!r} in this emulator")
+    visible = parse_html(caption) if parse_mode else caption
+    if utf16_len(visible) > MAX_CAPTION:
+        raise bad_request("message caption is too long")
+    return visible
+
+
 def check_markup(markup: Any, chat_type: str) -> None:
     """Reply markup shapes as Telegram checks them."""
     if markup is None:
@@ -208,6 +226,16 @@ class Call:
     result: Any = None
     error: str | None = None
     at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a bot uploaded (multipart/form-data), as the server received it."""
+
+    filename: str
+    mime: str
+    data: bytes
+    file_id: str
 
 
 @dataclass
@@ -276,6 +304,8 @@ class BotAPIEmulator:
         self.open_callbacks: set[str] = set()
         self.answered_callbacks: dict[str, JSONDict] = {}
         self.get_updates_calls: list[JSONDict] = []
+        #: file_id -> what was uploaded under it (sendDocument)
+        self.files: dict[str, Upload] = {}
         self._next_callback = 1
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -427,6 +457,10 @@ class BotAPIEmulator:
             if text.startswith(label):
                 return self.press(user_id, message["message_id"], data, chat_id)
         raise AssertionError(f"no button {label!r} in {list(self.buttons(message))}")
+
+    def documents(self, chat_id: int) -> list[Upload]:
+        """The files the bot sent into a chat, oldest first."""
+        return [c.params["document"] for c in self.sent("sendDocument", chat_id)]
 
     def texts(self, chat_id: int) -> list[str]:
         return [m.get("text", "") for m in self.messages_to(chat_id)]
@@ -608,6 +642,44 @@ class BotAPIEmulator:
         venue = {"location": {"latitude": params["latitude"], "longitude": params["longitude"]},
                  "title": params["title"], "address": params["address"]}
         return self._bot_message(chat, venue=venue, location=venue["location"])
+
+    async def api_sendDocument(self, params: JSONDict) -> JSONDict:
+        """A file upload (multipart/form-data) or a file_id sent before; the call records
+        the :class:`Upload` in place of the form field."""
+        chat = self._target_chat(params)
+        field_ = params.get("document")
+        if isinstance(field_, web.FileField):
+            data = field_.file.read()
+            if not data:
+                raise bad_request("file must be non-empty")
+            if len(data) > MAX_UPLOAD:
+                raise ApiError(413, "Request Entity Too Large")
+            file_id = f"BQACAgQAAx{len(self.files) + 1:06d}"
+            upload = Upload(field_.filename or "document",
+                            field_.content_type or "application/octet-stream", data, file_id)
+            self.files[file_id] = upload
+        elif isinstance(field_, str) and field_ in self.files:
+            upload = self.files[field_]
+        elif isinstance(field_, str) and field_:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        else:
+            raise bad_request("there is no document in the request")
+        params["document"] = upload
+        check_caption(params.get("caption"), params.get("parse_mode"))
+        markup = params.get("reply_markup")
+        check_markup(markup, chat.type)
+        document = {"file_id": upload.file_id, "file_unique_id": f"u{upload.file_id[-6:]}",
+                    "file_name": upload.filename, "mime_type": upload.mime,
+                    "file_size": len(upload.data)}
+        content: JSONDict = {"document": document}
+        if params.get("caption"):
+            content["caption"] = params["caption"]
+            content["parse_mode"] = params.get("parse_mode")
+        if markup and "inline_keyboard" in markup:
+            content["reply_markup"] = markup
+        elif markup:
+            content["keyboard_markup"] = markup
+        return self._bot_message(chat, **content)
 
     async def api_answerCallbackQuery(self, params: JSONDict) -> bool:
         query_id = params.get("callback_query_id")

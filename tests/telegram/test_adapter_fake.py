@@ -11,12 +11,15 @@ from typing import Any
 import aiohttp
 import pytest
 from emulator import AdapterFactory, BotAPIEmulator
+from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.telegram.runner import TelegramAdapter
+from bot import outbox
 from bot.messages import (
     Bold,
     ChatKind,
     Choice,
+    Document,
     Incoming,
     Link,
     MapPin,
@@ -24,9 +27,14 @@ from bot.messages import (
     Target,
     TargetKind,
 )
+from directory.db import transaction
 
 USER = 1001
 GROUP = -100500
+ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Fête de la musique\r\n"
+       "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+#: not text: every byte value, so nothing on the way may decode or re-encode it
+BLOB = bytes(range(256)) * 64
 
 
 async def until(probe: Callable[[], Awaitable[object]], expected: object,
@@ -74,6 +82,16 @@ class FakeEngine:
             return [Outgoing.text(*(f"Ligne {i} <b> & co\n" for i in range(600)))]
         if text == "dm":
             return [Outgoing.text("privé", target=Target(TargetKind.USER, "telegram", str(USER)))]
+        if text == "ics":
+            return [Outgoing.text(Bold("Fête <de> la musique"), " & co",
+                                  document=Document("fête de la musique.ics", "text/calendar", ICS),
+                                  choices=(Choice("more", "Autres dates"),))]
+        if text == "export":
+            return [Outgoing.text(*(f"Ligne {i} : vos données\n" for i in range(100)),
+                                  document=Document("mes-données.zip", "application/zip", BLOB))]
+        if text == "bare":
+            return [Outgoing(document=Document("notes", "text/csv", b"a\x00b"),
+                             request_location=True)]
         if text == "link":
             return [Outgoing.text(Link("site", "https://ex.org/?a=1&b=<2>"), " ",
                                   Link("bad", "javascript:alert(1)"))]
@@ -518,3 +536,88 @@ async def test_buttons_and_a_location_request_go_in_two_messages(
     assert second.params["text"] == "You can also share your location with the button below."
     [[button]] = second.params["reply_markup"]["keyboard"]
     assert button == {"text": "📍 Share my location", "request_location": True}
+
+
+async def test_a_document_is_uploaded_with_its_name_type_bytes_and_caption(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "ics")
+    [call] = await emulator.wait_calls("sendDocument", 1, chat_id=USER)
+    [upload] = emulator.documents(USER)
+    assert (upload.filename, upload.mime, upload.data) == (
+        "fête de la musique.ics", "text/calendar", ICS)
+    # the short text is the caption: one message, carrying the keyboard too
+    assert call.params["caption"] == "<b>Fête &lt;de&gt; la musique</b> &amp; co"
+    assert call.params["parse_mode"] == "HTML"
+    assert emulator.buttons(call.result) == {"Autres dates": "more"}
+    assert emulator.sent("sendMessage", USER) == []
+    message = emulator.last_bot_message(USER)
+    assert message["document"]["file_name"] == "fête de la musique.ics"
+    assert message["document"]["file_size"] == len(ICS)
+
+
+async def test_a_long_text_goes_first_and_the_document_follows_without_caption(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "export")
+    [call] = await emulator.wait_calls("sendDocument", 1, chat_id=USER)
+    texts = emulator.sent("sendMessage", USER)
+    assert sum(c.params["text"].count("Ligne") for c in texts) == 100
+    assert all(c.at <= call.at for c in texts)
+    assert "caption" not in call.params and "parse_mode" not in call.params
+    [upload] = emulator.documents(USER)
+    assert (upload.filename, upload.mime, upload.data) == ("mes-données.zip", "application/zip", BLOB)
+
+
+async def test_a_bare_document_can_carry_the_location_button(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.send_text(USER, "bare")
+    [call] = await emulator.wait_calls("sendDocument", 1, chat_id=USER)
+    assert "caption" not in call.params
+    assert call.params["reply_markup"]["keyboard"][0][0]["request_location"] is True
+    [upload] = emulator.documents(USER)  # the engine's type, not one guessed from the name
+    assert (upload.filename, upload.mime, upload.data) == ("notes", "text/csv", b"a\x00b")
+    assert emulator.sent("sendMessage", USER) == []  # no separate location prompt
+
+
+async def test_a_document_upload_waits_out_a_429_and_sends_the_same_bytes(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    adapter = await make_adapter(FakeEngine())
+    emulator.inject("sendDocument", "429", retry_after=1)
+    emulator.inject("sendDocument", "502")
+    emulator.send_text(USER, "export")
+    [ok] = await emulator.wait_calls("sendDocument", 1, chat_id=USER, timeout=15)
+    refused = emulator.sent("sendDocument", USER, ok=False)
+    assert [c.error for c in refused] == ["Too Many Requests: retry after 1", "Bad Gateway"]
+    assert ok.at - refused[0].at >= 0.95
+    assert ("429", "sendDocument", 1.0) in adapter.pacer.events
+    assert [u.data for u in emulator.documents(USER)] == [BLOB]
+
+
+async def test_a_refused_html_caption_falls_back_to_plain_text(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    await make_adapter(FakeEngine())
+    emulator.inject("sendDocument", "parse_entities")
+    emulator.send_text(USER, "ics")
+    [ok] = await emulator.wait_calls("sendDocument", 1, chat_id=USER)
+    assert ok.params["caption"] == "Fête <de> la musique & co"
+    assert "parse_mode" not in ok.params
+    assert emulator.documents(USER)[0].data == ICS
+
+
+async def test_an_outbox_document_reaches_the_private_chat(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory,
+        sessions: sessionmaker[Session]) -> None:
+    """Through the outbox table (base64 in JSON) and out as an upload, bytes intact."""
+    await make_adapter(FakeEngine())
+    emulator.user(USER)
+    emulator.chat(USER)
+    with transaction(sessions) as session:
+        outbox.enqueue(session, Outgoing.text(
+            "Vos données", document=Document("export.json", "application/json", BLOB),
+            target=Target(TargetKind.USER, "telegram", str(USER))))
+    [call] = await emulator.wait_calls("sendDocument", 1, chat_id=USER)
+    assert call.params["caption"] == "Vos données"
+    [upload] = emulator.documents(USER)
+    assert (upload.filename, upload.mime, upload.data) == ("export.json", "application/json", BLOB)
