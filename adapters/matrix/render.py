@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from bot.i18n import translator
 from bot.messages import (
     Bold,
+    Document,
     Inline,
     Italic,
     LineBreak,
@@ -130,6 +131,25 @@ def location_content(pin: MapPin) -> dict[str, Any]:
     }
 
 
+def file_content(
+    document: Document, url: str | None = None, encrypted_file: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A document as an ``m.file`` event, once its bytes are uploaded: ``url`` (the mxc://
+    URI) in a clear room, ``encrypted_file`` (an EncryptedFile: url, key, iv, hashes, v)
+    in an encrypted one, where the homeserver only ever holds the ciphertext."""
+    content: dict[str, Any] = {
+        "msgtype": "m.file",
+        "body": document.filename,
+        "filename": document.filename,
+        "info": {"mimetype": document.mime, "size": len(document.data)},
+    }
+    if encrypted_file is not None:
+        content["file"] = encrypted_file
+    else:
+        content["url"] = url
+    return content
+
+
 def reply_to(
     content: dict[str, Any],
     event_id: str,
@@ -164,7 +184,8 @@ def replacement(content: dict[str, Any], event_id: str) -> dict[str, Any]:
 
 
 def contents(out: Outgoing) -> list[dict[str, Any]]:
-    """The events one Outgoing becomes: a notice (if any text) then a location (if a pin)."""
+    """The events one Outgoing becomes: a notice (if any text) then a location (if a pin).
+    A document comes after them, as :func:`file_content` once uploaded (that needs I/O)."""
     result: list[dict[str, Any]] = []
     extra = choice_block(out)
     if out.spans or extra[0]:

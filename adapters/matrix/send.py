@@ -1,5 +1,7 @@
-"""Sending to Matrix: :class:`Outgoing` items become ``m.notice`` / ``m.location`` events in
-the rooms their targets name (the chat asked in, a user's direct room, a commune's rooms).
+"""Sending to Matrix: :class:`Outgoing` items become ``m.notice`` / ``m.location`` / ``m.file``
+events in the rooms their targets name (the chat asked in, a user's direct room, a commune's
+rooms). A document is uploaded to the homeserver's media repository first, encrypted when
+the room is.
 
 In a room the first event of an answer replies to the question, an answer to a message
 written in a thread goes into that thread, and a new view of a paginated list replaces
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -26,13 +29,14 @@ from nio import (
     RoomCreateError,
     RoomPreset,
     RoomSendResponse,
+    UploadResponse,
 )
 from nio.responses import Response
 
 from adapters.matrix.config import MatrixConfig
-from adapters.matrix.render import contents, replacement, reply_to
+from adapters.matrix.render import contents, file_content, replacement, reply_to
 from adapters.matrix.state import AdapterState, Bounded, save_state
-from bot.messages import ChatKind, Incoming, Outgoing, TargetKind
+from bot.messages import ChatKind, Document, Incoming, Outgoing, TargetKind
 
 log = logging.getLogger("communebot.matrix")
 
@@ -158,9 +162,17 @@ class MatrixSending:
 
         In a room the first event of an answer replies to the question (and mentions its
         author); when the question was written in a thread, every event of the answer
-        goes into that thread."""
+        goes into that thread. A document whose upload fails is missing from the answer
+        (the rest still goes; False tells the outbox to try again)."""
         ok = True
-        for index, content in enumerate(contents(out)):
+        events = contents(out)
+        if out.document is not None:
+            uploaded = await self._upload(room_id, out.document)
+            if uploaded is None:
+                ok = False
+            else:
+                events.append(uploaded)
+        for index, content in enumerate(events):
             edit_key = f"{room_id}\x00{out.edit_key}" if out.edit_key and index == 0 else None
             first = quote and index == 0
             if edit_key and edit_key in self._edits:
@@ -187,6 +199,37 @@ class MatrixSending:
                     self._sync_tick.wait(), max(0.01, deadline - time.monotonic())
                 )
         return room_id in client.rooms
+
+    async def _upload(self, room_id: str, document: Document) -> dict[str, Any] | None:
+        """Put the bytes in the media repository and return the ``m.file`` content that
+        points at them; in an encrypted room they are encrypted here (``encrypt=True``),
+        the key travelling inside the (itself encrypted) event."""
+        client = self.client
+        assert client is not None
+        if client.olm is not None and room_id not in client.rooms:
+            await self.wait_for_room(room_id)  # encrypted or not decides how to upload
+        room = client.rooms.get(room_id)
+        encrypt = room is not None and room.encrypted
+        try:
+            resp, keys = await client.upload(
+                io.BytesIO(document.data),
+                content_type=document.mime or "application/octet-stream",
+                filename=document.filename,
+                encrypt=encrypt,
+                filesize=len(document.data),
+            )
+        except (LocalProtocolError, OSError) as exc:
+            log.warning("cannot upload %s for %s: %s", document.filename, room_id, exc)
+            return None
+        if not isinstance(resp, UploadResponse):
+            log.warning("uploading %s for %s failed: %s", document.filename, room_id, resp)
+            return None
+        if not encrypt:
+            return file_content(document, url=resp.content_uri)
+        if not keys:  # the ciphertext without its key would be a useless file
+            log.warning("uploading %s for %s gave no decryption keys", document.filename, room_id)
+            return None
+        return file_content(document, encrypted_file={**keys, "url": resp.content_uri})
 
     async def _send(self, room_id: str, content: dict[str, Any]) -> str | None:
         client = self.client

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from nio import (
     AsyncClient,
@@ -24,11 +25,15 @@ from nio import (
 
 from adapters.matrix.config import MatrixConfig
 from adapters.matrix.runner import MatrixBot
-from bot.messages import Bold, Choice, Incoming, MapPin, Outgoing, Text
+from bot.messages import Bold, Choice, Document, Incoming, MapPin, Outgoing, Text
 
 from .homeserver import Synapse
 
 PASSWORD = "correct horse battery staple"
+#: the document the fake engine hands over on "send a file": every byte value, so a
+#: download that decoded or re-encoded anything would not compare equal
+FILE_NAME = "fête <de> la musique.ics"
+FILE_BYTES = b"BEGIN:VCALENDAR\r\n" + bytes(range(256)) * 40 + b"END:VCALENDAR\r\n"
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +48,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
 
 
 class FakeEngine:
-    """Stands for the engine: echoes, and shows choices or a pin on request."""
+    """Stands for the engine: echoes, and shows choices, a pin or a file on request."""
 
     def __init__(self) -> None:
         self.seen: list[Incoming] = []
@@ -61,6 +66,9 @@ class FakeEngine:
             return [Outgoing.text(f"Results, {text}", edit_key="results")]
         if text in ("show a pin", "/pin"):
             return [Outgoing.text("Here:", pin=MapPin("Crèche <Les Lutins>", -21.01, 55.27, "1 rue"))]
+        if text in ("send a file", "/file"):
+            return [Outgoing.text("Your file:",
+                                  document=Document(FILE_NAME, "text/calendar", FILE_BYTES))]
         return [Outgoing(spans=(Text("echo: "), Bold(text), Text(f" from {incoming.display_name}")))]
 
 
@@ -133,6 +141,16 @@ class Person:
                 seen = [s.get("content") for _, s in self.messages]
                 raise AssertionError(f"no matching message within {timeout}s; got {seen}")
             await asyncio.sleep(0.05)
+
+    async def download(self, mxc: str) -> bytes:
+        """A media file as today's clients fetch it (authenticated media, Matrix 1.11):
+        Synapse no longer serves new uploads on the old unauthenticated endpoint nio uses."""
+        server_name, media_id = mxc.removeprefix("mxc://").split("/", 1)
+        url = f"{self.server.url}/_matrix/client/v1/media/download/{server_name}/{media_id}"
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+            assert resp.status == 200, (resp.status, await resp.text())
+            return await resp.read()
 
     def in_room(self, room_id: str) -> list[dict[str, Any]]:
         return [s for r, s in self.messages if r == room_id]

@@ -1,4 +1,4 @@
-"""Direct chats against a real Synapse: plain and encrypted, markup, pins, choices."""
+"""Direct chats against a real Synapse: plain and encrypted, markup, pins, choices, files."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 from nio import AsyncClient, LoginResponse
+from nio.crypto.attachments import decrypt_attachment
 
 from bot.messages import ChatKind
 
-from .conftest import PASSWORD
+from .conftest import FILE_BYTES, FILE_NAME, PASSWORD
 
 pytestmark = pytest.mark.synapse
 
@@ -120,3 +121,32 @@ async def test_undecryptable_message_is_answered_plainly(people, bot_factory, fa
     assert "déchiffrer" in notice["content"]["body"]
     assert notice["event_id"] in alice.decrypted  # said in the room's own encryption
     assert fake_engine.seen == []
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_document_arrives_as_a_file_with_the_same_bytes(
+        people, bot_factory, fake_engine, encrypted):
+    bot = await bot_factory(fake_engine)
+    alice = await people("alice", encryption=encrypted)
+    room = await alice.dm(bot.identity.user_id, encrypted=encrypted)
+    await alice.wait_joined(room, bot.identity.user_id)
+    await alice.say(room, "send a file")
+    event = await alice.wait_for(
+        lambda r, s: r == room and s["content"].get("msgtype") == "m.file", timeout=20)
+    content = event["content"]
+    assert content["body"] == content["filename"] == FILE_NAME
+    assert content["info"] == {"mimetype": "text/calendar", "size": len(FILE_BYTES)}
+    notice = await alice.wait_for(lambda r, s: r == room and s["content"].get("body") == "Your file:")
+    assert notice["origin_server_ts"] <= event["origin_server_ts"]  # the words, then the file
+    if encrypted:
+        # the homeserver holds ciphertext; the key is in the (encrypted) event only
+        assert "url" not in content and content["file"]["v"] == "v2"
+        info = content["file"]
+        ciphertext = await alice.download(info["url"])
+        assert ciphertext != FILE_BYTES and len(ciphertext) == len(FILE_BYTES)
+        data = decrypt_attachment(ciphertext, info["key"]["k"], info["hashes"]["sha256"], info["iv"])
+        assert event["event_id"] in alice.decrypted and not alice.undecryptable
+    else:
+        assert "file" not in content and content["url"].startswith("mxc://")
+        data = await alice.download(content["url"])
+    assert data == FILE_BYTES

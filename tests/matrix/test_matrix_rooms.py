@@ -11,6 +11,8 @@ from nio import RoomResolveAliasResponse
 
 from bot.messages import ChatKind, Outgoing, Target, TargetKind
 
+from .conftest import FILE_BYTES, FILE_NAME
+
 pytestmark = pytest.mark.synapse
 
 
@@ -215,3 +217,30 @@ async def test_questions_in_a_thread_are_answered_in_it(people, bot_factory, fak
         assert relates["m.in_reply_to"] == {"event_id": question}
     assert notice["content"]["m.relates_to"]["is_falling_back"] is False
     assert pin["content"]["m.relates_to"]["is_falling_back"] is True
+
+
+async def test_a_file_asked_in_a_thread_goes_there_and_everyone_can_download_it(
+        people, bot_factory, fake_engine):
+    bot = await bot_factory(fake_engine)
+    me = bot.identity.user_id
+    alice = await people("alice")
+    bob = await people("bob")
+    room = await alice.room("Saint-Leu", invite=[me, bob.user_id])
+    await bob.client.join(room)
+    await alice.wait_joined(room, me)
+    await alice.wait_joined(room, bob.user_id)
+    root = await alice.say(room, "La fête de la musique, c'est quand ?")
+    question = await alice.say(
+        room, "!file",
+        **{"m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": True,
+                            "m.in_reply_to": {"event_id": root}}},
+    )
+    # bob, another client in the room, sees the file and fetches the very same bytes
+    event = await bob.wait_for(lambda r, s: r == room and s["content"].get("msgtype") == "m.file")
+    assert event["sender"] == me
+    content = event["content"]
+    assert content["filename"] == FILE_NAME and content["info"]["size"] == len(FILE_BYTES)
+    assert await bob.download(content["url"]) == FILE_BYTES
+    relates = content["m.relates_to"]  # in the thread, after the notice that replies
+    assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
+    assert relates["m.in_reply_to"] == {"event_id": question} and relates["is_falling_back"] is True

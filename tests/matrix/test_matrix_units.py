@@ -20,7 +20,14 @@ from adapters.matrix.inbound import (
     to_incoming,
 )
 from adapters.matrix.receive import invite_allowed
-from adapters.matrix.render import contents, html, location_content, replacement, reply_to
+from adapters.matrix.render import (
+    contents,
+    file_content,
+    html,
+    location_content,
+    replacement,
+    reply_to,
+)
 from adapters.matrix.send import retry_after_header_ms
 from adapters.matrix.state import AdapterState, load_state, save_state, state_path
 from bot.i18n import load_catalog
@@ -28,6 +35,7 @@ from bot.messages import (
     Bold,
     ChatKind,
     Choice,
+    Document,
     Italic,
     LineBreak,
     Link,
@@ -91,6 +99,23 @@ def test_choices_are_numbered_and_the_answer_is_a_notice() -> None:
     assert "numéro" in notice["body"]  # the hint, in French by default
     [english] = contents(Outgoing.text("Which?", choices=(Choice("1", "A"),), lang="en"))
     assert "number" in english["body"]
+
+
+def test_a_document_is_an_m_file_pointing_at_its_upload() -> None:
+    document = Document("fête.ics", "text/calendar", b"BEGIN:VCALENDAR")
+    # the upload needs I/O: contents() leaves it out, the sender appends it once uploaded
+    assert contents(Outgoing(document=document)) == []
+    assert [c["msgtype"] for c in contents(Outgoing.text("Voici :", document=document))] == [
+        "m.notice"]
+    clear = file_content(document, url="mxc://example.org/abc")
+    assert clear == {
+        "msgtype": "m.file", "body": "fête.ics", "filename": "fête.ics",
+        "info": {"mimetype": "text/calendar", "size": 15}, "url": "mxc://example.org/abc",
+    }
+    keys = {"v": "v2", "key": {"k": "K"}, "iv": "I", "hashes": {"sha256": "H"},
+            "url": "mxc://example.org/enc"}
+    secret = file_content(document, encrypted_file=keys)
+    assert secret["file"] == keys and "url" not in secret  # never the clear-text pointer
 
 
 def test_location_request_and_pin() -> None:
