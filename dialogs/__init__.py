@@ -27,6 +27,7 @@ DIALOG_MODULES: tuple[str, ...] = (
     "recommend",
     "join",
     "announce",
+    "event",
     "me",
     "settings",
     "help",

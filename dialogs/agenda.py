@@ -25,6 +25,7 @@ DEFAULT_SPAN = timedelta(days=30)
 #: how the start of an event reads, per language (Babel patterns)
 _PATTERNS = {"fr": "EEE d MMM, HH:mm", "en": "EEE, MMM d, h:mm a"}
 _DAY_PATTERNS = {"fr": "EEE d MMM", "en": "EEE, MMM d"}
+_CLOCK_PATTERNS = {"fr": "HH:mm", "en": "h:mm a"}
 
 
 def default_window(now: datetime) -> tuple[datetime, datetime]:
@@ -56,8 +57,8 @@ def upcoming(entries: Sequence[Entry], start: datetime, end: datetime, now: date
 
 
 def when_text(lang: str, entry: Any) -> str:
-    """ "sam. 5 déc., 19:00" / "Sat, Dec 5, 7:00 PM", in the event's commune's time zone;
-    with its end when it ends on another day."""
+    """ "sam. 5 déc., 19:00 – 22:00" / "Sat, Dec 5, 7:00 PM – 10:00 PM", in the event's
+    commune's time zone, with its end when given (its day when it ends on another day)."""
     zone = _zone(entry)
     begins = _aware(entry.starts_at).astimezone(zone)
     text = format_datetime(begins, _PATTERNS.get(lang, _PATTERNS["en"]), locale=lang)
@@ -65,6 +66,8 @@ def when_text(lang: str, entry: Any) -> str:
         finishes = _aware(entry.ends_at).astimezone(zone)
         if finishes.date() != begins.date():
             text += " – " + format_datetime(finishes, _DAY_PATTERNS.get(lang, "EEE d MMM"), locale=lang)
+        elif finishes > begins:
+            text += " – " + format_datetime(finishes, _CLOCK_PATTERNS.get(lang, "HH:mm"), locale=lang)
     return text
 
 

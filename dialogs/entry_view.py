@@ -426,6 +426,8 @@ def entry_card(ctx: DialogContext, entry: Entry, distance_km: float | None = Non
                 extra += [Text("• "), Bold(event.name), Text(" — " + when_text(ctx.lang, event)), LineBreak()]
     # the recommendation count closes the card: put the project lines just before it
     spans[-1:-1] = extra
+    if entry.kind == "event" and entry.recommendation_count == 0:
+        spans.pop()  # an event is not a shop: no "not recommended yet"
     for comment in _latest_comments(ctx, entry):
         spans += [LineBreak(), Italic(ctx.t("entry.card.comment", comment=comment))]
     return spans
@@ -443,7 +445,8 @@ def _latest_comments(ctx: DialogContext, entry: Entry, limit: int = 2) -> list[s
 
 def entry_actions(ctx: DialogContext, entry: Entry, *, back: bool) -> tuple[Choice, ...]:
     """Recommend, I belong here (organizations), follow (projects), back to the list."""
-    choices = [Choice(ACTION_RECOMMEND, ctx.t("entry.action.recommend"))]
+    # an event is added to one's calendar, not recommended like a shop
+    choices = [] if entry.kind == "event" else [Choice(ACTION_RECOMMEND, ctx.t("entry.action.recommend"))]
     if entry.kind == "organization":
         choices.append(Choice(ACTION_JOIN, ctx.t("entry.action.join")))
     if entry.kind == "organization":

@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.nlu import followups
@@ -54,7 +54,7 @@ from bot.nlu.places import find_places, read_commune, warm_up_places
 from bot.nlu.projects import read_needs, read_stage
 from bot.nlu.radius import NEAR_GENERIC, NEAR_ME, read_radius
 from bot.nlu.tokens import MAX_CHARS, Reading, plain, tokenize
-from bot.nlu.when import When, read_when, window
+from bot.nlu.when import Clock, When, read_clock, read_when, window
 from directory.categories import get_taxonomy
 from directory.gazetteer import Commune, Gazetteer, get_gazetteer
 from directory.text import clean, fold
@@ -101,6 +101,8 @@ class Parse:
     #: projects asked about by what they need ("qui cherchent des bénévoles") and stage
     needs: tuple[str, ...] = ()
     stage: str | None = None
+    #: a time of day said ("samedi 14h", "de 9h à 17h"): when an event starts (and ends)
+    clock: Clock | None = None
     extras: dict[str, Any] = dc_field(default_factory=dict, compare=False)
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime] | None:
@@ -108,6 +110,16 @@ class Parse:
         if self.when is None:
             return None
         return window(self.when, now or datetime.now(UTC), self.tz or DEFAULT_TZ)
+
+    def days(self, now: datetime, tz: str) -> tuple[date, date] | None:
+        """The first and last local day of the time said, in ``tz`` (an event's commune):
+        "samedi" is one day, "du 20 au 27" eight, "ce week-end" two."""
+        if self.when is None:
+            return None
+        span = window(self.when, now, tz)
+        if span is None:
+            return None
+        return span[0].date(), (span[1] - timedelta(microseconds=1)).date()
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
         """The ``communebot parse --json`` object: the contract keys first, then extras;
@@ -136,6 +148,9 @@ class Parse:
             "switch_lang": self.switch_lang,
             "needs": list(self.needs),
             "stage": self.stage,
+            "clock": ({"start": self.clock.start.isoformat("minutes"),
+                       "end": self.clock.end.isoformat("minutes") if self.clock.end else None}
+                      if self.clock else None),
             **self.extras,
         }
 
@@ -236,6 +251,9 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
     if switch is not None and not reading.cat_mentions:
         return Parse("switch_language", switch_lang=switch, lang=lang_found)
     if whole is not None and not reading.cat_mentions and contact is None:
+        if whole in {"yes", "no"}:  # "non, plutôt 16h": the answer and its correction
+            return Parse(whole, lang=lang_found, deictic=deictic, clock=read_clock(folded),
+                         when=read_when(folded, bare_day=True), tz=_tz_of(gaz, None, home_commune))
         return Parse(whole, lang=lang_found, deictic=deictic)
 
     if followups.asks_help(folded) and not any(m[1] >= 100 for m in reading.cat_mentions):
@@ -319,6 +337,8 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         intent = "search"  # "what's on tomorrow", "des évènements ?": a question about them
     when = (read_when(folded, bare_day=kind == "event")
             if intent in {"search", "announce_project", "announce_event", "unknown"} else None)
+    clock = (read_clock(folded) if intent in {"announce_event", "unknown"}
+             or (intent == "search" and when is not None) else None)
     if intent == "unknown" and when is not None:
         intent = "search"  # "anything on this weekend?": what is on, then
     if when is not None and kind is None and intent == "search" and category is None:
@@ -374,6 +394,7 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         tz=_tz_of(gaz, commune, home_commune),
         needs=needs,
         stage=stage,
+        clock=clock,
     )
 
 

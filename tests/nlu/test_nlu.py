@@ -446,7 +446,7 @@ def test_json_has_the_new_keys_after_the_old_ones() -> None:
     assert keys[: len(old)] == old
     assert keys[len(old) :] == [
         "kind", "followup", "ordinal", "sort", "widen", "field", "weekday", "deictic",
-        "also_categories", "contact", "switch_lang", "needs", "stage",
+        "also_categories", "contact", "switch_lang", "needs", "stage", "clock",
     ]  # fmt: skip
 
 
