@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -346,4 +347,26 @@ async def test_follow_ups_and_questions_about_the_entry_on_telegram(
     await answer(emulator, BOB, "your commune is Saint-Paul (974)")
     emulator.send_text(BOB, "any projects in Saint-Paul?")
     await answer(emulator, BOB, "Projects around Saint-Paul (974)")
+    assert not [c for c in emulator.calls if not c.ok]
+
+
+async def test_an_event_added_to_my_calendar_arrives_as_an_ics_document(
+        emulator: BotAPIEmulator, engine: Engine, bot: Any) -> None:
+    """The agenda's "add to my calendar" through the real adapter: an ``.ics`` upload."""
+    engine.clock = lambda: datetime(2026, 12, 4, 10, 0, tzinfo=UTC)  # the sample's events ahead
+    emulator.user(ALICE, "Alice", "fr")
+    emulator.send_text(ALICE, "/start 97415")
+    await answer(emulator, ALICE, "votre commune est Saint-Paul (974)")
+    emulator.send_text(ALICE, "évènements à saint leu")
+    results = await answer(emulator, ALICE, "Évènements autour de Saint-Leu")
+    emulator.press_label(ALICE, results, next(iter(emulator.buttons(results))))
+    card = await emulator.wait_for(lambda: next(
+        (m for m in emulator.messages_to(ALICE)
+         if any(label.startswith("📅") for label in emulator.buttons(m))), None))
+    emulator.press_label(ALICE, card, "📅")
+    [call] = await emulator.wait_calls("sendDocument", 1, chat_id=ALICE)
+    [upload] = emulator.documents(ALICE)
+    assert upload.filename.endswith(".ics") and upload.mime == "text/calendar"
+    assert upload.data.startswith(b"BEGIN:VCALENDAR") and b"BEGIN:VEVENT" in upload.data
+    assert call.result["document"]["file_name"] == upload.filename
     assert not [c for c in emulator.calls if not c.ok]
