@@ -130,7 +130,9 @@ class EventDialog:
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         state: JSON = {"step": "title"}
         category = args_field(args, ctx.parse, "category")
-        if category and get_taxonomy().get(str(category)) is not None:
+        known = get_taxonomy().get(str(category)) if category else None
+        if known is not None and known.kind == "event":
+            # "un vide-grenier": its kind; "a beach cleanup" names a place, not the kind
             state["category"] = category
         commune_code = args_field(args, ctx.parse, "commune")
         if commune_code and common.commune(commune_code) is not None:
@@ -521,5 +523,6 @@ SPEC = DialogSpec(
     steps=("title", "category", "commune", "when", "when_ok", "place", "description", "organizer",
            "confirm", "edit", "dup"),
     free_text_steps=("title", "when", "place", "description", "organizer"),
+    slot_steps=("category", "commune"),
     summary="tell the commune of an event you organise, posted to its rooms",
 )
