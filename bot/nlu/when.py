@@ -101,10 +101,10 @@ _PHRASE = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _PHRASES), key=le
 _WORDS: dict[str, str] = {
     **dict.fromkeys(
         _words("demain dmain 2main dem1 dm1 2m1 demin dmin demainn demian tomorrow tmrw tmr tmrow tmw "
-        "2moro 2morrow 2mrw 2morow tomoz tommorow tomorow tommorrow tomorro tomrw"), "TMW"),
+               "2moro 2morrow 2mrw 2morow tomoz tommorow tomorow tommorrow tomorro tomrw"), "TMW"),
     **dict.fromkeys(
         _words("auj ajd aujd ojd aujourdhui aujourdui ojourdui ojourdhui aujourd8 ojourd8 aujourd "
-        "ajourd ojourd zordi today 2day tday tdy"), "TOD"),
+               "ajourd ojourd zordi today 2day tday tdy"), "TOD"),
     **dict.fromkeys(_words("tonight tonite 2nite 2night tonigth tonihgt aswar"), "TNT"),
     **dict.fromkeys(_words("soir soire soiree swar evening night nuit"), "EVE"),
     **dict.fromkeys(
@@ -113,7 +113,7 @@ _WORDS: dict[str, str] = {
     **dict.fromkeys(_words("mois month"), "MONTH"),
     **dict.fromkeys(
         _words("prochain prochaine prochains prochaines proch prochin prochainne procahin next nxt "
-        "suivant suivante"), "NEXT"),
+               "suivant suivante"), "NEXT"),
     **{name: f"D{day}" for day, names in _DAY_NAMES.items() for name in names.split()},
     **{name: f"M{month}" for name, month in _MONTHS.items()},
 }
@@ -121,13 +121,14 @@ _WORDS: dict[str, str] = {
 #: names no time, which most messages are
 _VOCAB = frozenset(_WORDS) | frozenset(_DAY_ABBREVIATIONS) | frozenset(
     _words("we wk w aujour ajourd ojourd ici jusqu jusque jusqua jusk jsq jsqu partir apartir sr "
-    "eve afternoon morning matin aprem until till til from starting fin end"))
+           "eve afternoon morning matin aprem until till til from starting fin end"))
 _NUMBER_WORDS = {
     "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "dix": 10,
     "quinze": 15, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "seven": 7,
     "ten": 10,
 }  # fmt: skip
-#: "le" before a weekday abbreviation, and what may stand before or after one
+#: what makes an abbreviation a weekday when it stands before ("ce sam", "next sat") or after
+#: it ("sam prochain", "dim soir", "sam à 14h"); weak ones ("jeu", "mon", "sat") need more
 _ABBREVIATION_BEFORE = {"ce", "cet", "this", "next", "NEXT", "on", "le", "du", "au", "UNTIL",
                         "FROM", "des", "by", "every", "chaque"}
 _ABBREVIATION_AFTER = {"NEXT", "EVE", "pro", "a", "at", "de", "midi", "minuit", "noon",
@@ -213,8 +214,8 @@ _BOUND_DAY = re.compile(r"\b(?:UNTIL|FROM)(?: le| the)? " + _DN + r"\b" + _NOT_A
 #: "rue du 8 mai 1945", "garage du 8 mai", "place du 14 juillet": a name, not a date
 _STREETS = frozenset(
     _words("rue avenue av bd boulevard place pl allee chemin impasse quai route square cours pont "
-    "garage residence cite ecole college lycee stade parc salle gymnase centre rond point "
-    "lotissement quartier"))
+           "garage residence cite ecole college lycee stade parc salle gymnase centre rond point "
+           "lotissement quartier"))
 #: before a numeric "24 12", what makes it a date ("le 24/12", "samedi 24/12")
 _DATE_BEFORE = frozenset(_words("le du au the on for pour ce UNTIL FROM des"))
 #: before "9 05": a time ("à 9:05"), not a date
@@ -223,7 +224,7 @@ _CLOCK_BEFORE = frozenset(_words("a at vers de to around by et and entre between
 
 @dataclass(frozen=True)
 class When:
-    """What was said, not yet placed in time: ``kind`` and up to two numbers.
+    """What was said, not yet placed in time: ``kind`` and a few numbers.
 
     kinds: ``today``, ``tonight``, ``tomorrow``, ``after_tomorrow``, ``weekend`` (n: 0 this,
     1 next), ``weekday`` (a: 0..6, n: 0 coming, 1 next week's), ``week`` (n), ``month``
@@ -298,8 +299,8 @@ def _read_span(text: str, canon: list[str], evening: bool, bare_day: bool) -> tu
     for m in _RANGE_DAYS.finditer(text):
         opener, first, suffix1, month1, num1, last, suffix2, month2, num2 = m.groups()
         ma, mb = int(month1 or num1 or 0), int(month2 or num2 or 0)
-        english = opener in {"FROM", "between"} or opener == "entre"
-        if english and not (suffix1 or suffix2 or ma or mb or " the " in m.group() or " le " in m.group()):
+        loose = opener in {"FROM", "between", "entre"}  # also opens spans of hours and ages
+        if loose and not (suffix1 or suffix2 or ma or mb or " the " in m.group() or " le " in m.group()):
             continue  # "from 9 to 5", "entre 14 et 18": hours or ages, not days
         if _ok_day(int(first), ma or 1) and _ok_day(int(last), mb or 1):
             return When("range", int(first), int(last), months=(ma, mb)), m.start()
@@ -560,7 +561,7 @@ _CLOCK_WORDS = ("midi", "minuit", "noon", "midnight")
 #: before a time: a duration or a delay ("pendant 3h", "dans 2h", "il y a 2h")
 _DURATION_BEFORE = frozenset(
     _words("pendant en dans ds depuis for in within during AGO environ about approx plus moins "
-    "toutes tous chaque every over under"))
+           "toutes tous chaque every over under"))
 #: after a time: a duration ("3h de route", "24h sur 24", "2h par jour", "2h max")
 _DURATION_AFTER = frozenset(_words("de d sur par of per max maxi ago later plus"))
 #: before "14 30" (14:30), words that make it a time
