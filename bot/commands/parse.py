@@ -38,6 +38,14 @@ def render_summary(t: Translator, result: Parse) -> str:
         lines.append(t("nlu.cli.radius", distance=t.distance(result.radius_km)))
     if result.name:
         lines.append(t("nlu.cli.name", name=result.name))
+    span = result.window()
+    if span is not None:
+        lines.append(t("nlu.cli.when", start=span[0].isoformat(), end=span[1].isoformat()))
+    if result.clock is not None:
+        end = f"–{result.clock.end.isoformat('minutes')}" if result.clock.end else ""
+        lines.append(t("nlu.cli.clock", clock=result.clock.start.isoformat("minutes") + end))
+    if result.needs:
+        lines.append(t("nlu.cli.needs", needs=", ".join(result.needs)))
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ import re
 from bot.nlu.lexicon import BYE_WORDS, FILLERS, HEADS, MORE_WORDS, WHOLE
 from bot.nlu.projects import asks_for_projects
 from bot.nlu.tokens import Tok, rx, token_after
+from bot.nlu.when import read_when
 
 INTENTS: tuple[str, ...] = (
     "search", "recommend", "join", "announce_project", "announce_event", "register", "help", "greeting",
@@ -373,5 +374,6 @@ def _short_answer(words: list[str]) -> str | None:
     if _HELP_PHRASE.search(" ".join(words)):
         return "help"
     if any(w in MORE_WORDS for w in words) and len(words) <= 5:
-        return "more"
+        # "next week", "le mois suivant": a time, not the next page
+        return None if read_when(" ".join(words), bare_day=True) is not None else "more"
     return None

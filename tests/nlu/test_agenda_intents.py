@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime
 
+import pytest
+import time_machine
+from click.testing import CliRunner
+
+from bot.cli import main
 from bot.nlu import parse
 
 
@@ -55,3 +60,14 @@ def test_telling_of_an_event(text: str, category: str | None, commune: str | Non
 def test_an_event_category_asks_what_is_on(text: str) -> None:
     result = parse(text, lang="fr", home="97415")
     assert result.intent == "search" and result.kind == "event"
+
+
+def test_the_cli_summary_says_the_window_and_the_time_of_day() -> None:
+    with time_machine.travel(datetime(2026, 12, 4, 10, 0, tzinfo=UTC), tick=False):
+        result = CliRunner().invoke(
+            main, ["parse", "jorganise un concert samedi de 20h a 23h o port", "--home", "97415"])
+    assert result.exit_code == 0, result.output
+    assert "Quand : du 2026-12-05T00:00:00+04:00 au 2026-12-06T00:00:00+04:00" in result.output
+    assert "Heure : 20:00–23:00" in result.output
+    english = CliRunner().invoke(main, ["parse", "projects needing funding", "--lang", "en"])
+    assert "Needs: funding" in english.output and "When" not in english.output
