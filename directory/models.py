@@ -200,17 +200,65 @@ class Follow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Subscription(Base):
-    """A citizen receives a commune's digest; ``last_digest_at`` says what is new."""
+class DigestSubscription(Base):
+    """Who gets a commune digest, how often and when: a citizen (by direct message) or a
+    bound room or group. ``next_due_at`` (UTC, indexed) is when the next one is due, so
+    who is due is one range query; ``covered_until`` is the end of the last period sent
+    (what was created after it is new). Deleting the row unsubscribes at once."""
 
-    __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("citizen_id", "commune_insee"),)
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("chat_platform", "chat_id", name="uq_digest_subscriptions_chat"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
-    commune_insee: Mapped[str] = mapped_column(String(5), index=True)
-    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    citizen_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), unique=True
+    )
+    chat_platform: Mapped[str | None] = mapped_column(String(16))
+    chat_id: Mapped[str | None] = mapped_column(String(255))
+    #: "daily" | "weekly"
+    frequency: Mapped[str] = mapped_column(String(8))
+    hour: Mapped[int] = mapped_column(Integer, default=8)
+    #: 0 (Monday) .. 6, for a weekly digest
+    weekday: Mapped[int] = mapped_column(Integer, default=0)
+    #: the IANA time zone the hour is read in (the first commune's)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    communes: Mapped[list[str]] = mapped_column(default=list)
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    next_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    covered_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DigestRun(Base):
+    """One digest period of one subscription, claimed once: the unique key makes a second
+    claim of the same period (a restart, another worker) fail instead of sending twice."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("subscription_id", "period_end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: items listed (0: nothing new, nothing sent)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DigestItem(Base):
+    """An entry a subscription's digest has listed: never listed again."""
+
+    __tablename__ = "digest_items"
+
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_subscriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Report(Base):

@@ -14,7 +14,8 @@ def test_migrations_create_every_table(store) -> None:  # type: ignore[no-untype
     engine, _ = store
     tables = set(inspect(engine).get_table_names())
     for name in ("citizens", "accounts", "entries", "recommendations", "memberships", "follows",
-                 "subscriptions", "reports", "bans", "dialog_states", "processed_events",
+                 "digest_subscriptions", "digest_runs", "digest_items", "reports", "bans",
+                 "dialog_states", "processed_events",
                  "chat_bindings", "adapter_state", "outbox", "alembic_version"):
         assert name in tables
     assert pending_revisions(engine) == []
