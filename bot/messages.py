@@ -130,13 +130,14 @@ class TargetKind(StrEnum):
     REPLY = "reply"  # the chat the Incoming came from
     USER = "user"  # a direct message to a platform account
     COMMUNE_ROOM = "commune_room"  # every chat bound to a commune
+    CHAT = "chat"  # one chat of a platform (a bound room's digest): ``ref`` is its id
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     kind: TargetKind = TargetKind.REPLY
     platform: Platform | None = None
-    #: platform user id (USER) or INSEE code (COMMUNE_ROOM)
+    #: platform user id (USER), INSEE code (COMMUNE_ROOM) or chat id (CHAT)
     ref: str | None = None
 
 

@@ -186,6 +186,8 @@ def recipients(session: Session, target: Target) -> list[tuple[str, str]]:
             .order_by(ChatBinding.platform, ChatBinding.chat_id)
         ).all()
         return [(p, c) for p, c in rows if target.platform in (None, p)]
+    if target.kind == TargetKind.CHAT and target.ref and target.platform:
+        return [(target.platform, target.ref)]
     if target.kind == TargetKind.USER and target.ref:
         if target.platform is not None:
             return [(target.platform, user_chat_id(target.ref))]
