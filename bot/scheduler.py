@@ -1,10 +1,15 @@
-"""Jobs the bot runs on a clock while it serves (APScheduler): for now, housekeeping.
+"""Jobs the bot runs on a clock while it serves (APScheduler): housekeeping, and the minute
+tick that sends the digests that are due.
+
+APScheduler is only the tick, one per worker: who is due is a query on the subscriptions'
+indexed next-due time, and each period is claimed in the database (``bot/digests.py``),
+so a tick missed while the machine slept, or run by two workers at once, neither loses
+nor repeats a digest. Its job store and misfire grace play no part in that.
 
 Two tables only grow while the bot runs: the ids of handled platform events (kept so
 that a redelivered update or replayed Matrix event changes nothing) and the delivered
 outbox messages. Platforms stop redelivering after a day or so, so a week of event ids
-is plenty; delivered messages are kept a month for an admin to look at. The commune
-digests will be jobs of this same scheduler.
+is plenty; delivered messages are kept a month for an admin to look at.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.digests import run_due
 from bot.engine import prune_processed_events
 from bot.outbox import prune_sent
 
 log = logging.getLogger("communebot.scheduler")
 
 HOUSEKEEPING_EVERY = timedelta(hours=1)
+DIGEST_TICK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -60,18 +67,27 @@ def _housekeeping(factory: sessionmaker[Session], retention: Retention) -> None:
         log.exception("housekeeping failed")
 
 
+def _digest_tick(factory: sessionmaker[Session]) -> None:
+    try:
+        run_due(factory, datetime.now(UTC))
+    except Exception:  # the next tick claims what this one could not
+        log.exception("sending the due digests failed")
+
+
 def start_scheduler(
     factory: sessionmaker[Session],
     *,
     every: timedelta = HOUSEKEEPING_EVERY,
     retention: Retention = Retention(),
+    digests: bool = True,
 ) -> AsyncIOScheduler:
-    """A started scheduler (call from the running event loop) whose housekeeping runs at
-    once, then every ``every``, in its own worker thread (database work stays off the
-    loop, and :func:`stop_scheduler` can wait for it). Runs missed while the machine
-    slept are merged into one."""
+    """A started scheduler (call from the running event loop): housekeeping at once, then
+    every ``every``; the digest tick at once, then every minute (unless ``digests`` is
+    False). Jobs run in worker threads (database work stays off the loop, and
+    :func:`stop_scheduler` can wait for them); runs missed while the machine slept are
+    merged into one."""
     scheduler = AsyncIOScheduler(
-        timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=1)}
+        timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=2)}
     )
     scheduler.add_job(
         _housekeeping,
@@ -84,6 +100,18 @@ def start_scheduler(
         max_instances=1,
         misfire_grace_time=int(every.total_seconds()),
     )
+    if digests:
+        scheduler.add_job(
+            _digest_tick,
+            "interval",
+            seconds=DIGEST_TICK.total_seconds(),
+            args=(factory,),
+            id="digests",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,  # a late tick still runs: the database says who is due
+        )
     scheduler.start()
     return scheduler
 

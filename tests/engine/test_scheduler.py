@@ -8,10 +8,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.scheduler import Retention, start_scheduler, stop_scheduler, sweep
-from directory.models import OutboxMessage, ProcessedEvent
+from directory import services
+from directory.digests import Subscriber, subscribe
+from directory.models import Account, Citizen, DigestRun, OutboxMessage, ProcessedEvent
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -86,3 +88,33 @@ async def test_stopping_while_housekeeping_runs_waits_for_it_quietly(
         await stop_scheduler(scheduler)
     assert not scheduler.running
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+async def test_the_digest_tick_sends_what_is_due_without_waiting_for_a_minute(store) -> None:  # type: ignore[no-untyped-def]
+    """The tick runs at start, then every minute; the database says who is due."""
+    _, factory = store
+    now = datetime.now(UTC)
+    with factory() as session, session.begin():
+        person = Citizen(display_name="ana", lang="fr", home_insee="97415")
+        session.add(person)
+        session.flush()
+        session.add(Account(citizen_id=person.id, platform="console", platform_user_id="ana"))
+        subscribe(session, Subscriber(citizen_id=person.id), frequency="daily", communes=["97415"],
+                  now=now - timedelta(days=2))
+        entry = services.add_entry(session, services.NewEntry(
+            name="Boulangerie Lontan", category="boulangerie", commune_insee="97415"))
+        entry.created_at = now - timedelta(days=1, hours=12)
+    scheduler = start_scheduler(factory)
+    try:
+        job = scheduler.get_job("digests")
+        assert job is not None
+        for _ in range(100):
+            with factory() as session:
+                runs = session.scalar(select(func.count()).select_from(DigestRun))
+            if runs:
+                break
+            await asyncio.sleep(0.05)
+        assert runs == 1
+        assert job.next_run_time <= datetime.now(UTC) + timedelta(minutes=1, seconds=1)
+    finally:
+        await stop_scheduler(scheduler)
