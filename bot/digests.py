@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.i18n import translator
 from bot.messages import Outgoing, Platform, Target, TargetKind
-from bot.outbox import citizen_target, enqueue
+from bot.outbox import citizen_target, outgoing_to_json, user_chat_id
 from dialogs.digest_view import digest_message
 from directory import digests
-from directory.models import Citizen, DigestSubscription
+from directory.models import Account, Citizen, DigestSubscription, OutboxMessage
 
 log = logging.getLogger("communebot.digests")
 
@@ -40,41 +41,66 @@ class RunResult:
     empty: int = 0
 
 
-def _recipient(session: Session, subscription: DigestSubscription) -> tuple[Target, str] | None:
-    """Where the digest goes and in which language; None for a banned or vanished citizen."""
+def _recipients(session: Session, dues: list[digests.Due]) -> dict[int, tuple[list[tuple[str, str]], str]]:
+    """Each subscription's (platform, chat id) pairs and language, in two queries: a
+    citizen's every account (none for a banned or vanished one), a room's own chat."""
+    citizen_ids = [d.subscription.citizen_id for d in dues if d.subscription.citizen_id is not None]
+    langs: dict[int, str] = {}
+    chats: dict[int, list[tuple[str, str]]] = {}
+    if citizen_ids:
+        for cid, lang in session.execute(
+            select(Citizen.id, Citizen.lang).where(Citizen.id.in_(citizen_ids), Citizen.banned.is_(False))
+        ):
+            langs[cid] = lang or "fr"
+        for cid, platform, user in session.execute(
+            select(Account.citizen_id, Account.platform, Account.platform_user_id)
+            .where(Account.citizen_id.in_(list(langs))).order_by(Account.id)
+        ):
+            chats.setdefault(cid, []).append((platform, user_chat_id(user)))
+    found: dict[int, tuple[list[tuple[str, str]], str]] = {}
+    for due in dues:
+        row = due.subscription
+        if row.citizen_id is not None and row.citizen_id in langs:
+            found[row.id] = (chats.get(row.citizen_id, []), langs[row.citizen_id])
+        elif row.chat_platform and row.chat_id:
+            found[row.id] = ([(row.chat_platform, row.chat_id)], "fr")
+    return found
+
+
+def _target(subscription: DigestSubscription) -> Target:
     if subscription.citizen_id is not None:
-        citizen = session.get(Citizen, subscription.citizen_id)
-        if citizen is None or citizen.banned:
-            return None
-        return citizen_target(citizen.id), citizen.lang or "fr"
-    if subscription.chat_platform and subscription.chat_id:
-        platform = cast("Platform", subscription.chat_platform)
-        return Target(TargetKind.CHAT, platform=platform, ref=subscription.chat_id), "fr"
-    return None
+        return citizen_target(subscription.citizen_id)
+    platform = cast("Platform", subscription.chat_platform)
+    return Target(TargetKind.CHAT, platform=platform, ref=subscription.chat_id)
 
 
-def compose(session: Session, subscription: DigestSubscription, content: digests.Content) -> Outgoing | None:
-    """The digest message for ``subscription``, or None when it has no recipient."""
-    found = _recipient(session, subscription)
-    if found is None:
-        return None
-    target, lang = found
-    return digest_message(translator(lang), content, subscription.communes, subscription.frequency, target)
+def compose(subscription: DigestSubscription, content: digests.Content, lang: str) -> Outgoing:
+    """The digest message for ``subscription`` in ``lang``."""
+    return digest_message(translator(lang), content, subscription.communes, subscription.frequency,
+                          _target(subscription))
 
 
 def run_batch(session: Session, now: datetime, limit: int = BATCH) -> RunResult:
-    """Claim up to ``limit`` due digests and queue them (call inside a transaction)."""
-    queued = empty = 0
+    """Claim up to ``limit`` due digests and queue them (call inside a transaction): a few
+    statements per batch, not per subscriber."""
     claimed = digests.claim_due(session, now, limit)
+    found = digests.contents(session, claimed)
+    recipients = _recipients(session, claimed)
+    rows: list[dict[str, object]] = []
+    sent: dict[int, digests.Content] = {}
     for due in claimed:
-        content = digests.content(session, due.subscription, due.start, due.end)
-        message = None if content.empty else compose(session, due.subscription, content)
-        if message is None or not enqueue(session, message):
-            empty += 1
+        content = found[due.subscription.id]
+        chats, lang = recipients.get(due.subscription.id, ([], "fr"))
+        if content.empty or not chats:
             continue
-        digests.record(session, due, content)
-        queued += 1
-    return RunResult(due=len(claimed), queued=queued, empty=empty)
+        payload = outgoing_to_json(compose(due.subscription, content, lang))
+        rows += [{"platform": platform, "chat_id": chat_id, "payload": payload}
+                 for platform, chat_id in chats]
+        sent[due.subscription.id] = content
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+    digests.record(session, sent, claimed)
+    return RunResult(due=len(claimed), queued=len(sent), empty=len(claimed) - len(sent))
 
 
 def run_due(factory: sessionmaker[Session], now: datetime, *, batch: int = BATCH) -> RunResult:
@@ -97,4 +123,6 @@ def preview(session: Session, who: digests.Subscriber, now: datetime) -> Outgoin
     if subscription is None:
         return None
     content = digests.content(session, subscription, subscription.covered_until, now)
-    return None if content.empty else compose(session, subscription, content)
+    due = digests.Due(subscription, now, subscription.covered_until)
+    chats, lang = _recipients(session, [due]).get(subscription.id, ([], "fr"))
+    return None if content.empty or not chats else compose(subscription, content, lang)

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from directory.gazetteer import get_gazetteer
@@ -166,16 +166,24 @@ class Due:
     """One claimed period: what to send covers (``start``, ``end``]."""
 
     subscription: DigestSubscription
-    run: DigestRun
-    start: datetime
     end: datetime
+    start: datetime
+    items: int = 0
+
+
+def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` on both backends (one statement for a batch)."""
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).values(rows).on_conflict_do_nothing()
 
 
 def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
     """Claim up to ``limit`` due subscriptions in this transaction (rows other workers hold
     are skipped, not waited for). Each gets one period ending at its latest scheduled
-    instant, recorded in ``digest_runs``; its next due time moves past ``now``. Committing
-    the transaction is the claim: roll it back and nothing happened."""
+    instant, recorded in ``digest_runs`` (a period recorded before, by a run that
+    committed, is not claimed again); its next due time moves past ``now``. Committing the
+    transaction is the claim: roll it back and nothing happened."""
     moment = _utc(now)
     rows = session.scalars(
         select(DigestSubscription)
@@ -184,20 +192,22 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    if not rows:
+        return []
+    ends = {row.id: latest_due(row.frequency, row.hour, row.weekday, row.timezone, moment) for row in rows}
+    statement = _insert_ignoring_duplicates(session, DigestRun, [
+        {"subscription_id": row.id, "period_end": ends[row.id], "items": 0, "claimed_at": moment}
+        for row in rows
+    ]).returning(DigestRun.subscription_id)
+    fresh = set(session.scalars(statement))
     claimed: list[Due] = []
     for row in rows:
-        end = latest_due(row.frequency, row.hour, row.weekday, row.timezone, moment)
         start = _utc(row.covered_until)
         row.next_due_at = next_due(row.frequency, row.hour, row.weekday, row.timezone, moment)
-        try:
-            with session.begin_nested():
-                run = DigestRun(subscription_id=row.id, period_end=end, claimed_at=moment)
-                session.add(run)
-                session.flush()
-        except IntegrityError:
+        if row.id not in fresh:
             continue  # this period went out already (a run interrupted after its commit)
-        row.covered_until = max(start, end)
-        claimed.append(Due(row, run, start, end))
+        row.covered_until = max(start, ends[row.id])
+        claimed.append(Due(row, ends[row.id], start))
     session.flush()
     return claimed
 
@@ -208,7 +218,7 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
 @dataclass
 class Content:
     """What one digest lists: new entries, the coming week's events, the most recommended
-    of the period (each at most :data:`TOP`), and how many more there are."""
+    of the period (each at most :data:`TOP`), and how many more new ones there are."""
 
     new: list[Entry] = field(default_factory=list)
     coming: list[Entry] = field(default_factory=list)
@@ -223,51 +233,114 @@ class Content:
         return [*self.new, *self.coming, *(entry for entry, _n in self.recommended)]
 
 
-def content(session: Session, subscription: DigestSubscription, start: datetime, end: datetime) -> Content:
-    """The digest of (``start``, ``end``] for ``subscription``: never an entry it listed
-    before, nor one listed twice in this digest."""
-    start, end = _utc(start), _utc(end)
-    seen = select(DigestItem.entry_id).where(DigestItem.subscription_id == subscription.id)
-    scope = [
-        Entry.commune_insee.in_(subscription.communes or []),
-        Entry.status == EntryStatus.ACTIVE.value,
-        Entry.id.not_in(seen),
-    ]
-    if subscription.categories:
-        scope.append(Entry.category.in_(subscription.categories))
-    window = [Entry.created_at > start, Entry.created_at <= end]
-    new_count = session.scalar(select(func.count()).select_from(Entry).where(*scope, *window)) or 0
-    new = list(session.scalars(
-        select(Entry).where(*scope, *window).order_by(Entry.created_at.desc(), Entry.id.desc()).limit(TOP)))
-    listed = {e.id for e in new}
+def _aware(moment: datetime | None) -> datetime:
+    assert moment is not None
+    return _utc(moment)
+
+
+def contents(session: Session, dues: list[Due]) -> dict[int, Content]:
+    """Every digest of a batch, by subscription id, in a few queries whatever the batch's
+    size: the candidates of all its communes and periods at once, then each subscriber's
+    own filter in memory (its communes, categories, period, and what it was sent before)."""
+    if not dues:
+        return {}
+    communes = sorted({c for due in dues for c in (due.subscription.communes or [])})
+    first = min(due.start for due in dues)
+    last = max(due.end for due in dues)
+    active = [Entry.commune_insee.in_(communes), Entry.status == EntryStatus.ACTIVE.value]
+    created = list(session.scalars(select(Entry).where(
+        *active, Entry.created_at > first, Entry.created_at <= last)))
     ends = func.coalesce(Entry.ends_at, Entry.starts_at)
-    coming = [e for e in session.scalars(
-        select(Entry)
-        .where(*scope, Entry.kind == EntryKind.EVENT.value, Entry.starts_at.is_not(None),
-               Entry.starts_at < end + COMING, ends >= end)
-        .order_by(Entry.starts_at, Entry.id)
-        .limit(TOP * 2)
-    ) if e.id not in listed][:TOP]
+    upcoming = list(session.scalars(select(Entry).where(
+        *active, Entry.kind == EntryKind.EVENT.value, Entry.starts_at.is_not(None),
+        Entry.starts_at < last + COMING, ends >= first)))
+    counts = session.execute(
+        select(Recommendation.entry_id, Recommendation.created_at)
+        .join(Entry, Entry.id == Recommendation.entry_id)
+        .where(*active, Recommendation.created_at > first, Recommendation.created_at <= last)
+    ).all()
+    recommended_ids = {entry_id for entry_id, _at in counts}
+    known = {e.id: e for e in (*created, *upcoming)}
+    missing = recommended_ids - set(known)
+    if missing:
+        known.update({e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(missing)))})
+    candidate_ids = set(known)
+    seen: dict[int, set[int]] = {}
+    if candidate_ids:
+        for sub_id, entry_id in session.execute(
+            select(DigestItem.subscription_id, DigestItem.entry_id).where(
+                DigestItem.subscription_id.in_([due.subscription.id for due in dues]),
+                DigestItem.entry_id.in_(candidate_ids))
+        ):
+            seen.setdefault(sub_id, set()).add(entry_id)
+    by_commune_created: dict[str, list[Entry]] = {}
+    for entry in sorted(created, key=lambda e: (_aware(e.created_at), e.id), reverse=True):
+        by_commune_created.setdefault(entry.commune_insee, []).append(entry)
+    by_commune_upcoming: dict[str, list[Entry]] = {}
+    for entry in sorted(upcoming, key=lambda e: (_aware(e.starts_at), e.id)):
+        by_commune_upcoming.setdefault(entry.commune_insee, []).append(entry)
+    found: dict[int, Content] = {}
+    for due in dues:
+        found[due.subscription.id] = _one(due, seen.get(due.subscription.id, set()), by_commune_created,
+                                          by_commune_upcoming, counts, known)
+    return found
+
+
+def _one(due: Due, seen: set[int], created: dict[str, list[Entry]], upcoming: dict[str, list[Entry]],
+         counts: Any, known: dict[int, Entry]) -> Content:
+    """One subscriber's digest from the batch's candidates (pure)."""
+    subscription = due.subscription
+    places = subscription.communes or []
+    categories = set(subscription.categories or [])
+
+    def wanted(entry: Entry) -> bool:
+        return entry.id not in seen and (not categories or entry.category in categories)
+
+    fresh = [e for code in places for e in created.get(code, [])
+             if wanted(e) and due.start < _aware(e.created_at) <= due.end]
+    fresh.sort(key=lambda e: (_aware(e.created_at), e.id), reverse=True)
+    new = fresh[:TOP]
+    listed = {e.id for e in new}
+    soon = [e for code in places for e in upcoming.get(code, [])
+            if wanted(e) and e.id not in listed and _aware(e.starts_at) < due.end + COMING
+            and _aware(e.ends_at or e.starts_at) >= due.end]
+    soon.sort(key=lambda e: (_aware(e.starts_at), e.id))
+    coming = soon[:TOP]
     listed |= {e.id for e in coming}
-    recent = (
-        select(Recommendation.entry_id, func.count().label("n"))
-        .where(Recommendation.created_at > start, Recommendation.created_at <= end)
-        .group_by(Recommendation.entry_id)
-        .subquery()
-    )
-    recommended = [
-        (entry, int(n)) for entry, n in session.execute(
-            select(Entry, recent.c.n).join(recent, recent.c.entry_id == Entry.id)
-            .where(*scope).order_by(recent.c.n.desc(), Entry.id).limit(TOP * 2))
-        if entry.id not in listed
-    ][:3]
-    return Content(new=new, coming=coming, recommended=recommended, more=max(0, new_count - len(new)))
+    tally: dict[int, int] = {}
+    for entry_id, at in counts:
+        entry = known.get(entry_id)
+        if entry is not None and entry.commune_insee in places and due.start < _utc(at) <= due.end:
+            tally[entry_id] = tally.get(entry_id, 0) + 1
+    ranked = sorted(((known[i], n) for i, n in tally.items() if wanted(known[i]) and i not in listed),
+                    key=lambda pair: (-pair[1], pair[0].id))
+    return Content(new=new, coming=coming, recommended=ranked[:3], more=max(0, len(fresh) - len(new)))
 
 
-def record(session: Session, due: Due, listed: Content) -> None:
-    """Remember what this digest listed, so that no later digest lists it again."""
-    ids = list(dict.fromkeys(e.id for e in listed.entries()))
-    for entry_id in ids:
-        session.add(DigestItem(subscription_id=due.subscription.id, entry_id=entry_id))
-    due.run.items = len(ids)
-    session.flush()
+def content(session: Session, subscription: DigestSubscription, start: datetime, end: datetime) -> Content:
+    """The digest of (``start``, ``end``] for one subscription (a preview)."""
+    due = Due(subscription, _utc(end), _utc(start))
+    return contents(session, [due])[subscription.id]
+
+
+def record(session: Session, listed: dict[int, Content], dues: list[Due]) -> None:
+    """Remember what each digest listed (one statement), so no later digest lists it again;
+    and how many items each period's run listed."""
+    rows = [{"subscription_id": sub_id, "entry_id": entry_id}
+            for sub_id, found in listed.items() for entry_id in dict.fromkeys(e.id for e in found.entries())]
+    if rows:
+        session.execute(_insert_ignoring_duplicates(session, DigestItem, rows))
+    counted = []
+    for due in dues:
+        found = listed.get(due.subscription.id)
+        due.items = len(found.entries()) if found is not None else 0
+        if due.items:
+            counted.append({"sid": due.subscription.id, "end": due.end, "n": due.items})
+    if counted:
+        runs = cast("Table", DigestRun.__table__)  # Core: one executemany UPDATE, no ORM bulk-by-key
+        session.execute(
+            update(runs)
+            .where(runs.c.subscription_id == bindparam("sid"), runs.c.period_end == bindparam("end"))
+            .values(items=bindparam("n")),
+            counted,
+        )
