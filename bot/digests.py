@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.i18n import translator
@@ -80,11 +80,13 @@ def compose(subscription: DigestSubscription, content: digests.Content, lang: st
                           _target(subscription))
 
 
-def run_batch(session: Session, now: datetime, limit: int = BATCH) -> RunResult:
+def run_batch(session: Session, now: datetime, limit: int = BATCH,
+              candidates: digests.Candidates | None = None) -> RunResult:
     """Claim up to ``limit`` due digests and queue them (call inside a transaction): a few
-    statements per batch, not per subscriber."""
+    statements per batch, not per subscriber; ``candidates`` carries what the run's
+    earlier batches read of the same communes and periods."""
     claimed = digests.claim_due(session, now, limit)
-    found = digests.contents(session, claimed)
+    found = digests.contents(session, claimed, candidates)
     recipients = _recipients(session, claimed)
     rows: list[dict[str, object]] = []
     sent: dict[int, digests.Content] = {}
@@ -97,8 +99,8 @@ def run_batch(session: Session, now: datetime, limit: int = BATCH) -> RunResult:
         rows += [{"platform": platform, "chat_id": chat_id, "payload": payload}
                  for platform, chat_id in chats]
         sent[due.subscription.id] = content
-    if rows:
-        session.execute(insert(OutboxMessage), rows)
+    if rows:  # Core executemany: one cached statement, no ORM objects
+        session.connection().execute(insert(cast("Table", OutboxMessage.__table__)), rows)
     digests.record(session, sent, claimed)
     return RunResult(due=len(claimed), queued=len(sent), empty=len(claimed) - len(sent))
 
@@ -106,9 +108,10 @@ def run_batch(session: Session, now: datetime, limit: int = BATCH) -> RunResult:
 def run_due(factory: sessionmaker[Session], now: datetime, *, batch: int = BATCH) -> RunResult:
     """Every digest due at ``now``, batch after batch, each batch its own transaction."""
     due = queued = empty = 0
+    candidates = digests.Candidates()
     while True:
         with factory() as session, session.begin():
-            result = run_batch(session, now, batch)
+            result = run_batch(session, now, batch, candidates)
         due, queued, empty = due + result.due, queued + result.queued, empty + result.empty
         if result.due < batch:
             break

@@ -12,11 +12,10 @@ from bot.messages import Bold, Inline, LineBreak, ListItems, Outgoing, Span, Sta
 from dialogs import common
 from dialogs.agenda import when_text
 from dialogs.entry_questions import share_payload
-from directory.digests import Content
-from directory.models import Entry
+from directory.digests import Content, Item
 
 
-def _line(t: Translator, entry: Entry, extra: str = "") -> tuple[Inline, ...]:
+def _line(t: Translator, entry: Item, extra: str = "") -> tuple[Inline, ...]:
     meta = [str(common.category_name(entry.category, t.lang)), str(common.commune_label(entry.commune_insee))]
     if extra:
         meta.append(extra)

@@ -142,8 +142,11 @@ def subscribe(
     moment = _utc(now)
     row = subscription_of(session, who)
     if row is None:
+        # the first digest covers its whole period, as everyone's does: subscribers of a
+        # commune then share one period, read once per run
+        since = latest_due(frequency, hour, weekday, tz, moment)
         row = DigestSubscription(citizen_id=who.citizen_id, chat_platform=who.platform, chat_id=who.chat_id,
-                                 covered_until=moment, created_at=moment)
+                                 covered_until=since, created_at=moment)
         session.add(row)
     row.frequency, row.hour, row.weekday, row.timezone = frequency, hour, weekday, tz
     row.communes, row.categories = codes, list(categories or [])
@@ -171,11 +174,12 @@ class Due:
     items: int = 0
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` on both backends (one statement for a batch)."""
+def _insert_ignoring_duplicates(session: Session, model: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` on both backends, on the Core table: executed
+    with a list of rows it is one cached statement sent in batches (insertmanyvalues)."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).values(rows).on_conflict_do_nothing()
+    return module.insert(model.__table__).on_conflict_do_nothing()
 
 
 def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
@@ -195,11 +199,12 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
     if not rows:
         return []
     ends = {row.id: latest_due(row.frequency, row.hour, row.weekday, row.timezone, moment) for row in rows}
-    statement = _insert_ignoring_duplicates(session, DigestRun, [
+    runs = cast("Table", DigestRun.__table__)
+    statement = _insert_ignoring_duplicates(session, DigestRun).returning(runs.c.subscription_id)
+    fresh = set(session.connection().execute(statement, [
         {"subscription_id": row.id, "period_end": ends[row.id], "items": 0, "claimed_at": moment}
         for row in rows
-    ]).returning(DigestRun.subscription_id)
-    fresh = set(session.scalars(statement))
+    ]).scalars())
     claimed: list[Due] = []
     for row in rows:
         start = _utc(row.covered_until)
@@ -215,106 +220,191 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Due]:
 # --- content -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Item:
+    """What a digest shows of an entry (read as a plain row: a run reads thousands)."""
+
+    id: int
+    name: str
+    category: str
+    commune_insee: str
+    kind: str
+    created_at: datetime
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
 @dataclass
 class Content:
     """What one digest lists: new entries, the coming week's events, the most recommended
     of the period (each at most :data:`TOP`), and how many more new ones there are."""
 
-    new: list[Entry] = field(default_factory=list)
-    coming: list[Entry] = field(default_factory=list)
-    recommended: list[tuple[Entry, int]] = field(default_factory=list)
+    new: list[Item] = field(default_factory=list)
+    coming: list[Item] = field(default_factory=list)
+    recommended: list[tuple[Item, int]] = field(default_factory=list)
     more: int = 0
 
     @property
     def empty(self) -> bool:
         return not (self.new or self.coming or self.recommended)
 
-    def entries(self) -> list[Entry]:
-        return [*self.new, *self.coming, *(entry for entry, _n in self.recommended)]
+    def entries(self) -> list[Item]:
+        return [*self.new, *self.coming, *(item for item, _n in self.recommended)]
 
 
-def _aware(moment: datetime | None) -> datetime:
-    assert moment is not None
-    return _utc(moment)
+#: per commune and period, how many candidates are read (more than shown: some were
+#: listed before, some are filtered by category)
+DEPTH = 4 * TOP
+_ITEM_COLUMNS = (Entry.id, Entry.name, Entry.category, Entry.commune_insee, Entry.kind, Entry.created_at,
+                 Entry.starts_at, Entry.ends_at)
 
 
-def contents(session: Session, dues: list[Due]) -> dict[int, Content]:
-    """Every digest of a batch, by subscription id, in a few queries whatever the batch's
-    size: the candidates of all its communes and periods at once, then each subscriber's
-    own filter in memory (its communes, categories, period, and what it was sent before)."""
+def _item(row: Any) -> Item:
+    return Item(row.id, row.name, row.category, row.commune_insee, row.kind, _utc(row.created_at),
+                _utc(row.starts_at) if row.starts_at is not None else None,
+                _utc(row.ends_at) if row.ends_at is not None else None)
+
+
+@dataclass
+class _Period:
+    """One commune's candidates for one period."""
+
+    new: list[Item] = field(default_factory=list)
+    new_count: int = 0
+    coming: list[Item] = field(default_factory=list)
+    recommended: list[tuple[Item, int]] = field(default_factory=list)
+
+
+class Candidates:
+    """Each commune's newest entries, coming events and most recommended for a period, read
+    once per run and shared by every subscriber of that commune and period (a few queries
+    per batch of communes, however many subscribers)."""
+
+    def __init__(self) -> None:
+        self.periods: dict[tuple[str, datetime, datetime], _Period] = {}
+
+    def get(self, commune: str, start: datetime, end: datetime) -> _Period:
+        return self.periods.get((commune, start, end)) or _Period()
+
+    def load(self, session: Session, wanted: set[tuple[str, datetime, datetime]]) -> None:
+        missing = wanted - set(self.periods)
+        by_window: dict[tuple[datetime, datetime], list[str]] = {}
+        for commune, start, end in missing:
+            by_window.setdefault((start, end), []).append(commune)
+        for (start, end), communes in by_window.items():
+            self._load(session, sorted(communes), start, end)
+
+    @staticmethod
+    def _ranked(session: Session, statement: Any, order: Any) -> Any:
+        """The first :data:`DEPTH` rows of each commune (a window function, both backends)."""
+        rank = func.row_number().over(partition_by=Entry.commune_insee, order_by=order).label("rank")
+        inner = statement.add_columns(rank).subquery()
+        return session.execute(select(inner).where(inner.c.rank <= DEPTH)).all()
+
+    def _load(self, session: Session, communes: list[str], start: datetime, end: datetime) -> None:
+        found = {code: _Period() for code in communes}
+        for code in communes:
+            self.periods[(code, start, end)] = found[code]
+        active = [Entry.commune_insee.in_(communes), Entry.status == EntryStatus.ACTIVE.value]
+        window = [Entry.created_at > start, Entry.created_at <= end]
+        for code, count in session.execute(
+            select(Entry.commune_insee, func.count()).where(*active, *window).group_by(Entry.commune_insee)
+        ):
+            found[code].new_count = int(count)
+        for row in self._ranked(session, select(*_ITEM_COLUMNS).where(*active, *window),
+                                (Entry.created_at.desc(), Entry.id.desc())):
+            found[row.commune_insee].new.append(_item(row))
+        ends = func.coalesce(Entry.ends_at, Entry.starts_at)
+        for row in self._ranked(
+            session,
+            select(*_ITEM_COLUMNS).where(*active, Entry.kind == EntryKind.EVENT.value,
+                                         Entry.starts_at.is_not(None), Entry.starts_at < end + COMING,
+                                         ends >= end),
+            (Entry.starts_at, Entry.id),
+        ):
+            found[row.commune_insee].coming.append(_item(row))
+        tally = (
+            select(Recommendation.entry_id, func.count().label("n"))
+            .where(Recommendation.created_at > start, Recommendation.created_at <= end)
+            .group_by(Recommendation.entry_id).subquery()
+        )
+        for row in self._ranked(
+            session,
+            select(*_ITEM_COLUMNS, tally.c.n).join(tally, tally.c.entry_id == Entry.id).where(*active),
+            (tally.c.n.desc(), Entry.id),
+        ):
+            found[row.commune_insee].recommended.append((_item(row), int(row.n)))
+
+
+def contents(session: Session, dues: list[Due], candidates: Candidates | None = None) -> dict[int, Content]:
+    """Every digest of a batch, by subscription id. The communes' candidates come from
+    ``candidates`` (shared across a run's batches); each subscriber is then filtered in
+    memory: its communes, categories, period, and what it was sent before."""
     if not dues:
         return {}
-    communes = sorted({c for due in dues for c in (due.subscription.communes or [])})
-    first = min(due.start for due in dues)
-    last = max(due.end for due in dues)
-    active = [Entry.commune_insee.in_(communes), Entry.status == EntryStatus.ACTIVE.value]
-    created = list(session.scalars(select(Entry).where(
-        *active, Entry.created_at > first, Entry.created_at <= last)))
-    ends = func.coalesce(Entry.ends_at, Entry.starts_at)
-    upcoming = list(session.scalars(select(Entry).where(
-        *active, Entry.kind == EntryKind.EVENT.value, Entry.starts_at.is_not(None),
-        Entry.starts_at < last + COMING, ends >= first)))
-    counts = session.execute(
-        select(Recommendation.entry_id, Recommendation.created_at)
-        .join(Entry, Entry.id == Recommendation.entry_id)
-        .where(*active, Recommendation.created_at > first, Recommendation.created_at <= last)
-    ).all()
-    recommended_ids = {entry_id for entry_id, _at in counts}
-    known = {e.id: e for e in (*created, *upcoming)}
-    missing = recommended_ids - set(known)
-    if missing:
-        known.update({e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(missing)))})
-    candidate_ids = set(known)
+    cache = candidates or Candidates()
+    plain = [due for due in dues if not due.subscription.categories]
+    cache.load(session, {(code, due.start, due.end)
+                         for due in plain for code in due.subscription.communes or []})
+    shown = {item.id for due in plain for code in due.subscription.communes or []
+             for item in _all(cache.get(code, due.start, due.end))}
     seen: dict[int, set[int]] = {}
-    if candidate_ids:
+    if shown:
         for sub_id, entry_id in session.execute(
             select(DigestItem.subscription_id, DigestItem.entry_id).where(
-                DigestItem.subscription_id.in_([due.subscription.id for due in dues]),
-                DigestItem.entry_id.in_(candidate_ids))
+                DigestItem.subscription_id.in_([due.subscription.id for due in plain]),
+                DigestItem.entry_id.in_(shown))
         ):
             seen.setdefault(sub_id, set()).add(entry_id)
-    by_commune_created: dict[str, list[Entry]] = {}
-    for entry in sorted(created, key=lambda e: (_aware(e.created_at), e.id), reverse=True):
-        by_commune_created.setdefault(entry.commune_insee, []).append(entry)
-    by_commune_upcoming: dict[str, list[Entry]] = {}
-    for entry in sorted(upcoming, key=lambda e: (_aware(e.starts_at), e.id)):
-        by_commune_upcoming.setdefault(entry.commune_insee, []).append(entry)
-    found: dict[int, Content] = {}
-    for due in dues:
-        found[due.subscription.id] = _one(due, seen.get(due.subscription.id, set()), by_commune_created,
-                                          by_commune_upcoming, counts, known)
+    found = {due.subscription.id: _merge([cache.get(code, due.start, due.end)
+                                          for code in due.subscription.communes or []],
+                                         seen.get(due.subscription.id, set()))
+             for due in plain}
+    for due in dues:  # a category filter: read for this subscriber alone (rarer)
+        if due.subscription.categories:
+            found[due.subscription.id] = _filtered(session, due)
     return found
 
 
-def _one(due: Due, seen: set[int], created: dict[str, list[Entry]], upcoming: dict[str, list[Entry]],
-         counts: Any, known: dict[int, Entry]) -> Content:
-    """One subscriber's digest from the batch's candidates (pure)."""
-    subscription = due.subscription
-    places = subscription.communes or []
-    categories = set(subscription.categories or [])
+def _all(period: _Period) -> list[Item]:
+    return [*period.new, *period.coming, *(item for item, _n in period.recommended)]
 
-    def wanted(entry: Entry) -> bool:
-        return entry.id not in seen and (not categories or entry.category in categories)
 
-    fresh = [e for code in places for e in created.get(code, [])
-             if wanted(e) and due.start < _aware(e.created_at) <= due.end]
-    fresh.sort(key=lambda e: (_aware(e.created_at), e.id), reverse=True)
+def _merge(periods: list[_Period], seen: set[int]) -> Content:
+    """One subscriber's digest from its communes' candidates (pure)."""
+    fresh = sorted((i for p in periods for i in p.new if i.id not in seen),
+                   key=lambda i: (i.created_at, i.id), reverse=True)
     new = fresh[:TOP]
-    listed = {e.id for e in new}
-    soon = [e for code in places for e in upcoming.get(code, [])
-            if wanted(e) and e.id not in listed and _aware(e.starts_at) < due.end + COMING
-            and _aware(e.ends_at or e.starts_at) >= due.end]
-    soon.sort(key=lambda e: (_aware(e.starts_at), e.id))
-    coming = soon[:TOP]
-    listed |= {e.id for e in coming}
-    tally: dict[int, int] = {}
-    for entry_id, at in counts:
-        entry = known.get(entry_id)
-        if entry is not None and entry.commune_insee in places and due.start < _utc(at) <= due.end:
-            tally[entry_id] = tally.get(entry_id, 0) + 1
-    ranked = sorted(((known[i], n) for i, n in tally.items() if wanted(known[i]) and i not in listed),
-                    key=lambda pair: (-pair[1], pair[0].id))
-    return Content(new=new, coming=coming, recommended=ranked[:3], more=max(0, len(fresh) - len(new)))
+    listed = {i.id for i in new}
+    coming = sorted((i for p in periods for i in p.coming if i.id not in seen and i.id not in listed),
+                    key=lambda i: (i.starts_at or i.created_at, i.id))[:TOP]
+    listed |= {i.id for i in coming}
+    recommended = sorted(((i, n) for p in periods for i, n in p.recommended
+                          if i.id not in seen and i.id not in listed),
+                         key=lambda pair: (-pair[1], pair[0].id))[:3]
+    total = sum(p.new_count for p in periods)
+    return Content(new=new, coming=coming, recommended=recommended, more=max(0, total - len(new)))
+
+
+def _filtered(session: Session, due: Due) -> Content:
+    """The digest of a subscriber who chose categories: its own queries."""
+    row = due.subscription
+    seen = select(DigestItem.entry_id).where(DigestItem.subscription_id == row.id)
+    scope = [Entry.commune_insee.in_(row.communes or []), Entry.status == EntryStatus.ACTIVE.value,
+             Entry.category.in_(row.categories), Entry.id.not_in(seen)]
+    window = [Entry.created_at > due.start, Entry.created_at <= due.end]
+    count = session.scalar(select(func.count()).select_from(Entry).where(*scope, *window)) or 0
+    new = [_item(r) for r in session.execute(
+        select(*_ITEM_COLUMNS).where(*scope, *window).order_by(Entry.created_at.desc(), Entry.id.desc())
+        .limit(TOP))]
+    ends = func.coalesce(Entry.ends_at, Entry.starts_at)
+    listed = {i.id for i in new}
+    coming = [i for i in (_item(r) for r in session.execute(
+        select(*_ITEM_COLUMNS).where(*scope, Entry.kind == EntryKind.EVENT.value,
+                                     Entry.starts_at.is_not(None), Entry.starts_at < due.end + COMING,
+                                     ends >= due.end)
+        .order_by(Entry.starts_at, Entry.id).limit(TOP * 2))) if i.id not in listed][:TOP]
+    return Content(new=new, coming=coming, more=max(0, count - len(new)))
 
 
 def content(session: Session, subscription: DigestSubscription, start: datetime, end: datetime) -> Content:
@@ -329,7 +419,7 @@ def record(session: Session, listed: dict[int, Content], dues: list[Due]) -> Non
     rows = [{"subscription_id": sub_id, "entry_id": entry_id}
             for sub_id, found in listed.items() for entry_id in dict.fromkeys(e.id for e in found.entries())]
     if rows:
-        session.execute(_insert_ignoring_duplicates(session, DigestItem, rows))
+        session.connection().execute(_insert_ignoring_duplicates(session, DigestItem), rows)
     counted = []
     for due in dues:
         found = listed.get(due.subscription.id)
