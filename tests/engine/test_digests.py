@@ -260,3 +260,13 @@ def test_two_workers_on_postgresql_send_each_digest_exactly_once(_pg_engine_stor
     assert all(r.queued > 0 for r in results)  # both took part
     chats = [chat for chat, _text in sent(store)]
     assert len(chats) == len(set(chats)) == 120
+
+
+def test_paris_after_the_spring_change_is_still_monday_8_local(store: Any) -> None:
+    ana = citizen(store, "ana", home=PARIS)
+    before = datetime(2027, 3, 24, 12, 0, tzinfo=UTC)  # a Wednesday, winter time (UTC+1)
+    weekly(store, ana, [PARIS], now=before)
+    add(store, "Boulangerie du Marais", PARIS, before + timedelta(hours=1))
+    # Monday 29 March 2027, 08:00 in Paris, is summer time (UTC+2): 06:00 UTC, not 07:00
+    assert run_due(store, datetime(2027, 3, 29, 5, 59, tzinfo=UTC)).due == 0
+    assert run_due(store, datetime(2027, 3, 29, 6, 0, tzinfo=UTC)).queued == 1
