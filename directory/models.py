@@ -8,13 +8,14 @@ single indexed query whatever the kind.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -158,6 +159,8 @@ class Entry(Base):
     source_id: Mapped[str | None] = mapped_column(String(128))
     #: denormalised count, kept by the service layer, so ranking needs no join
     recommendation_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: checked by a moderator (shown with a badge)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -262,13 +265,57 @@ class DigestItem(Base):
 
 
 class Report(Base):
+    """A citizen's report of an entry: a reason code (closed, wrong, duplicate, abuse, other)
+    and what they wrote; resolved by a moderator."""
+
     __tablename__ = "reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(Text, default="")
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CommuneModerator(Base):
+    """A platform account (``telegram:123``) that moderates a commune, granted by a
+    superadmin. Keyed by the account's id, never a display name anyone can copy."""
+
+    __tablename__ = "commune_moderators"
+
+    account: Mapped[str] = mapped_column(String(280), primary_key=True)
+    commune_insee: Mapped[str] = mapped_column(String(5), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(280))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Activity(Base):
+    """How many messages an account sent on a day (UTC): the admin statistics' messages and
+    active users per day. Expires with the other personal logs (housekeeping)."""
+
+    __tablename__ = "activity"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEntry(Base):
+    """Who did what, when, to what: one row per admin action, written in the action's own
+    transaction. Targets are kept as values (an entry deleted stays named here)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_commune_created", "commune_insee", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(280))
+    action: Mapped[str] = mapped_column(String(32))
+    commune_insee: Mapped[str | None] = mapped_column(String(5))
+    entry_id: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[str | None] = mapped_column(String(300))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
