@@ -118,10 +118,9 @@ def test_moderators_hear_of_an_entrys_reports_at_most_once_an_hour(store: Any) -
         item = entry(session, "Snack fermé", category="snack")
         ana, ben = person(session, "ana"), person(session, "ben")
         assert moderation.file_report(session, ana, item, "closed", "", NOW)[1] is True
-        assert moderation.file_report(session, ben, item, "wrong", "mauvais numéro", NOW + timedelta(minutes=20))[1] \
-            is False
-        assert moderation.file_report(session, ben, item, "other", "toujours fermé", NOW + timedelta(hours=2))[1] \
-            is True
+        later, much_later = NOW + timedelta(minutes=20), NOW + timedelta(hours=2)
+        assert moderation.file_report(session, ben, item, "wrong", "mauvais numéro", later)[1] is False
+        assert moderation.file_report(session, ben, item, "other", "toujours fermé", much_later)[1] is True
         assert [r.reason for r in moderation.open_reports(session, ["97415"])] == ["closed", "wrong", "other"]
         assert moderation.open_reports(session, ["97407"]) == []
         assert moderation.reports_today(session, ben, NOW + timedelta(hours=2)) == 2
