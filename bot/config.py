@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from adapters.matrix.config import MatrixConfig
 from adapters.telegram.config import TelegramConfig
+from directory.moderation import valid_account_key
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,18 @@ class ConversationConfig(BaseModel):
     idle_timeout_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60)
 
 
+class ModerationConfig(BaseModel):
+    """Abuse limits per account: a flood of messages gets one polite answer, then silence
+    until it cools down; new entries and reports are capped per day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flood_burst: int = Field(default=20, ge=1, le=1000)
+    flood_per_minute: float = Field(default=30.0, gt=0, le=6000)
+    daily_entries: int = Field(default=20, ge=1, le=10_000)
+    daily_reports: int = Field(default=10, ge=1, le=10_000)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -58,8 +71,20 @@ class Config(BaseModel):
     matrix: MatrixConfig = Field(default_factory=MatrixConfig)
     geocoder: GeocoderConfig = Field(default_factory=GeocoderConfig)
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
-    #: ``platform:user id`` of the people who run the bot
+    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    #: ``platform:user id`` of the people who run the bot: ids, never display names
     admins: list[str] = Field(default_factory=list)
+
+    @field_validator("admins")
+    @classmethod
+    def _admins_are_account_ids(cls, admins: list[str]) -> list[str]:
+        wrong = [a for a in admins if not valid_account_key(a)]
+        if wrong:
+            raise ValueError(
+                f"{', '.join(repr(w) for w in wrong[:3])}: an admin is a platform and an account id, "
+                "e.g. \"telegram:123\", \"matrix:@ana:example.org\" or \"console:boss\" "
+                "(a display name or username can be copied by anyone)")
+        return [a.strip() for a in admins]
 
 
 _ENV_SECRETS: dict[tuple[str, str], str] = {

@@ -35,11 +35,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dialog import Services
+from bot.flood import FloodControl
 from bot.i18n import LANGUAGES, Translator, pick_language, translator
 from bot.messages import ChatKind, Incoming, Outgoing
 from bot.spec import DEFAULT_IDLE_TIMEOUT
 from bot.turn import MAX_TEXT, Conflict, Turn, _reply
 from directory.models import Account, Citizen, DialogState, ProcessedEvent
+from directory.moderation import count_message
 from directory.text import clean
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         services: Services | None = None,
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
+        flood: FloodControl | None = None,
     ) -> None:
         self._factory = session_factory
         self.admins = frozenset(admins)
@@ -117,6 +120,8 @@ class Engine:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.services = services if services is not None else Services()
         self.idle_timeout = idle_timeout
+        #: per-account flood control (None: off, as in library use and most tests)
+        self.flood = flood
 
     # --- public API ------------------------------------------------------------------------
 
@@ -132,6 +137,12 @@ class Engine:
     def handle_sync(self, incoming: Incoming) -> list[Outgoing]:
         if incoming.chat_kind == ChatKind.GROUP and not incoming.addressed:
             return []
+        if self.flood is not None:
+            verdict = self.flood.check(f"{incoming.platform}:{incoming.user_id}")
+            if verdict == "warn":  # once, then silence until it cools down
+                return [_reply(self._language_of(incoming), "engine.flood")]
+            if verdict == "drop":
+                return []
         for _attempt in range(self.retries + 1):
             try:
                 return self._handle_once(incoming)
@@ -192,6 +203,7 @@ class Engine:
             account, citizen, is_new, row = self._user(session, incoming)
             if citizen.banned:
                 return []
+            count_message(session, account.id, self.clock().astimezone(UTC).date())
             turn = Turn(self, session, incoming, account, citizen, is_new, row)
             del row  # the turn owns the dialog row now (and drops it when the dialog ends)
             return turn.run()

@@ -32,6 +32,7 @@ from dialogs.common import category_name, commune_label
 from dialogs.entry_questions import entry_of_payload
 from directory.gazetteer_geo import valid_point
 from directory.models import Account, ChatBinding, Citizen, DialogState
+from directory.services import DailyCapReached
 from directory.text import clean, fold
 
 if TYPE_CHECKING:
@@ -210,7 +211,13 @@ class Turn:
     # --- routing ---------------------------------------------------------------------------
 
     def run(self) -> list[Outgoing]:
-        replies = self._route()
+        try:
+            replies = self._route()
+        except DailyCapReached as cap:
+            # a citizen past the day's cap of new entries or reports: said once, the
+            # dialog closed, nothing written (the dialog's savepoint rolled it back)
+            self._forget_screen()
+            replies = [self.say(f"engine.daily_cap.{cap.what}", count=cap.limit)]
         self._persist()
         return [*self.notes, *replies]
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
+from bot.config import ModerationConfig
 from bot.dialog import AddressGeocoder, Services
 from bot.engine import Engine
+from bot.flood import FloodControl
 from bot.spec import DEFAULT_IDLE_TIMEOUT
+from directory import services
 from directory.db import open_store
 
 
@@ -17,10 +20,15 @@ def build_engine(
     *,
     geocoder: AddressGeocoder | None = None,
     idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
+    moderation: ModerationConfig | None = None,
 ) -> Engine:
     """An :class:`Engine` on ``db_url`` (``--db``, then ``COMMUNEBOT_DB``, then the embedded
     SQLite file), migrations applied; ``geocoder`` places typed addresses (None: the
-    commune's centre stands in, as offline)."""
+    commune's centre stands in, as offline); ``moderation`` sets the flood control and the
+    daily caps (the defaults when None)."""
     _engine, factory = open_store(db_url)
+    limits = moderation or ModerationConfig()
+    services.configure_limits(daily_entries=limits.daily_entries, daily_reports=limits.daily_reports)
     return Engine(factory, admins=admins, services=Services(geocoder=geocoder),
-                  idle_timeout=idle_timeout)
+                  idle_timeout=idle_timeout,
+                  flood=FloodControl(limits.flood_burst, limits.flood_per_minute))

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -69,6 +69,30 @@ class InvalidEntry(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class DailyCapReached(Exception):
+    """A citizen created ``limit`` entries (or filed reports, ``what``) in the last day."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{what}: {limit} a day")
+        self.what = what
+        self.limit = limit
+
+
+@dataclass
+class Limits:
+    """Abuse limits per citizen and day (``configure_limits`` sets them from the config)."""
+
+    daily_entries: int = 20
+    daily_reports: int = 10
+
+
+LIMITS = Limits()
+
+
+def configure_limits(*, daily_entries: int, daily_reports: int) -> None:
+    LIMITS.daily_entries, LIMITS.daily_reports = daily_entries, daily_reports
 
 
 class DuplicateFound(Exception):
@@ -300,8 +324,15 @@ def find_duplicates(
 def add_entry(
     session: Session, data: NewEntry, *, by: Citizen | None = None, force: bool = False
 ) -> Entry:
-    """Validate and add an entry; raise :class:`DuplicateFound` when it seems to exist."""
+    """Validate and add an entry; raise :class:`DuplicateFound` when it seems to exist, and
+    :class:`DailyCapReached` when ``by`` already added the day's share."""
     clean_data = validate_entry(data)
+    if by is not None and by.id is not None:
+        since = datetime.now(UTC) - timedelta(days=1)
+        made = session.scalar(select(func.count()).select_from(Entry).where(
+            Entry.created_by_id == by.id, Entry.created_at > since)) or 0
+        if made >= LIMITS.daily_entries:
+            raise DailyCapReached("entries", LIMITS.daily_entries)
     if not force:
         duplicates = find_duplicates(
             session, clean_data.name, clean_data.commune_insee, clean_data.category
