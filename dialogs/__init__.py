@@ -28,6 +28,7 @@ DIALOG_MODULES: tuple[str, ...] = (
     "join",
     "announce",
     "event",
+    "report",
     "me",
     "settings",
     "help",

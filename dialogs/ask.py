@@ -66,6 +66,7 @@ from dialogs.entry_view import (
     ACTION_DONE,
     ACTION_JOIN,
     ACTION_RECOMMEND,
+    ACTION_REPORT,
     DELEGATE,
     Bad,
     act_on_entry,
@@ -209,7 +210,7 @@ class AskDialog:
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:
         if DELEGATE in state:
-            return resume_delegate(ctx, state, {"recommend": _recommend})
+            return resume_delegate(ctx, state, {"recommend": _recommend, "report": _report})
         step = state.get("step")
         if step == "what":
             return self._on_what(ctx, state)
@@ -504,6 +505,8 @@ class AskDialog:
             return Step.done(common.say(ctx, "ask.gone"))
         if entry is not None and picked == ACTION_RECOMMEND:
             return delegate("recommend", _recommend().start(ctx, {"entry_id": entry.id}))
+        if entry is not None and picked == ACTION_REPORT:
+            return delegate("report", _report().start(ctx, {"entry_id": entry.id}))
         if entry is not None and picked is not None:
             acted = act_on_entry(ctx, entry, picked)
             if acted is not None:
@@ -680,6 +683,11 @@ def _commune_of(query: JSON) -> str | None:
 def _recommend() -> Any:
     """The recommend dialog, from the registry (ask and recommend never import each other)."""
     return get_dialog("recommend")
+
+
+def _report() -> Any:
+    """The report dialog (from an entry's card), from the registry."""
+    return get_dialog("report")
 
 
 DIALOG = AskDialog()

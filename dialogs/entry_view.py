@@ -372,6 +372,7 @@ ACTION_JOIN = "act:join"
 ACTION_FOLLOW = "act:follow"
 ACTION_FOLLOW_ORGANIZER = "act:follow_org"
 ACTION_CALENDAR = "act:ics"
+ACTION_REPORT = "act:report"
 ACTION_BACK = "act:back"
 ACTION_DONE = "act:done"
 
@@ -457,6 +458,7 @@ def entry_actions(ctx: DialogContext, entry: Entry, *, back: bool) -> tuple[Choi
         choices.append(Choice(ACTION_CALENDAR, ctx.t("entry.action.calendar")))
         if _organizer(ctx, entry) is not None:
             choices.append(Choice(ACTION_FOLLOW_ORGANIZER, ctx.t("entry.action.follow_organizer")))
+    choices.append(Choice(ACTION_REPORT, ctx.t("entry.action.report")))
     if back:
         choices.append(Choice(ACTION_BACK, ctx.t("entry.action.back")))
     choices.append(Choice(ACTION_DONE, ctx.t("entry.action.done")))

@@ -80,7 +80,7 @@ def test_a_daily_cap_on_new_entries_is_said_and_writes_nothing(engine_store: Any
         for _ in range(3):
             me.say("passer")
         out = me.press("Publier")
-        assert "2 fiches aujourd'hui" in out and "Réessayez demain" in out
+        assert "maximum de fiches ajoutées pour aujourd'hui (2)" in out and "Réessayez demain" in out
         with factory() as session:
             assert session.scalar(select(func.count()).select_from(Entry)) == 2
         assert me.say("garagiste au Port")  # the chat goes on
