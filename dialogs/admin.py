@@ -8,12 +8,13 @@ status is for everyone.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import CommuneQuestion
 from bot.messages import ChatKind
 from bot.spec import Command, DialogSpec
+from dialogs import admin_moderation
 from dialogs.common import commune_label, resolve_commune_answer, say
 from directory.models import ChatBinding
 from directory.text import fold
@@ -56,9 +57,16 @@ class Admin:
     name: ClassVar[str] = "admin"
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
+        text = str(args.get("text") or "")
+        head, _sep, tail = text.strip().partition(" ")
+        moderating = admin_moderation.action_of(head) if head else None
+        if moderating is None and not head and ctx.incoming.chat_kind != ChatKind.GROUP:
+            moderating = "help"  # "/admin" in a direct chat: what the caller may do
+        if moderating is not None:
+            return admin_moderation.run(ctx, moderating, tail)
         if ctx.incoming.chat_kind != ChatKind.GROUP:
             return Step.done(say(ctx, "admin.group_only"))
-        action, rest = split_args(str(args.get("text") or ""))
+        action, rest = split_args(text)
         if action in {"bind", "unbind"} and not (ctx.is_admin or ctx.incoming.chat_moderator):
             return Step.done(say(ctx, "admin.refused"))
         if action == "bind":
@@ -87,6 +95,8 @@ class Admin:
         return Step.done(status, say(ctx, "admin.usage"))
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:
+        if state.get("step") == "confirm":
+            return admin_moderation.on_confirm(ctx, state)
         if state.get("step") != "bind":
             return Step.pass_on()
         if not (ctx.is_admin or ctx.incoming.chat_moderator):
@@ -101,12 +111,15 @@ class Admin:
 DIALOG = Admin()
 
 class AdminState(CommuneQuestion):
-    """Admin: the commune question of ``/admin bind``."""
+    """Admin: the commune question of ``/admin bind``, or a destructive moderation command
+    waiting for its confirmation (``pending``)."""
+
+    pending: dict[str, Any] | None = None
 
 SPEC = DialogSpec(
     state=AdminState,
     name="admin",
     commands=(Command("admin", menu=False),),
-    steps=("bind",),
+    steps=("bind", "confirm"),
     summary="bind a group or room to a commune",
 )
