@@ -530,7 +530,10 @@ def entry_card(
 ) -> tuple[Span, ...]:
     """An entry on its own: name, category, commune, distance, address, contact, description,
     recommendations. Only fields that are set are shown."""
-    spans: list[Span] = [Bold(entry.name), LineBreak()]
+    spans: list[Span] = [Bold(entry.name)]
+    if getattr(entry, "verified", False):
+        spans.append(Text(" " + t("common.card.verified")))
+    spans.append(LineBreak())
     meta = [category_name(entry.category, t.lang), commune_label(entry.commune_insee)]
     if distance_km is not None:
         meta.append(t.distance(distance_km))

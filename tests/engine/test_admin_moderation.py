@@ -183,3 +183,12 @@ def test_every_command_leaves_its_audit_row(world: Any) -> None:
                                       "unban", "delete"]
     log = boss.say("/admin log")
     assert "console:boss delete Garage du Port" in log
+
+
+def test_a_verified_entry_shows_its_badge(world: Any) -> None:
+    _factory, engine, ids = world
+    boss = person(engine, "console", "boss")
+    boss.say(f"/admin verify {ids['Troupe Lontan']}")
+    card = boss.say(f"/start e{ids['Troupe Lontan']}")
+    assert "Troupe Lontan ✅ vérifiée" in card
+    assert "✅" not in boss.say(f"/start e{ids['Troupe Lontan bis']}")
