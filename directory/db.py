@@ -46,7 +46,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # freed pages are overwritten with zeros: what a citizen erases (``/forget``) leaves
+    # no bytes behind in the file (the WAL is checkpointed after such a commit)
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+#: set in ``session.info`` to checkpoint (and truncate) the SQLite WAL after the commit:
+#: the old page images a deletion leaves in the WAL are gone too
+SCRUB = "scrub_after_commit"
+
+
+def _scrub_after_commit(session: Session) -> None:
+    if not session.info.pop(SCRUB, False):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return  # PostgreSQL: VACUUM reclaims dead rows (see README, "Privacy")
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
@@ -68,7 +87,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_commit", _scrub_after_commit)
+    return factory
 
 
 @contextmanager

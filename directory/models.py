@@ -87,6 +87,9 @@ class Citizen(Base):
     home_lat: Mapped[float | None] = mapped_column(Float)
     home_lon: Mapped[float | None] = mapped_column(Float)
     banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: None: never asked; False: a shared point serves the search at hand, then goes;
+    #: True: the citizen chose to keep it (``/settings``)
+    keep_location: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     accounts: Mapped[list[Account]] = relationship(back_populates="citizen")
@@ -289,6 +292,27 @@ class CommuneModerator(Base):
     commune_insee: Mapped[str] = mapped_column(String(5), primary_key=True)
     granted_by: Mapped[str] = mapped_column(String(280))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code to link another platform's account to a citizen: stored hashed,
+    valid ten minutes, used once."""
+
+    __tablename__ = "link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LinkFailure(Base):
+    """Wrong link codes typed by an account: five, then a pause."""
+
+    __tablename__ = "link_failures"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Activity(Base):
