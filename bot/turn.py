@@ -32,6 +32,7 @@ from dialogs.common import category_name, commune_label
 from dialogs.entry_questions import entry_of_payload
 from directory.gazetteer_geo import valid_point
 from directory.models import Account, ChatBinding, Citizen, DialogState
+from directory.privacy import FORGOTTEN
 from directory.services import DailyCapReached
 from directory.text import clean, fold
 
@@ -296,7 +297,9 @@ class Turn:
         if dialog is not None and self.specs.by_name[dialog].aside:
             found = get_dialog(dialog)
             step = found.start(self.ctx(), self._args(self.parse, self.incoming.text)) if found else None
-            answer = list(step.replies) if step is not None else [self.say("engine.unavailable")]
+            # an aside's own buttons could not be pressed while the open dialog waits
+            answer = ([dataclasses.replace(r, choices=()) for r in step.replies] if step is not None
+                      else [self.say("engine.unavailable")])
         else:
             answer = self._small_talk(intent)
         redisplay = getattr(get_dialog(self.conv.dialog), "redisplay", None)
@@ -464,7 +467,8 @@ class Turn:
         spec = self.specs.by_name[dialog]
         if spec.command_intent:
             return self._open(dialog, self._args(self.parse, command.args, spec.command_intent))
-        return self._open(dialog, {"text": command.args, "command": True})
+        # "command_name": which of a dialog's commands was typed (/privacy, /mydata…)
+        return self._open(dialog, {"text": command.args, "command": True, "command_name": name})
 
     # --- dialogs ---------------------------------------------------------------------------
 
@@ -543,7 +547,10 @@ class Turn:
     # --- persistence -----------------------------------------------------------------------
 
     def _persist(self) -> None:
-        """Write the conversation back (version-checked), or delete a row with nothing left."""
+        """Write the conversation back (version-checked), or delete a row with nothing left;
+        nothing when the citizen was just forgotten (their rows went with them)."""
+        if self.session.info.get(FORGOTTEN) == self.citizen.id:
+            return
         if self.conv.worth_keeping:
             stored = self.conv.to_json()
             if self.stored != (self.conv.dialog, stored):

@@ -29,9 +29,11 @@ from sqlalchemy.orm import Session
 from directory.db import SCRUB
 from directory.models import (
     Account,
+    Activity,
     AuditEntry,
     Citizen,
     CommuneModerator,
+    DialogState,
     DigestSubscription,
     Entry,
     Follow,
@@ -43,6 +45,9 @@ from directory.models import (
     Report,
 )
 
+#: ``session.info`` key: the citizen just forgotten in this transaction (the engine then
+#: writes nothing more about them)
+FORGOTTEN = "forgotten_citizen"
 #: a link code is good for this long, once
 LINK_VALID = timedelta(minutes=10)
 #: wrong codes an account may type before it must wait :data:`LINK_PAUSE`
@@ -175,6 +180,7 @@ def forget(session: Session, citizen: Citizen) -> Forgotten:
         if withdraw_recommendation(session, citizen, entry_id):
             found.recommendations += 1
     keys = _keys(session, citizen)
+    account_ids = set(session.scalars(select(Account.id).where(Account.citizen_id == citizen.id)))
     found.accounts = len(keys)
     names = [f"{platform}:{user}" for platform, user in keys]
     chats = [f"user:{user}" for _platform, user in keys]
@@ -189,9 +195,15 @@ def forget(session: Session, citizen: Citizen) -> Forgotten:
     session.execute(update(Entry).where(Entry.created_by_id == citizen.id).values(created_by_id=None))
     # the database's cascades take accounts, memberships, follows, the digest
     # subscription, dialog states, bans, link codes and activity with the citizen
+    session.flush()
     session.execute(delete(Citizen).where(Citizen.id == citizen.id))
-    session.expunge(citizen)
+    # what the session still holds of them is gone from the database: forget it here too
+    for obj in list(session.identity_map.values()):
+        theirs = getattr(obj, "citizen_id", None) == citizen.id or obj is citizen
+        if theirs or (isinstance(obj, (DialogState, Activity)) and obj.account_id in account_ids):
+            session.expunge(obj)
     session.info[SCRUB] = True
+    session.info[FORGOTTEN] = citizen.id
     return found
 
 
