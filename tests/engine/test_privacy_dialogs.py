@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from bot.engine import Engine
 from directory import services
@@ -107,3 +107,42 @@ def test_link_makes_two_platforms_one_citizen(engine_store: Any) -> None:
     assert "le même citoyen" in mx.say(f"/link {code.group(1)}")
     assert "pas bon" in mx.say(f"/link {code.group(1)}")  # replayed
     assert "Crèche Ti Bouts" in mx.say("/me")  # Telegram's recommendation, seen from Matrix
+
+
+def test_me_takes_back_what_was_given_and_manages_what_was_created(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    ids = setup(factory)
+    me = Talk(Engine(factory, clock=lambda: NOW), user="zoe")
+    scripted(me, ids)
+    me.say("/me")
+    assert [label for _id, label in me.choices()] == ["Retirer une recommandation", "Quitter une association",
+                                                      "Ne plus suivre"]
+    me.press("Retirer une recommandation")
+    assert "vous ne recommandez plus Crèche Ti Bouts" in me.press("Crèche Ti Bouts")
+    me.say("/me")
+    me.press("Quitter")
+    assert "vous ne faites plus partie de Club Papangue" in me.press("Club Papangue")
+    me.say("/me")
+    me.press("Ne plus suivre")
+    assert "vous ne suivez plus Jardin Lontan" in me.press("Jardin Lontan")
+    with factory() as session:
+        assert session.get(services.Entry, ids["Crèche Ti Bouts"]).recommendation_count == 0
+        citizen = session.scalars(select(services.Citizen)).one()
+        mine = services.add_entry(session, services.NewEntry(
+            name="Repair café Zembrocal", category="repair-cafe", commune_insee="97415"), by=citizen)
+        session.commit()
+        mine_id = mine.id
+    me.say("/me")
+    me.press("Ce que j'ai créé")
+    out = me.press("Repair café Zembrocal")
+    assert "que voulez-vous faire" in out
+    me.press("Corriger")
+    me.press("Téléphone")
+    assert "ne convient pas" in me.say("pas un numéro")
+    assert "« Téléphone » est corrigé" in me.say("0262 12 34 56")
+    me.say("/me")
+    me.press("Ce que j'ai créé")
+    me.press("Repair café Zembrocal")
+    assert "est supprimée" in me.press("La supprimer")
+    with factory() as session:
+        assert session.get(services.Entry, mine_id) is None
