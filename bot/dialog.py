@@ -25,10 +25,11 @@ else): the engine closes the dialog and routes the message as if none were open.
 
 ``Step.shown``: what the step put on screen, remembered by the engine beyond the dialog's
 end (``ctx.memory`` on later messages). A dialog may also define
-``interrupted(ctx, state) -> list[Outgoing] | Step``: called when the engine leaves it for a
+``interrupted(ctx, state) -> list[Outgoing] | Step | None``: called when the engine leaves it for a
 new request typed instead of an answer, to keep what was already settled (registration
 saves the commune it was confirming); returning a ``Step`` keeps the dialog open instead
-(a newcomer's question waits until their commune is known).
+(a newcomer's question waits until their commune is known); returning None leaves quietly
+(nothing was under way: no "I leave aside what we were doing").
 """
 
 from __future__ import annotations

@@ -325,6 +325,9 @@ class Turn:
             answer = hook(self.ctx(), dict(self.conv.data))
             if isinstance(answer, Step):  # the dialog keeps the floor (and the request)
                 return self._apply(name, answer)
+            if answer is None:  # nothing was under way worth a word: leave quietly
+                self._close()
+                return self._fresh()
             kept = list(answer)
         spec = self.specs.by_name.get(name)
         if not kept and spec is not None and spec.commands and len(self.conv.data) > 2:

@@ -71,6 +71,8 @@ def choose_place(ctx: DialogContext, slots: Slots) -> Place | None:
         return Place(None, slots.commune, "commune") if slots.commune else None
     if ctx.chat_commune:
         return Place(None, ctx.chat_commune, "commune")
+    if shared is not None:  # a point just shared says where the citizen is, kept or not
+        return Place((shared.lat, shared.lon), None, "you")
     if own_point is not None:
         return Place(own_point, None, "you")
     if citizen.home_insee:

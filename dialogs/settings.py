@@ -8,7 +8,7 @@ when it lies in another commune.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import CommuneQuestion
@@ -104,7 +104,12 @@ def _save_location(ctx: DialogContext, lat: float, lon: float) -> Step:
                 choices=choices([("clear", ctx.t("settings.location.clear"))])),
         )
     ctx.citizen.home_lat, ctx.citizen.home_lon = lat, lon
-    saved = say(ctx, "settings.location.saved", commune=found.label)
+    return _offer_commune(ctx, found, say(ctx, "settings.location.saved", commune=found.label))
+
+
+def _offer_commune(ctx: DialogContext, found: Any, saved: Outgoing) -> Step:
+    """After a shared point: its commune becomes home when there is none, and is offered
+    (once) when it is another one."""
     if ctx.citizen.home_insee == found.insee:
         return Step.done(saved)
     if ctx.citizen.home_insee is None:
@@ -123,13 +128,40 @@ def _save_location(ctx: DialogContext, lat: float, lon: float) -> Step:
     return step
 
 
+def _shared_point(ctx: DialogContext, lat: float, lon: float) -> Step:
+    """A location shared outside any dialog. By default only the commune is stored: the
+    point serves the search at hand (the conversation's memory) and then goes; whether to
+    keep it is asked once, and can be changed in /settings."""
+    keep = ctx.citizen.keep_location
+    if keep is True:
+        return _save_location(ctx, lat, lon)
+    found = get_gazetteer().nearest(lat, lon)
+    if found is None:
+        return Step.done(say(ctx, "common.commune.location_unknown"))
+    if keep is None:
+        # asked once; not keeping is the answer until the citizen says otherwise
+        ctx.citizen.keep_location = False
+        options = choices([("keep:yes", ctx.t("settings.keep.yes")), ("keep:no", ctx.t("settings.keep.no"))])
+        return Step.wait({"step": "keep", "lat": lat, "lon": lon},
+                         say(ctx, "settings.keep.ask", commune=found.label, choices=options))
+    return _offer_commune(ctx, found, say(ctx, "settings.keep.used", commune=found.label))
+
+
 class Settings:
     name: ClassVar[str] = "settings"
+
+    def interrupted(self, ctx: DialogContext, state: JSON) -> list[Outgoing] | None:
+        """A question typed instead of answering "keep this location?" or "your new
+        commune?": nothing is left behind (not keeping, not moving is the answer until
+        told otherwise), so no note; the question is answered at once."""
+        if state.get("step") in {"keep", "move"}:
+            return None
+        return []
 
     def start(self, ctx: DialogContext, args: JSON) -> Step:
         location = ctx.incoming.location
         if args.get("location") and location is not None:
-            return _save_location(ctx, location.lat, location.lon)
+            return _shared_point(ctx, location.lat, location.lon)
         return _menu(ctx)
 
     def resume(self, ctx: DialogContext, state: JSON) -> Step:
@@ -157,12 +189,28 @@ class Settings:
                 ctx.citizen.home_lat, ctx.citizen.home_lon = answer.point
             ctx.citizen.home_insee = answer.insee
             return Step.done(say(ctx, "settings.commune.saved", commune=commune_label(answer.insee)))
+        if stage == "keep":
+            decision = answer_yes_no(ctx)
+            picked = chosen(ctx)
+            lat, lon = float(state.get("lat") or 0), float(state.get("lon") or 0)
+            if picked == "keep:yes" or (picked is None and decision is True):
+                ctx.citizen.keep_location = True
+                return _save_location(ctx, lat, lon)
+            if picked == "keep:no" or (picked is None and decision is False):
+                ctx.citizen.keep_location = False
+                found = get_gazetteer().nearest(lat, lon)
+                if found is None:
+                    return Step.done(say(ctx, "settings.keep.not_kept"))
+                return _offer_commune(ctx, found, say(ctx, "settings.keep.not_kept"))
+            return Step.pass_on()  # a question instead: the point still serves it
         if stage == "location":
             location = ctx.incoming.location
             if location is not None:
+                ctx.citizen.keep_location = True  # shared from /settings: to keep
                 return _save_location(ctx, location.lat, location.lon)
             if chosen(ctx) == "clear" or fold(user_text(ctx)) in _CLEAR_WORDS:
                 ctx.citizen.home_lat = ctx.citizen.home_lon = None
+                ctx.citizen.keep_location = False
                 return Step.done(say(ctx, "settings.location.cleared"))
             return Step.wait(state, say(ctx, "settings.location.expected"),
                              *_ask_location(ctx).replies)
@@ -208,15 +256,18 @@ class Settings:
 DIALOG = Settings()
 
 class SettingsState(CommuneQuestion):
-    """Settings: the menu item open, and the commune offered for a shared location."""
+    """Settings: the menu item open, the commune offered for a shared location, and a
+    shared point waiting for "keep it?"."""
 
     insee: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 SPEC = DialogSpec(
     state=SettingsState,
     name="settings",
     commands=(Command("settings", ("reglages", "parametres")),),
     intents=frozenset({"settings"}),
-    steps=("menu", "lang", "commune", "location", "move"),
+    steps=("menu", "lang", "commune", "location", "move", "keep"),
     summary="language, home commune, shared location",
 )

@@ -33,6 +33,8 @@ NEAR_ME = rx(
 NEAR_GENERIC = rx(
     r"a cote",
     r"pas loin",
+    r"pa loin",  # creole and SMS
+    r"po loin",
     r"pas trop loin",
     r"(?:le|la|les) plus proches?",
     r"proche",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.conversation import Conversation, Memory, SharedPoint, Shown
 from bot.engine import Engine
 from bot.messages import Location
-from directory.models import DialogState
+from directory.models import Citizen, DialogState
 
 from .conftest import Talk  # type: ignore[import-not-found]
 
@@ -116,15 +116,20 @@ def test_a_location_sent_while_a_list_is_shown_reruns_it_there(seeded_talk: Any)
 def test_near_here_uses_the_shared_location_and_the_new_commune_is_asked_once(
     seeded_talk: Any,
 ) -> None:
-    make, _factory, _ids = seeded_talk
+    make, factory, _ids = seeded_talk
     me = make()
     first = me.say(location=Location(*LE_PORT_POINT))
-    assert "Est-ce votre nouvelle commune" in first
+    assert "La garder aussi pour plus tard" in first  # asked once whether to keep it
+    offered = me.say("non")
+    assert "je ne garde pas votre position" in offered and "Est-ce votre nouvelle commune" in offered
     assert "reste Saint-Paul" in me.say("non")
     second = me.say(location=Location(LE_PORT_POINT[0] + 0.001, LE_PORT_POINT[1]))
-    assert "Position enregistrée" in second and "nouvelle commune" not in second
+    assert "sans la garder" in second and "nouvelle commune" not in second and "La garder" not in second
     near = me.say("une crèche près d'ici")
     assert "près de vous" in near
+    with factory() as session:  # only the commune is stored
+        citizen = session.scalars(select(Citizen)).one()
+        assert (citizen.home_insee, citizen.home_lat, citizen.keep_location) == ("97415", None, False)
 
 
 def test_memory_round_trips_and_expires() -> None:
