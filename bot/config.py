@@ -63,6 +63,15 @@ class ModerationConfig(BaseModel):
     daily_reports: int = Field(default=10, ge=1, le=10_000)
 
 
+class PrivacyConfig(BaseModel):
+    """How long traces that name a person are kept (conversations left open, handled
+    event ids, delivered messages, messages per day, the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,6 +81,7 @@ class Config(BaseModel):
     geocoder: GeocoderConfig = Field(default_factory=GeocoderConfig)
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     #: ``platform:user id`` of the people who run the bot: ids, never display names
     admins: list[str] = Field(default_factory=list)
 

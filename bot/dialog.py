@@ -63,6 +63,9 @@ class Services:
     configuration. None means "not available": dialogs fall back (the commune's centre)."""
 
     geocoder: AddressGeocoder | None = None
+    #: how long traces naming a person are kept (config ``privacy.retention_days``), as said
+    #: in /privacy
+    retention_days: int = 30
 
 
 @dataclass

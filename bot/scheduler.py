@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.digests import run_due
 from bot.engine import prune_processed_events
 from bot.outbox import prune_sent
+from directory.privacy import expire_personal_logs
 
 log = logging.getLogger("communebot.scheduler")
 
@@ -37,25 +38,30 @@ DIGEST_TICK = timedelta(minutes=1)
 class Retention:
     processed_events: timedelta = timedelta(days=7)
     sent_messages: timedelta = timedelta(days=30)
+    #: conversations, messages per day, audit log, link codes (config ``privacy.retention_days``)
+    personal_logs: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class Swept:
     processed_events: int
     sent_messages: int
+    personal_logs: int = 0
 
 
 def sweep(factory: sessionmaker[Session], now: datetime, retention: Retention = Retention()) -> Swept:
     """Forget event ids and delivered messages older than ``retention``, in one transaction."""
     with factory() as session, session.begin():
         swept = Swept(
-            processed_events=prune_processed_events(session, now - retention.processed_events),
-            sent_messages=prune_sent(session, now - retention.sent_messages),
+            processed_events=prune_processed_events(
+                session, now - min(retention.processed_events, retention.personal_logs)),
+            sent_messages=prune_sent(session, now - min(retention.sent_messages, retention.personal_logs)),
+            personal_logs=expire_personal_logs(session, now - retention.personal_logs),
         )
-    if swept.processed_events or swept.sent_messages:
+    if swept.processed_events or swept.sent_messages or swept.personal_logs:
         log.info(
-            "housekeeping: forgot %d handled event ids and %d delivered messages",
-            swept.processed_events, swept.sent_messages,
+            "housekeeping: forgot %d handled event ids, %d delivered messages and %d personal log rows",
+            swept.processed_events, swept.sent_messages, swept.personal_logs,
         )
     return swept
 

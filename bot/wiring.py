@@ -21,6 +21,7 @@ def build_engine(
     geocoder: AddressGeocoder | None = None,
     idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
     moderation: ModerationConfig | None = None,
+    retention_days: int = 30,
 ) -> Engine:
     """An :class:`Engine` on ``db_url`` (``--db``, then ``COMMUNEBOT_DB``, then the embedded
     SQLite file), migrations applied; ``geocoder`` places typed addresses (None: the
@@ -29,6 +30,7 @@ def build_engine(
     _engine, factory = open_store(db_url)
     limits = moderation or ModerationConfig()
     services.configure_limits(daily_entries=limits.daily_entries, daily_reports=limits.daily_reports)
-    return Engine(factory, admins=admins, services=Services(geocoder=geocoder),
+    return Engine(factory, admins=admins,
+                  services=Services(geocoder=geocoder, retention_days=retention_days),
                   idle_timeout=idle_timeout,
                   flood=FloodControl(limits.flood_burst, limits.flood_per_minute))

@@ -38,7 +38,8 @@ class PrivacyDialog:
             return self.ask_forget(ctx)
         if command in {"link", "lier"}:
             return self.link(ctx, text)
-        return Step.done(common.say(ctx, "privacy.policy", days=ctx.t.number(RETENTION_DAYS)))
+        days = ctx.services.retention_days
+        return Step.done(common.say(ctx, "privacy.policy", days=ctx.t.number(days)))
 
     def mydata(self, ctx: DialogContext) -> Step:
         data = privacy.export(ctx.session, ctx.citizen)
@@ -79,10 +80,6 @@ class PrivacyDialog:
         goodbye = common.say(ctx, "privacy.forget.done")
         privacy.forget(ctx.session, ctx.citizen)
         return Step.done(goodbye)
-
-
-#: how long personal logs are kept (the housekeeping's retention, said in /privacy)
-RETENTION_DAYS = 30
 
 DIALOG = PrivacyDialog()
 

@@ -295,3 +295,22 @@ def _merge_citizens(session: Session, *, keep: Citizen, drop: Citizen) -> None:
     session.execute(delete(Citizen).where(Citizen.id == drop.id))
     session.expunge(drop)
     session.flush()
+
+
+# --- retention --------------------------------------------------------------------------------------
+
+
+def expire_personal_logs(session: Session, before: datetime) -> int:
+    """Forget what names a person and is only a trace: conversations left open, messages
+    counted per day, the audit log, link codes and wrong-code counts older than
+    ``before`` (the housekeeping's retention, 30 days by default). Returns rows deleted."""
+    deleted = 0
+    for statement in (
+        delete(DialogState).where(DialogState.updated_at < before),
+        delete(Activity).where(Activity.day < before.date()),
+        delete(AuditEntry).where(AuditEntry.created_at < before),
+        delete(LinkCode).where(LinkCode.expires_at < before),
+        delete(LinkFailure).where(LinkFailure.last_at < before),
+    ):
+        deleted += int(getattr(session.execute(statement), "rowcount", 0) or 0)
+    return deleted

@@ -16,12 +16,13 @@ from directory.geocoding import geocoder_from_config
 
 
 async def _serve(config: Config) -> None:
-    from bot.scheduler import start_scheduler, stop_scheduler
+    from bot.scheduler import Retention, start_scheduler, stop_scheduler
     from bot.wiring import build_engine
 
     engine = build_engine(
         config.database.url, admins=config.admins, geocoder=geocoder_from_config(config.geocoder),
         idle_timeout=timedelta(minutes=config.conversation.idle_timeout_minutes),
+        moderation=config.moderation, retention_days=config.privacy.retention_days,
     )
     tasks: list[Awaitable[None]] = []
     if config.telegram.enabled:
@@ -37,7 +38,8 @@ async def _serve(config: Config) -> None:
             "no adapter is enabled: set telegram.enabled or matrix.enabled in the configuration"
         )
     running = [asyncio.ensure_future(task) for task in tasks]
-    scheduler = start_scheduler(engine.sessions)
+    scheduler = start_scheduler(
+        engine.sessions, retention=Retention(personal_logs=timedelta(days=config.privacy.retention_days)))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: [task.cancel() for task in running])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +13,16 @@ from sqlalchemy import func, select
 from bot.scheduler import Retention, start_scheduler, stop_scheduler, sweep
 from directory import services
 from directory.digests import Subscriber, subscribe
-from directory.models import Account, Citizen, DigestRun, OutboxMessage, ProcessedEvent
+from directory.models import (
+    Account,
+    Activity,
+    AuditEntry,
+    Citizen,
+    DialogState,
+    DigestRun,
+    OutboxMessage,
+    ProcessedEvent,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -118,3 +127,27 @@ async def test_the_digest_tick_sends_what_is_due_without_waiting_for_a_minute(st
         assert job.next_run_time <= datetime.now(UTC) + timedelta(minutes=1, seconds=1)
     finally:
         await stop_scheduler(scheduler)
+
+
+def test_housekeeping_forgets_personal_logs_after_the_retention(store) -> None:  # type: ignore[no-untyped-def]
+    _, factory = store
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    with factory() as session, session.begin():
+        person = Citizen(display_name="ana")
+        session.add(person)
+        session.flush()
+        account = Account(citizen_id=person.id, platform="console", platform_user_id="ana")
+        session.add(account)
+        session.flush()
+        for days, chat in ((40, "old"), (2, "new")):
+            session.add(DialogState(account_id=account.id, chat_id=chat, dialog="ask", state={}, version=1,
+                                    updated_at=now - timedelta(days=days)))
+            session.add(Activity(day=(now - timedelta(days=days)).date(), account_id=account.id, messages=3))
+            session.add(AuditEntry(actor="console:ana", action="hide", details={},
+                                   created_at=now - timedelta(days=days)))
+    swept = sweep(factory, now, Retention(personal_logs=timedelta(days=30)))
+    assert swept.personal_logs == 3
+    with factory() as session:
+        assert [s.chat_id for s in session.scalars(select(DialogState))] == ["new"]
+        assert [a.day for a in session.scalars(select(Activity))] == [date(2026, 12, 2)]
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 1
