@@ -31,6 +31,7 @@ DIALOG_MODULES: tuple[str, ...] = (
     "report",
     "me",
     "settings",
+    "digest",
     "privacy",
     "help",
     "register",

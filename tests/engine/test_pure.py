@@ -159,8 +159,8 @@ def test_commands_menu_in_both_languages() -> None:
     fr, en = commands_menu("fr"), commands_menu("en")
     menu = specs().menu
     assert [c for c, _ in fr] == [c for c, _ in en] == list(menu)
-    assert menu == ("search", "recommend", "join", "project", "event", "me", "settings", "privacy", "help",
-                    "cancel")
+    assert menu == ("search", "recommend", "join", "project", "event", "me", "settings", "digest", "privacy",
+                    "help", "cancel")
     assert all(desc and not desc.startswith("help.") for _, desc in fr + en)
     assert dict(fr)["search"] != dict(en)["search"]
     assert all(c.islower() and len(c) <= 32 for c in menu)  # Telegram's rules
