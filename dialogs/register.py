@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import CommuneQuestion
-from bot.messages import Outgoing
+from bot.messages import Choice, Outgoing
 from bot.spec import Command, DialogSpec
 from dialogs.common import (
     COMMUNE_PREFIX,
@@ -41,22 +41,46 @@ from dialogs.common import (
     resolve_commune_answer,
     say,
 )
+from directory import digests
+from directory.digests import Subscriber
 from directory.gazetteer import get_gazetteer
 
 ASK = "register.ask_commune"
 
 
+DIGEST_YES = "digest:weekly"
+DIGEST_NO = "digest:no"
+
+
 def _save(ctx: DialogContext, insee: str, point: Any) -> Step:
-    """Store the home commune (and the point when one was shared); say what happens next."""
+    """Store the home commune (and the point when one was shared); say what happens next,
+    and offer the weekly digest (buttons the citizen may ignore: nobody is subscribed
+    without saying yes)."""
     citizen = ctx.citizen
     if citizen.home_insee != insee or point:
         citizen.home_lat, citizen.home_lon = (point[0], point[1]) if point else (None, None)
     citizen.home_insee = insee
     ctx.session.flush()
-    return Step.done(
-        say(ctx, "register.done", commune=commune_label(insee)),
-        say(ctx, "register.next"),
-    )
+    replies = [say(ctx, "register.done", commune=commune_label(insee)), say(ctx, "register.next")]
+    if digests.subscription_of(ctx.session, Subscriber(citizen_id=citizen.id)) is None:
+        replies.append(say(ctx, "register.digest_offer", commune=commune_label(insee),
+                           choices=(Choice(DIGEST_YES, ctx.t("register.digest_yes")),
+                                    Choice(DIGEST_NO, ctx.t("register.digest_no")))))
+    return Step.done(*replies)
+
+
+def _is_offer(reply: Outgoing) -> bool:
+    return any(choice.id in {DIGEST_YES, DIGEST_NO} for choice in reply.choices)
+
+
+def _digest_answer(ctx: DialogContext, picked: str) -> Step:
+    """The offer's buttons, pressed after registration ended (the engine hands a button of
+    a finished dialog back to it)."""
+    if picked == DIGEST_NO or not ctx.citizen.home_insee:
+        return Step.done(say(ctx, "register.digest_declined"))
+    digests.subscribe(ctx.session, Subscriber(citizen_id=ctx.citizen.id), frequency="weekly",
+                      communes=[ctx.citizen.home_insee], now=ctx.now)
+    return Step.done(say(ctx, "register.digest_subscribed", commune=commune_label(ctx.citizen.home_insee)))
 
 
 def _confirm(ctx: DialogContext, insee: str, point: Any = None, before: tuple[Any, ...] = ()) -> Step:
@@ -102,8 +126,10 @@ def _carry(ctx: DialogContext, step: Step, then: str | None) -> Step:
             step.state["then"] = then
         elif not step.handoff:
             step.then = then
+            # the answer to their question follows: no "ask me for instance…" hint, and no
+            # digest offer (its buttons would hold the question back; /digest is there)
             hint = say(ctx, "register.next").spans
-            step.replies = [r for r in step.replies if r.spans != hint]
+            step.replies = [r for r in step.replies if r.spans != hint and not _is_offer(r)]
     return step
 
 
@@ -189,6 +215,11 @@ class Register:
         return ask_commune(ctx, {"step": "commune"}, ASK, before=before)
 
     def _resume(self, ctx: DialogContext, state: JSON) -> Step:
+        picked_offer = chosen(ctx)
+        if picked_offer in {DIGEST_YES, DIGEST_NO}:
+            return _digest_answer(ctx, str(picked_offer))
+        if not state:
+            return Step.pass_on()  # registration is over: anything typed is a new request
         if state.get("step") == "confirm" and state.get("insee"):
             picked = chosen(ctx)
             decision = answer_yes_no(ctx)

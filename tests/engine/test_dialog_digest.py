@@ -1,0 +1,76 @@
+"""/digest and the digest offer at registration, through the engine, both backends:
+nobody is subscribed without saying yes; the dialog and the direct forms; stopping at
+once; bad answers asked again in clear words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.engine import Engine
+from directory.models import DigestSubscription
+
+from .conftest import Talk  # type: ignore[import-not-found]
+
+NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+
+
+def subscriptions(factory: Any) -> list[tuple[str, int, list[str], list[str]]]:
+    with factory() as session:
+        return [(r.frequency, r.hour, list(r.communes), list(r.categories))
+                for r in session.scalars(select(DigestSubscription))]
+
+
+def test_registration_offers_the_weekly_digest_and_only_yes_subscribes(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    engine = Engine(factory, clock=lambda: NOW)
+    ana = Talk(engine, user="ana")
+    out = ana.say("/start 97415")
+    assert "chaque lundi matin les nouveautés de Saint-Paul (974)" in out
+    assert subscriptions(factory) == []
+    assert "chaque lundi à 8 h" in ana.press("Oui, chaque lundi")
+    assert subscriptions(factory) == [("weekly", 8, ["97415"], [])]
+    ben = Talk(engine, user="ben")
+    ben.say("/start 97407")
+    assert "aucun garage dans un rayon de 10 km autour du Port (974)" in ben.say("garagiste au Port")
+    assert subscriptions(factory) == [("weekly", 8, ["97415"], [])]
+
+
+def test_the_digest_dialog_and_its_direct_forms(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    me = Talk(Engine(factory, clock=lambda: NOW), user="cam", lang="en")
+    me.say("/start 97415")
+    me.press("No thanks")
+    assert "Would you like a digest" in me.say("/digest")
+    assert "I did not understand" in me.say("sometimes")
+    me.press("Every day")
+    assert "between 0 and 23" in me.say("25h")
+    me.say("6pm")
+    me.press("Add a commune")
+    me.say("Le Port")
+    me.press("No, that's all")
+    out = me.say("concerts")
+    assert "every day at 18:00" in out and "Le Port (974)" in out and "Concert" in out
+    assert subscriptions(factory) == [("daily", 18, ["97415", "97407"], ["concert"])]
+    assert "every Monday at 7:00" in me.say("/digest weekly 7")
+    assert subscriptions(factory)[0][:2] == ("weekly", 7)
+    assert "Usage" in me.say("/digest sometimes")
+    assert "Stopped" in me.say("/digest off")
+    assert subscriptions(factory) == []
+    assert "were not getting" in me.say("/digest off")
+
+
+def test_french_words_and_a_change_from_the_current_subscription(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    me = Talk(Engine(factory, clock=lambda: NOW), user="dan")
+    me.say("/start 97415")
+    assert "chaque jour à 7 h" in me.say("/digest quotidien 7")
+    out = me.say("/digest")
+    assert "Vous recevez le résumé chaque jour à 7 h" in out
+    me.press("Changer l'heure")
+    assert "chaque jour à 12 h" in me.press("12 h")
+    me.say("/digest")
+    assert "C'est arrêté" in me.press("Arrêter")
+    assert subscriptions(factory) == []
