@@ -12,15 +12,18 @@ from typing import Any, ClassVar
 
 from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import CommuneQuestion
-from bot.messages import ChatKind
+from bot.messages import ChatKind, Outgoing, Text
 from bot.spec import Command, DialogSpec
 from dialogs import admin_moderation
 from dialogs.common import commune_label, resolve_commune_answer, say
+from directory import digests
+from directory.digests import Subscriber
 from directory.models import ChatBinding
 from directory.text import fold
 
 BIND_WORDS = {"bind", "lier", "relier", "attacher"}
 UNBIND_WORDS = {"unbind", "delier", "detacher"}
+DIGEST_WORDS = {"digest", "resume"}
 
 
 def split_args(text: str) -> tuple[str, str]:
@@ -31,6 +34,8 @@ def split_args(text: str) -> tuple[str, str]:
         return "bind", rest.strip()
     if action in UNBIND_WORDS:
         return "unbind", rest.strip()
+    if action in DIGEST_WORDS:
+        return "digest", fold(rest)
     return ("status", "") if not action else ("unknown", text.strip())
 
 
@@ -50,7 +55,30 @@ def _bind(ctx: DialogContext, insee: str) -> Step:
         binding.commune_insee = insee
         binding.bound_by = who
     ctx.session.flush()
-    return Step.done(say(ctx, "admin.bound", commune=commune_label(insee)))
+    # a bound room or group gets the commune's weekly digest unless told otherwise
+    digests.subscribe(ctx.session, _room(ctx), frequency="weekly", communes=[insee], now=ctx.now)
+    label = commune_label(insee)
+    both = ctx.t("admin.bound", commune=label) + "\n" + ctx.t("admin.digest_on", commune=label)
+    return Step.done(Outgoing(spans=(Text(both),), lang=ctx.lang))  # one message, not two
+
+
+def _room(ctx: DialogContext) -> Subscriber:
+    return Subscriber(platform=ctx.incoming.platform, chat_id=ctx.incoming.chat_id)
+
+
+def _digest(ctx: DialogContext, word: str) -> Step:
+    """``/admin digest off`` / ``on``: the room's weekly digest."""
+    binding = _binding(ctx)
+    if binding is None:
+        return Step.done(say(ctx, "admin.not_bound"))
+    if word in {"off", "non", "stop", "arret"}:
+        digests.unsubscribe(ctx.session, _room(ctx))
+        return Step.done(say(ctx, "admin.digest_off"))
+    if word in {"on", "oui", "marche"}:
+        digests.subscribe(ctx.session, _room(ctx), frequency="weekly", communes=[binding.commune_insee],
+                          now=ctx.now)
+        return Step.done(say(ctx, "admin.digest_on", commune=commune_label(binding.commune_insee)))
+    return Step.done(say(ctx, "admin.digest_usage"))
 
 
 class Admin:
@@ -67,8 +95,10 @@ class Admin:
         if ctx.incoming.chat_kind != ChatKind.GROUP:
             return Step.done(say(ctx, "admin.group_only"))
         action, rest = split_args(text)
-        if action in {"bind", "unbind"} and not (ctx.is_admin or ctx.incoming.chat_moderator):
+        if action in {"bind", "unbind", "digest"} and not (ctx.is_admin or ctx.incoming.chat_moderator):
             return Step.done(say(ctx, "admin.refused"))
+        if action == "digest":
+            return _digest(ctx, rest)
         if action == "bind":
             if not rest:
                 return Step.done(say(ctx, "admin.usage"))
@@ -84,6 +114,7 @@ class Admin:
             if binding is None:
                 return Step.done(say(ctx, "admin.not_bound"))
             ctx.session.delete(binding)
+            digests.unsubscribe(ctx.session, _room(ctx))
             ctx.session.flush()
             return Step.done(say(ctx, "admin.unbound"))
         binding = _binding(ctx)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.engine import Engine
+from bot.messages import ChatKind
 from directory.models import DigestSubscription
 
 from .conftest import Talk  # type: ignore[import-not-found]
@@ -73,4 +74,23 @@ def test_french_words_and_a_change_from_the_current_subscription(engine_store: A
     assert "chaque jour à 12 h" in me.press("12 h")
     me.say("/digest")
     assert "C'est arrêté" in me.press("Arrêter")
+    assert subscriptions(factory) == []
+
+
+def test_a_bound_group_gets_the_weekly_digest_unless_an_admin_turns_it_off(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    engine = Engine(factory, clock=lambda: NOW)
+    mod = Talk(engine, user="mod", chat="-100", kind=ChatKind.GROUP, moderator=True, platform="telegram")
+    out = mod.say("/admin bind 97407")
+    assert "relié au Port (974)" in out and "chaque lundi à 8 h" in out
+    with factory() as session:
+        [row] = session.scalars(select(DigestSubscription)).all()
+        assert (row.chat_platform, row.chat_id, row.communes) == ("telegram", "-100", ["97407"])
+    member = Talk(engine, user="joe", chat="-100", kind=ChatKind.GROUP, platform="telegram")
+    assert "modérateurs" in member.say("/admin digest off")
+    assert "C'est arrêté" in mod.say("/admin digest off")
+    assert subscriptions(factory) == []
+    assert "chaque lundi" in mod.say("/admin digest on")
+    assert "Usage" in mod.say("/admin digest peut-être")
+    mod.say("/admin unbind")
     assert subscriptions(factory) == []
