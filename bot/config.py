@@ -120,7 +120,9 @@ def parse_config(data: dict[str, Any] | None, env: dict[str, str] | None = None)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
     for (section, key), variable in _ENV_SECRETS.items():
-        if env.get(variable) and getattr(getattr(config, section), key) is None:
+        # the environment wins over the file: a secret is set where the service runs, and
+        # a file copied from the example must not shadow it
+        if env.get(variable):
             setattr(getattr(config, section), key, SecretStr(env[variable]))
     if env.get("COMMUNEBOT_DB"):
         config.database.url = env["COMMUNEBOT_DB"]
@@ -137,3 +139,13 @@ def load_config(path: str | Path) -> Config:
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     return parse_config(raw)
+
+
+def secrets_of(config: Config) -> list[str]:
+    """Every secret of the configuration, for the log filter (``bot.redact``)."""
+    found = []
+    for section, key in _ENV_SECRETS:
+        value = getattr(getattr(config, section), key, None)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            found.append(value.get_secret_value())
+    return found

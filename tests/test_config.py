@@ -45,10 +45,41 @@ def test_secrets_come_from_the_environment() -> None:
     assert config.database.url == "sqlite://"
 
 
-def test_file_value_wins_over_environment_for_secrets() -> None:
+def test_the_environment_wins_over_the_file_for_secrets() -> None:
+    """A secret set where the service runs is the one used, even when a file copied from
+    somewhere carries another (issue 14: the example's placeholder used to win)."""
     config = parse_config({"telegram": {"token": "from-file"}}, env={"TELEGRAM_TOKEN": "env"})
     assert config.telegram.token is not None
-    assert config.telegram.token.get_secret_value() == "from-file"
+    assert config.telegram.token.get_secret_value() == "env"
+    kept = parse_config({"telegram": {"token": "from-file"}}, env={})
+    assert kept.telegram.token is not None and kept.telegram.token.get_secret_value() == "from-file"
+
+
+def test_the_example_ships_no_placeholder_secret() -> None:
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert "token" not in example["telegram"] and "password" not in example["matrix"]
+    assert "123:ABC" not in EXAMPLE.read_text(encoding="utf-8")
+
+
+def test_log_lines_never_carry_a_secret(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from bot.config import secrets_of
+    from bot.redact import RedactSecrets, redact
+
+    config = parse_config({"matrix": {"password": "hunter2-long"}},
+                          env={"TELEGRAM_TOKEN": "123456789:AAH-secret-token-value-xyz"})
+    secrets = secrets_of(config)
+    assert "hunter2-long" in secrets
+    url = "https://api.telegram.org/bot123456789:AAH-secret-token-value-xyz/getUpdates"
+    assert "AAH-secret" not in redact(url) and "«secret»" in redact(url)
+    assert redact("login with hunter2-long failed", secrets) == "login with «secret» failed"
+    logger = logging.getLogger("test.redact")
+    logger.addFilter(RedactSecrets(secrets))
+    with caplog.at_level(logging.DEBUG, logger="test.redact"):
+        logger.debug("POST %s", url)
+        logger.error("Matrix refused syt_abcdefghijklmnop and %s", "hunter2-long")
+    assert "AAH-secret" not in caplog.text and "syt_abc" not in caplog.text and "hunter2" not in caplog.text
 
 
 def test_secrets_are_not_printed() -> None:

@@ -10,7 +10,9 @@ from datetime import timedelta
 
 import click
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, load_config, secrets_of
+from bot.redact import install as install_redaction
+from bot.redact import redact
 from directory.db import DatabaseError
 from directory.geocoding import geocoder_from_config
 
@@ -59,10 +61,12 @@ async def _serve(config: Config) -> None:
 def run(config_path: str, log_level: str) -> None:
     """Run the adapters the configuration enables (Telegram, Matrix)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction([])  # tokens are masked from the first log line on
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(f"configuration refused: {exc}") from None
+        raise click.ClickException(redact(f"configuration refused: {exc}")) from None
+    install_redaction(secrets_of(config))
     try:
         asyncio.run(_serve(config))
     except DatabaseError as exc:
@@ -71,5 +75,5 @@ def run(config_path: str, log_level: str) -> None:
         from adapters.telegram.runner import TelegramStartError
 
         if isinstance(exc, TelegramStartError):
-            raise click.ClickException(f"Telegram: {exc}") from None
+            raise click.ClickException(redact(f"Telegram: {exc}", secrets_of(config))) from None
         raise
