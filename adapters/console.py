@@ -6,6 +6,11 @@ stands for sharing a location (the engine reads it); a map pin is printed as nam
 coordinates and address; a document is written in the current directory (never over an
 existing file) and its path printed. Nothing here knows about dialogs: it only renders
 Outgoing.
+
+The outbox: what was queued for this console user (their digests, notices of what they
+follow, a moderator's broadcast) is printed before the first line is read and again
+before each next one, then marked sent, as the Telegram and Matrix adapters deliver
+theirs (at least once: a message printed but not yet marked comes again next time).
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from bot import outbox
 from bot.engine import Engine
 from bot.i18n import translator
-from bot.messages import Document, Incoming, Outgoing, listed_choices, plain_text
+from bot.messages import Document, Incoming, Outgoing, Platform, listed_choices, plain_text
+
+PLATFORM: Platform = "console"
 
 PROMPT = "> "
 #: the name a document gets when its own is empty or only a path
@@ -86,11 +94,15 @@ class ConsoleChat:
         self.display_name = display_name
         self.save_files = save_files
 
+    @property
+    def chat_id(self) -> str:
+        return f"{PLATFORM}:{self.user_id}"
+
     def incoming(self, line: str) -> Incoming:
         return Incoming(
-            platform="console",
+            platform=PLATFORM,
             user_id=self.user_id,
-            chat_id=f"console:{self.user_id}",
+            chat_id=self.chat_id,
             text=line,
             display_name=self.display_name,
             language_hint=self.lang,
@@ -107,9 +119,34 @@ class ConsoleChat:
             saved = save_document(item.document, Path.cwd())
         return render(item, saved)
 
+    def deliver(self, out: TextIO, *, interactive: bool = False, batch: int = 20) -> int:
+        """Print this user's undelivered outbox messages (each under a "message for you"
+        line), marking each sent once printed; returns how many. Nothing when the engine
+        has no store (a stand-in engine in tests)."""
+        sessions = getattr(self.engine, "sessions", None)
+        if sessions is None:
+            return 0
+        chats = (outbox.user_chat_id(self.user_id), self.chat_id)
+        delivered = 0
+        while True:
+            with sessions() as session, session.begin():
+                items = outbox.claim(session, PLATFORM, batch, chat_ids=chats)
+                for item in items:
+                    heading = translator(item.outgoing.lang)("console.outbox")
+                    out.write(heading + "\n" + self.show(item.outgoing) + "\n")
+                    if interactive:
+                        out.write("\n")
+                    out.flush()
+                    outbox.mark_sent(session, item.id)
+            delivered += len(items)
+            if len(items) < batch:
+                return delivered
+
     def run(self, lines: Iterable[str], out: TextIO, *, interactive: bool = False) -> int:
-        """Answer every line until the input ends; returns how many lines were handled."""
+        """Answer every line until the input ends, delivering this user's outbox before
+        each line is read; returns how many lines were handled."""
         count = 0
+        self.deliver(out, interactive=interactive)
         for raw in lines:
             line = raw.rstrip("\r\n")
             count += 1
@@ -118,6 +155,7 @@ class ConsoleChat:
             if interactive:
                 out.write("\n")
             out.flush()
+            self.deliver(out, interactive=interactive)
         return count
 
 

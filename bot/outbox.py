@@ -23,6 +23,7 @@ one row per account of that citizen.
 from __future__ import annotations
 
 import base64
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -210,11 +211,13 @@ def enqueue(session: Session, item: Outgoing) -> int:
     return len(rows)
 
 
-def claim(session: Session, platform: str, limit: int = 20) -> list[OutboxItem]:
+def claim(session: Session, platform: str, limit: int = 20,
+          chat_ids: Collection[str] | None = None) -> list[OutboxItem]:
     """The oldest undelivered messages of a platform, counted as one more attempt.
 
     Call inside a transaction and mark what was delivered before it ends; on PostgreSQL
-    the rows stay locked for this transaction and other workers skip them.
+    the rows stay locked for this transaction and other workers skip them. ``chat_ids``
+    keeps only those chats' messages (the console delivers one user's own).
     """
     query = (
         select(OutboxMessage)
@@ -226,6 +229,8 @@ def claim(session: Session, platform: str, limit: int = 20) -> list[OutboxItem]:
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
+    if chat_ids is not None:
+        query = query.where(OutboxMessage.chat_id.in_(list(chat_ids)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.scalars(query))
