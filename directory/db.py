@@ -74,6 +74,10 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
         raise DatabaseError(f"not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise DatabaseError(
+            f"unsupported database {parsed.get_backend_name()!r}: communebot runs on SQLite "
+            "(sqlite:///file.db) or PostgreSQL (postgresql://user@host/db)")
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":

@@ -35,3 +35,20 @@ def test_run_names_the_bad_key(tmp_path) -> None:  # type: ignore[no-untyped-def
     result = CliRunner().invoke(main, ["run", "-c", str(config)])
     assert result.exit_code == 1
     assert "telegram.tokn" in result.output
+
+
+def test_a_command_that_finds_nothing_exits_1_as_grep_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    none = runner.invoke(main, ["commune", "zzzzqqqx"])
+    assert none.exit_code == 1 and "zzzzqqqx" in none.output
+    assert runner.invoke(main, ["commune", "saint paul"]).exit_code == 0
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    empty = runner.invoke(main, ["search", "crèche", "--near", "97415", "--db", db])
+    assert empty.exit_code == 1
+    assert runner.invoke(main, ["search", "crèche", "--near", "97415", "--db", db, "--json"]).exit_code == 1
+
+
+def test_an_unsupported_database_is_a_clear_error_not_a_traceback() -> None:
+    result = CliRunner().invoke(main, ["search", "crèche", "--db", "mysql://u:p@localhost/x"])
+    assert result.exit_code != 0 and "unsupported database 'mysql'" in result.output
+    assert "Traceback" not in result.output

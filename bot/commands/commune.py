@@ -125,3 +125,5 @@ def commune(
         click.echo(json.dumps([match_json(m) for m in matches], ensure_ascii=False, indent=2))
     else:
         click.echo(render_table(t, query, matches))
+    if not matches:
+        raise SystemExit(1)  # nothing found: exit 1, as grep does (the JSON is still [])

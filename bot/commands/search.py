@@ -92,9 +92,12 @@ def search(
         raise click.ClickException(invalid_message(t, exc.field, exc.reason)) from None
     if as_json:
         click.echo(json.dumps([hit_json(h) for h in page.hits], ensure_ascii=False, indent=1))
+        if not page.hits:
+            raise SystemExit(1)  # nothing found: exit 1, as grep does
         return
     if not page.hits:
         click.echo(t("directory.search.no_results"))
+        raise SystemExit(1)
     for number, hit in enumerate(page.hits, start=1):
         parts = [f"{number}. {hit.name}", hit.category, hit.commune_insee]
         if hit.distance_km is not None:

@@ -22,8 +22,8 @@ def run(*args: str) -> tuple[int, str]:
 
 def run_json(*args: str) -> list[dict[str, object]]:
     code, output = run(*args, "--json")
-    assert code == 0, output
     data = json.loads(output)
+    assert code == (0 if data else 1), output  # nothing found: exit 1, as grep does
     assert isinstance(data, list)
     return data
 
