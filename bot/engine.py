@@ -26,6 +26,8 @@ import asyncio
 import functools
 import importlib
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,6 +82,10 @@ def prune_processed_events(session: Session, before: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+#: database errors worth another attempt (SQLite's lock, PostgreSQL's serialisation
+#: failures and deadlocks): another writer was there first
+_TRANSIENT = ("locked", "busy", "could not serialize", "deadlock detected", "lock not available")
+
 #: how many distinct (text, language, home) parses are remembered
 PARSE_CACHE = 4096
 
@@ -106,7 +112,7 @@ class Engine:
         *,
         admins: Iterable[str] = (),
         parse: ParseFn | None = None,
-        retries: int = 1,
+        retries: int = 5,
         clock: Callable[[], datetime] | None = None,
         services: Services | None = None,
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
@@ -143,7 +149,11 @@ class Engine:
                 return [_reply(self._language_of(incoming), "engine.flood")]
             if verdict == "drop":
                 return []
-        for _attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
+            if attempt:
+                # two writers on one person (two processes, a double tap): wait a little,
+                # a different little for each, and try again before apologising
+                time.sleep(random.uniform(0.005, 0.03) * attempt)
             try:
                 return self._handle_once(incoming)
             except Conflict:
@@ -151,7 +161,8 @@ class Engine:
             except IntegrityError:
                 continue  # a concurrent insert (same new user, same event id): look again
             except OperationalError as exc:
-                if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                text_ = str(exc).lower()
+                if not any(word in text_ for word in _TRANSIENT):
                     return self._failed(incoming, exc)
                 continue
             except Exception as exc:

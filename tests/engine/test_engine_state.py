@@ -122,7 +122,7 @@ def test_two_engines_on_one_database_never_lose_an_update(db_url: str, counter) 
     """Two processes (two engines, two connection pools) answer the same user in the same
     chat at once: every reply that is not "busy" is one increment, none is lost."""
     stores = [open_store(db_url), open_store(db_url)]
-    engines = [Engine(factory, retries=3) for _, factory in stores]
+    engines = [Engine(factory) for _, factory in stores]  # the default retries, with jitter
     Talk(engines[0]).say("/help")
     results: list[str] = []
     errors: list[BaseException] = []
@@ -150,7 +150,8 @@ def test_two_engines_on_one_database_never_lose_an_update(db_url: str, counter) 
     assert counts == list(range(1, len(counts) + 1))  # no duplicate, no gap: nothing lost
     final = row(stores[0][1])
     assert final is not None and final.state["data"] == {"n": len(counts)}
-    assert len(counts) >= 12
+    # bounded retries with jitter: the two writers take turns instead of apologising
+    assert len(busy) <= 1, busy
     for engine_, _ in stores:
         engine_.dispose()
 
