@@ -14,8 +14,9 @@ engine makes them opaque and bound to this state before they leave, and maps a p
 button, a typed number or a typed label back to your id in ``ctx.incoming.choice_id``.
 Prefer ``Step.wait`` when offering choices. If a dialog finishes (``state=None``) with
 choices in its replies, they stay valid for the user's next message only: picking one
-resumes the dialog with an empty state ``{}`` and the choice id; anything else is routed
-as a new message.
+resumes the dialog with an empty state ``{}`` and the choice id (a plain "oui" or "non"
+typed at lingering choices with ids ``yes`` and ``no`` picks one too; "ok" does not);
+anything else is routed as a new message.
 
 ``Step.pass_on()``: the message is not an answer to this dialog (the user asked something
 else): the engine closes the dialog and routes the message as if none were open.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from bot.nlu.lexicon import is_cancel_words
+from bot.nlu.lexicon import ACK_WORDS, is_cancel_words, yes_no
 from directory.text import fold as _fold
 
 #: folding is pure and the same labels and short answers come back all the time
@@ -65,6 +65,25 @@ def parse_location_command(text: str) -> tuple[float, float] | None:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     return lat, lon
+
+
+#: yeses that only say the last message was read or was right: no consent to an offer
+_NOT_CONSENT = ACK_WORDS | frozenset(
+    ["c est bon", "go", "voila", "right", "correct", "exact", "exactement", "c est ca", "y", "o"])
+_POLITE = (" merci", " thanks", " thank you", " svp", " please", " stp", " !")
+
+
+def plain_yes_no(text: str) -> bool | None:
+    """A typed answer to an offer: "oui", "oui merci", "yes please" -> True; "non", "no
+    thanks" -> False; "ok", "parfait", "d'accord" (which may only acknowledge what was
+    said) and anything else -> None."""
+    answer = yes_no(text)
+    if answer is not True:
+        return answer
+    folded = fold(text) or text.strip()  # "👍" folds to nothing
+    for tail in _POLITE:
+        folded = folded.removesuffix(tail).strip()
+    return None if folded in _NOT_CONSENT else True
 
 
 #: intents that are a request of their own (they open a dialog)

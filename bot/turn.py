@@ -25,8 +25,8 @@ from bot.dialog_state import StateError, dump_state, load_state
 from bot.i18n import LANGUAGES, Translator, translator
 from bot.messages import ChatKind, Incoming, Location, Outgoing, TargetKind, Text
 from bot.nlu.lexicon import word_set
-from bot.router import Command, decide, is_cancel, parse_command, parse_location_command
-from bot.state import bind_choices, match_text, new_nonce, resolve_choice_id
+from bot.router import Command, decide, is_cancel, parse_command, parse_location_command, plain_yes_no
+from bot.state import Offer, bind_choices, match_text, new_nonce, resolve_choice_id
 from dialogs import get_dialog, get_spec, specs
 from dialogs.common import category_name, commune_label
 from dialogs.entry_questions import entry_of_payload
@@ -259,6 +259,9 @@ class Turn:
                     if decision == "aside":
                         return self._aside()
                     return self._interrupt()
+                answered = _lingering_yes_no(conv.offer, text_)
+                if answered is not None:  # "oui" to a finished dialog's yes/no buttons
+                    return self._resume_or_fresh(answered)
             else:
                 target = self.specs.dialog_for_command(command.name)
                 spec = self.specs.by_name.get(target) if target else None
@@ -610,6 +613,16 @@ _QUESTION_WORDS = word_set(
     """ou ousa quel quelle quels quelles kel kels ya y a t il est ce qu est qui where what
     which is are any do does how combien when quand kan"""
 )
+
+
+def _lingering_yes_no(offer: Offer | None, text: str) -> str | None:
+    """``"yes"`` or ``"no"`` when a finished dialog left yes/no buttons (local ids ``yes``
+    and ``no``, e.g. registration's digest offer) and the text plainly says one of them
+    ("oui", "non merci"; not "ok"); else None, and the text is routed as a new message."""
+    if offer is None or not {"yes", "no"} <= {offer.ids[i] for i in offer.last}:
+        return None
+    answer = plain_yes_no(text)
+    return None if answer is None else ("yes" if answer else "no")
 
 
 def _is_question(text: str) -> bool:

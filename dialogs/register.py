@@ -28,6 +28,8 @@ from bot.spec import Command, DialogSpec
 from dialogs.common import (
     COMMUNE_PREFIX,
     MAX_CANDIDATES,
+    NO,
+    YES,
     answer_yes_no,
     ask_commune,
     ask_yes_no,
@@ -48,8 +50,10 @@ from directory.gazetteer import get_gazetteer
 ASK = "register.ask_commune"
 
 
-DIGEST_YES = "digest:weekly"
-DIGEST_NO = "digest:no"
+#: the digest offer's buttons: plain yes/no ids, so that a typed "oui" or "non" answers
+#: them too after registration ended (the engine maps it for a finished dialog's yes/no)
+DIGEST_YES = YES
+DIGEST_NO = NO
 
 
 def _save(ctx: DialogContext, insee: str, point: Any) -> Step:
@@ -166,7 +170,9 @@ class Register:
             return []
         saved = _save(ctx, str(state["insee"]), state.get("point"))
         hint = say(ctx, "register.next").spans
-        return [r for r in saved.replies if r.spans != hint]
+        # the request is answered right after: no hint, and no offer whose buttons its
+        # answer would replace (/digest is there)
+        return [r for r in saved.replies if r.spans != hint and not _is_offer(r)]
 
     def _start(self, ctx: DialogContext, args: JSON, *, answer_after: bool = False) -> Step:
         name = ctx.citizen.display_name
@@ -216,7 +222,7 @@ class Register:
 
     def _resume(self, ctx: DialogContext, state: JSON) -> Step:
         picked_offer = chosen(ctx)
-        if picked_offer in {DIGEST_YES, DIGEST_NO}:
+        if not state and picked_offer in {DIGEST_YES, DIGEST_NO}:
             return _digest_answer(ctx, str(picked_offer))
         if not state:
             return Step.pass_on()  # registration is over: anything typed is a new request

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.engine import Engine
 from bot.messages import ChatKind
+from bot.router import plain_yes_no
 from directory.models import DigestSubscription
 
 from .conftest import Talk  # type: ignore[import-not-found]
@@ -94,3 +96,40 @@ def test_a_bound_group_gets_the_weekly_digest_unless_an_admin_turns_it_off(engin
     assert "Usage" in mod.say("/admin digest peut-être")
     mod.say("/admin unbind")
     assert subscriptions(factory) == []
+
+
+def test_the_offer_takes_a_typed_oui_or_non_but_not_an_ok(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    engine = Engine(factory, clock=lambda: NOW)
+    eve = Talk(engine, user="eve")
+    eve.say("/start 97415")
+    assert "chaque lundi à 8 h" in eve.say("oui")
+    assert subscriptions(factory) == [("weekly", 8, ["97415"], [])]
+    fay = Talk(engine, user="fay", lang="en")
+    fay.say("/start 97415")
+    assert "no digest" in fay.say("no thanks")
+    gus = Talk(engine, user="gus")
+    gus.say("/start 97415")
+    assert "chaque lundi" not in gus.say("ok")  # an acknowledgement, no consent
+    assert "Ce choix n'est plus valable" not in gus.say("2")  # the buttons went with it
+    assert subscriptions(factory) == [("weekly", 8, ["97415"], [])]
+
+
+def test_a_question_typed_at_the_confirmation_drops_the_offer_with_it(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    hal = Talk(Engine(factory, clock=lambda: NOW), user="hal")
+    hal.say("bonjour")
+    assert "Saint-Paul" in hal.say("97460")  # "Saint-Paul ?" yes/no
+    out = hal.say("garagiste au Port")  # the commune stands, the question is answered
+    assert "chaque lundi matin" not in out and "garage" in out
+    assert subscriptions(factory) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("oui", True), ("Oui merci !", True), ("yes please", True), ("volontiers", True),
+    ("non", False), ("non merci", False), ("no thanks", False),
+    ("ok", None), ("d'accord", None), ("parfait merci", None), ("c'est bon", None), ("👍", None),
+    ("garagiste au Port", None),
+])
+def test_plain_yes_no_is_consent_not_acknowledgement(text: str, expected: bool | None) -> None:
+    assert plain_yes_no(text) is expected
