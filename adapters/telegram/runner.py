@@ -44,6 +44,8 @@ log = logging.getLogger("communebot.telegram")
 
 #: an answer slower than this shows "typing…" in the chat
 TYPING_AFTER_SECONDS = 0.5
+#: seconds one setMyCommands call may take (it runs beside the answers, never before them)
+MENU_TIMEOUT = 10.0
 
 
 class TelegramStartError(RuntimeError):
@@ -102,6 +104,7 @@ class TelegramAdapter:
         self.sender: TelegramSender | None = None
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
         self._outbox: asyncio.Task[None] | None = None
+        self._menu: asyncio.Task[None] | None = None
         self.clock: Callable[[], float] = time.monotonic
 
     @property
@@ -125,14 +128,21 @@ class TelegramAdapter:
         self.sender = TelegramSender(self.app.bot, self.state)
         self.receiver = TelegramReceiver(self.app, self.config, self.state, self.secret)
         log.info("Telegram bot @%s (%s mode)", self.me.username, self.config.mode)
-        if self.config.set_commands:
-            await self._set_commands()
         await self.receiver.start()
+        if self.config.set_commands:
+            # best effort, in the background: a slow or failing setMyCommands never
+            # delays the first answer (the menu is published once the API takes it)
+            self._menu = asyncio.create_task(self._set_commands(), name="telegram-menu")
         self._outbox = asyncio.create_task(
             self.sender.outbox_loop(self.config.outbox_interval_seconds), name="telegram-outbox")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop receiving; updates already in hand get ``grace`` seconds to finish."""
+        if self._menu is not None:
+            self._menu.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._menu
+            self._menu = None
         if self.receiver is not None:
             await self.receiver.drain(grace)
         if self._outbox is not None:
@@ -158,13 +168,15 @@ class TelegramAdapter:
         return await self._sender().deliver_outbox_once(limit)
 
     async def _set_commands(self) -> None:
-        """The ``/`` menu, in French by default and for English-speaking clients."""
+        """The ``/`` menu, in French by default and for English-speaking clients; each call
+        gets :data:`MENU_TIMEOUT` seconds, and a failure only costs the menu."""
         for lang, code in (("fr", None), ("fr", "fr"), ("en", "en")):
             commands = [BotCommand(name, description) for name, description in commands_menu(lang)]
             try:
-                await self.app.bot.set_my_commands(commands, language_code=code)
-            except TelegramError as exc:
-                log.warning("setMyCommands (%s) failed: %s", code or "default", exc)
+                await asyncio.wait_for(self.app.bot.set_my_commands(commands, language_code=code),
+                                       timeout=MENU_TIMEOUT)
+            except (TelegramError, TimeoutError) as exc:
+                log.warning("setMyCommands (%s) failed: %s", code or "default", exc or "timeout")
 
     # --- one update -----------------------------------------------------------------------
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -234,6 +234,7 @@ async def test_a_redelivered_update_changes_nothing_twice(
 async def test_commands_menu_in_french_and_english(
         emulator: BotAPIEmulator, engine: Engine, make_adapter: AdapterFactory) -> None:
     await make_adapter(engine, session_factory=engine.sessions, set_commands=True)
+    await emulator.wait_for(lambda: len(emulator.commands) >= 3)  # published in the background
     fr = emulator.commands[("default", "fr")]
     en = emulator.commands[("default", "en")]
     assert emulator.commands[("default", "")] == fr
@@ -370,3 +371,20 @@ async def test_an_event_added_to_my_calendar_arrives_as_an_ics_document(
     assert upload.data.startswith(b"BEGIN:VCALENDAR") and b"BEGIN:VEVENT" in upload.data
     assert call.result["document"]["file_name"] == upload.filename
     assert not [c for c in emulator.calls if not c.ok]
+
+
+async def test_a_failing_menu_never_delays_the_first_answer(
+        emulator: BotAPIEmulator, engine: Engine, make_adapter: AdapterFactory) -> None:
+    """setMyCommands answering 500 (or hanging) used to hold polling back for 40 s and more:
+    the menu is best effort, the first message is answered at once."""
+    emulator.inject("setMyCommands", "timeout", times=3)  # every menu hangs past the client's 1 s
+    emulator.inject("setMyCommands", "500", times=100)
+    emulator.user(ALICE, "Alice")
+    emulator.send_text(ALICE, "/start 97415")  # waiting before the bot starts
+    await make_adapter(engine, session_factory=engine.sessions, set_commands=True)
+    await answer(emulator, ALICE, "votre commune est Saint-Paul (974)")
+    await emulator.wait_for(lambda: len(emulator.sent("setMyCommands", ok=False)) >= 1)
+    first_answer = emulator.sent("sendMessage", ALICE)[0].at
+    first_menu_given_up = emulator.sent("setMyCommands", ok=False)[0].at
+    # answered while the menu still hung (it used to come first, for 3 s and more)
+    assert first_answer < first_menu_given_up
