@@ -52,3 +52,22 @@ def test_an_unsupported_database_is_a_clear_error_not_a_traceback() -> None:
     result = CliRunner().invoke(main, ["search", "crèche", "--db", "mysql://u:p@localhost/x"])
     assert result.exit_code != 0 and "unsupported database 'mysql'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_chat_reads_the_configuration_like_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`communebot chat -c config.yaml --user boss`: the database and the admins of the
+    file; the console account is console:ID."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f'database:\n  url: "sqlite:///{tmp_path / "c.db"}"\nadmins: ["console:boss"]\n',
+                      encoding="utf-8")
+    runner = CliRunner()
+    boss = runner.invoke(main, ["chat", "-c", str(config), "--user", "boss"], input="/start 97415\n/admin\n")
+    assert boss.exit_code == 0, boss.output
+    assert "grant <" in boss.output  # a superadmin's help
+    other = runner.invoke(main, ["chat", "-c", str(config), "--user", "joe"],
+                          input="/start 97415\n/admin stats\n")
+    assert "pas le droit" in other.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('admins: ["boss"]\n', encoding="utf-8")
+    refused = runner.invoke(main, ["chat", "-c", str(bad)], input="")
+    assert refused.exit_code != 0 and "account id" in refused.output

@@ -33,16 +33,32 @@ def _converse(engine: object, user: str, lang: str | None, *, banner: str | None
 
 
 @click.command("chat")
-@click.option("--db", "db_url", envvar="COMMUNEBOT_DB", help="Database URL (default: embedded SQLite).")
-@click.option("--user", default="console", show_default=True, help="Console user id.")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML configuration, read as `run` reads it (database, admins, moderation).")
+@click.option("--db", "db_url", envvar="COMMUNEBOT_DB", help="Database URL (default: the configuration's, "
+              "else the embedded SQLite).")
+@click.option("--user", default="console", show_default=True,
+              help="Console user id: the account is console:ID (as admins name it).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), help="Language (also switches a known user).")
-def chat(db_url: str | None, user: str, lang: str | None) -> None:
+def chat(config_path: str | None, db_url: str | None, user: str, lang: str | None) -> None:
     """Chat with the bot on the console: one message per line on stdin."""
+    from datetime import timedelta
+
+    from bot.config import ConfigError, load_config
     from bot.wiring import build_engine
     from directory.db import DatabaseError
 
     try:
-        engine = build_engine(db_url)
+        if config_path:
+            config = load_config(config_path)
+            engine = build_engine(
+                db_url or config.database.url, admins=config.admins,
+                idle_timeout=timedelta(minutes=config.conversation.idle_timeout_minutes),
+                moderation=config.moderation, retention_days=config.privacy.retention_days)
+        else:
+            engine = build_engine(db_url)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration refused: {exc}") from None
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
     _converse(engine, user, lang)
