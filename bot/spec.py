@@ -62,6 +62,9 @@ class DialogSpec:
     #: steps that ask for a category or a commune: a search-shaped message there
     #: ("garagiste au Port" asked what kind of place) is read as the answer
     slot_steps: tuple[str, ...] = ()
+    #: steps where a typed number beyond the offered choices is itself the answer ("9" at
+    #: the hour buttons 7, 8, 12, 18 h), not a wrong choice number
+    number_steps: tuple[str, ...] = ()
     aside: bool = False
     idle_timeout: timedelta | None = None
     help_key: str | None = None

@@ -107,6 +107,10 @@ class Turn:
         self.location_command_invalid = point is None and command is not None and (
             command.name in {"location", "position"}
         )
+        if location is not None and not valid_point(location.lat, location.lon):
+            # a shared point off the globe (NaN, 1e16): said so, and it goes no further
+            self.incoming = dataclasses.replace(self.incoming, location=None)
+            self.location_command_invalid = True
         # only groups and rooms are ever bound (``/admin bind`` refuses direct chats)
         self.chat_commune: str | None = None
         if incoming.chat_kind == ChatKind.GROUP:
@@ -240,6 +244,8 @@ class Turn:
             command = parse_command(text_)
             if command is None:
                 kind, local = match_text(conv.offer, text_)
+                if kind == "out_of_range" and self._number_is_the_answer():
+                    kind = "none"  # "9" at the hour buttons 7, 8, 12, 18 h: nine o'clock
                 if kind == "out_of_range":
                     assert conv.offer is not None
                     return [
@@ -272,6 +278,12 @@ class Turn:
         elif self.incoming.choice_id is not None:
             return [self.say("engine.stale_choice")]
         return self._fresh()
+
+    def _number_is_the_answer(self) -> bool:
+        """Whether the open dialog's step takes a number beyond its choices as the answer
+        itself (``DialogSpec.number_steps``)."""
+        spec = self.specs.by_name.get(self.conv.dialog)
+        return spec is not None and not self.conv.closed and self.conv.step in spec.number_steps
 
     def _decide(self) -> str:
         spec = self.specs.by_name.get(self.conv.dialog)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.engine import Engine
 from bot.messages import ChatKind
 from bot.router import plain_yes_no
+from dialogs.digest import read_frequency, read_hour
 from directory.models import DigestSubscription
 
 from .conftest import Talk  # type: ignore[import-not-found]
@@ -55,7 +56,9 @@ def test_the_digest_dialog_and_its_direct_forms(engine_store: Any) -> None:
     me.say("Le Port")
     me.press("No, that's all")
     out = me.say("concerts")
-    assert "every day at 18:00" in out and "Le Port (974)" in out and "Concert" in out
+    assert "To sum up: the digest every day at 18:00, Réunion time: Saint-Paul (974), Le Port (974)" in out
+    assert "— concert. Shall I?" in out and subscriptions(factory) == []  # nothing before the confirmation
+    assert "Noted" in me.press("Yes, go ahead")
     assert subscriptions(factory) == [("daily", 18, ["97415", "97407"], ["concert"])]
     assert "every Monday at 7:00" in me.say("/digest weekly 7")
     assert subscriptions(factory)[0][:2] == ("weekly", 7)
@@ -133,3 +136,101 @@ def test_a_question_typed_at_the_confirmation_drops_the_offer_with_it(engine_sto
 ])
 def test_plain_yes_no_is_consent_not_acknowledgement(text: str, expected: bool | None) -> None:
     assert plain_yes_no(text) is expected
+
+
+@pytest.mark.parametrize(("text", "frequency", "hour"), [
+    ("weekly", "weekly", None), ("hebdo", "weekly", None), ("Hebdomadaire", "weekly", None),
+    ("chaque semaine", "weekly", None), ("every week", "weekly", None), ("tous les lundis", "weekly", None),
+    ("daily 7", "daily", 7), ("quotidien", "daily", None), ("chaque jour à 7h", "daily", 7),
+    ("tous les jours", "daily", None), ("every day at 6pm", "daily", 18), ("everyday 7:00", "daily", 7),
+    ("off", "off", None), ("stop", "off", None), ("arrêt", "off", None), ("non merci", "off", None),
+    ("18h", None, 18), ("midi", None, 12), ("9", None, 9), ("12am", None, 0),
+    ("25h", None, None), ("18h30", None, None), ("sometimes", None, None),
+    ("chaque jour sauf la semaine", None, None),
+])
+def test_reading_how_often_and_the_hour(text: str, frequency: str | None, hour: int | None) -> None:
+    assert read_frequency(text) == frequency
+    assert read_hour(text) == hour
+
+
+def test_a_bare_number_in_a_sentence_is_no_hour() -> None:
+    assert read_hour("tous les 2 jours", in_a_sentence=True) is None
+    assert read_hour("chaque jour à 7", in_a_sentence=True) == 7
+    assert read_hour("every day 7am", in_a_sentence=True) == 7
+
+
+def test_the_summary_says_the_communes_time_zone_in_words(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    engine = Engine(factory, clock=lambda: NOW)
+    nou = Talk(engine, user="nou")
+    nou.say("/start 98818")
+    assert "chaque lundi à 8 h, heure de Nouvelle-Calédonie : Nouméa (988) — tout" in nou.say("/digest hebdo")
+    par = Talk(engine, user="par", lang="en")
+    par.say("/start 75056")
+    assert "every day at 7:00, Paris time: Paris (75) — everything" in par.say("/digest daily 7")
+
+
+def test_the_hour_said_with_the_frequency_and_topics_in_a_few_words(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    me = Talk(Engine(factory, clock=lambda: NOW), user="ivy")
+    me.say("/start 97415")
+    me.say("/digest")
+    assert "Une autre commune aussi" in me.say("chaque jour à 7h")  # no hour question
+    assert "certains sujets" in me.say("c'est tout")
+    out = me.say("xyzzy")  # nothing known: said, and the same question, nothing lost
+    assert "Je ne connais pas « xyzzy »" in out and "certains sujets" in out
+    out = me.say("crèches et concerts")
+    assert "le résumé chaque jour à 7 h, heure de La Réunion : Saint-Paul (974) — crèche, concert" in out
+    assert "Je n'ai pas compris" not in out
+    assert "Répondez « oui »" in me.say("peut-être")
+    assert "pas de résumé" in me.say("non")
+    assert subscriptions(factory) == []  # "non" at the summary: nothing written
+
+
+def test_a_word_with_several_meanings_is_asked(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    me = Talk(Engine(factory, clock=lambda: NOW), user="jo", lang="en")
+    me.say("/start 97415")
+    me.press("No thanks")
+    me.say("/digest")
+    me.say("weekly")
+    assert "For Saint-Paul (974)" in me.say("9")  # nine o'clock, not a 9th button
+    me.press("No, that's all")
+    out = me.say("repair")
+    labels = [label for _, label in me.choices()]
+    assert "“repair”: which one?" in out and len(labels) > 2 and labels[-1] == "Everything"
+    me.say("1")
+    me.press("Yes, go ahead")
+    [(frequency, hour, communes, categories)] = subscriptions(factory)
+    assert (frequency, hour, communes) == ("weekly", 9, ["97415"]) and len(categories) == 1
+    me.say("/digest")
+    me.press("Change the hour")
+    assert "Monday at 8:00" in me.say("2")  # the second button
+
+
+def test_direct_forms_change_one_thing_and_keep_the_rest(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    me = Talk(Engine(factory, clock=lambda: NOW), user="kim")
+    me.say("/start 97415")
+    assert "chaque jour à 7 h" in me.say("/digest chaque jour 7")
+    assert "chaque lundi à 7 h" in me.say("/resume hebdomadaire")  # the hour is kept
+    assert "chaque lundi à 18 h" in me.say("/digest 18h")  # the hour alone
+    out = me.say("/digest daily 25")
+    assert "heure ronde entre 0 et 23" in out and "Usage" in out
+    assert subscriptions(factory) == [("weekly", 18, ["97415"], [])]  # unchanged
+    me.say("/digest")
+    assert "chaque jour à 18 h" in me.say("quotidien")  # typed at the buttons
+    me.say("/digest")
+    assert "Je n'ai pas compris" in me.say("bof")
+    assert "C'est arrêté" in me.say("/digest arrêt")
+    assert subscriptions(factory) == []
+
+
+def test_digest_before_registering_asks_the_commune_first(engine_store: Any) -> None:
+    _engine, factory = engine_store
+    me = Talk(Engine(factory, clock=lambda: NOW), user="lea", lang=None)
+    out = me.say("/digest weekly")
+    assert "Pour quelle commune" in out
+    assert "Plusieurs communes" in me.say("Le Port")  # Le Port (974) and Le Port (09)
+    assert "chaque lundi à 8 h, heure de La Réunion : Le Port (974) — tout" in me.say("1")
+    assert subscriptions(factory) == [("weekly", 8, ["97407"], [])]
