@@ -15,6 +15,7 @@ from bot.dialog_state import CommuneQuestion
 from bot.messages import ChatKind, Outgoing, Text
 from bot.spec import Command, DialogSpec
 from dialogs import admin_moderation
+from dialogs import digest as digest_dialog
 from dialogs.common import commune_label, resolve_commune_answer, say
 from directory import digests
 from directory.digests import Subscriber
@@ -55,9 +56,16 @@ def _bind(ctx: DialogContext, insee: str) -> Step:
         binding.commune_insee = insee
         binding.bound_by = who
     ctx.session.flush()
-    # a bound room or group gets the commune's weekly digest unless told otherwise
-    digests.subscribe(ctx.session, _room(ctx), frequency="weekly", communes=[insee], now=ctx.now)
     label = commune_label(insee)
+    row = digests.subscription_of(ctx.session, _room(ctx))
+    if binding is not None and row is None:
+        # bound again (another commune) after its moderators turned the digest off: it stays off
+        both = ctx.t("admin.bound", commune=label) + "\n" + ctx.t("admin.digest_still_off")
+        return Step.done(Outgoing(spans=(Text(both),), lang=ctx.lang))
+    # a bound room or group gets the commune's weekly digest unless told otherwise (bound
+    # again, its digest follows the new commune at the hour it had)
+    digests.subscribe(ctx.session, _room(ctx), frequency=row.frequency if row is not None else "weekly",
+                      communes=[insee], now=ctx.now, hour=row.hour if row is not None else None)
     both = ctx.t("admin.bound", commune=label) + "\n" + ctx.t("admin.digest_on", commune=label)
     return Step.done(Outgoing(spans=(Text(both),), lang=ctx.lang))  # one message, not two
 
@@ -66,18 +74,28 @@ def _room(ctx: DialogContext) -> Subscriber:
     return Subscriber(platform=ctx.incoming.platform, chat_id=ctx.incoming.chat_id)
 
 
+DIGEST_OFF_WORDS = {"off", "non", "no", "stop", "stopper", "arret", "arreter", "desactiver", "disable"}
+DIGEST_ON_WORDS = {"on", "oui", "yes", "marche", "activer", "enable", "reprendre", "resume", "start"}
+
+
 def _digest(ctx: DialogContext, word: str) -> Step:
-    """``/admin digest off`` / ``on``: the room's weekly digest."""
+    """``/admin digest off`` / ``on``: the room's weekly digest (it takes effect at once);
+    ``/admin digest``: whether the room gets it."""
     binding = _binding(ctx)
     if binding is None:
         return Step.done(say(ctx, "admin.not_bound"))
-    if word in {"off", "non", "stop", "arret"}:
+    if word in DIGEST_OFF_WORDS:
         digests.unsubscribe(ctx.session, _room(ctx))
         return Step.done(say(ctx, "admin.digest_off"))
-    if word in {"on", "oui", "marche"}:
+    if word in DIGEST_ON_WORDS:
         digests.subscribe(ctx.session, _room(ctx), frequency="weekly", communes=[binding.commune_insee],
                           now=ctx.now)
         return Step.done(say(ctx, "admin.digest_on", commune=commune_label(binding.commune_insee)))
+    row = digests.subscription_of(ctx.session, _room(ctx))
+    status = (say(ctx, "admin.digest_status_on", current=digest_dialog.describe_row(ctx, row))
+              if row is not None else say(ctx, "admin.digest_status_off"))
+    if not word:
+        return Step.done(status, say(ctx, "admin.digest_usage"))
     return Step.done(say(ctx, "admin.digest_usage"))
 
 
@@ -96,7 +114,7 @@ class Admin:
             return Step.done(say(ctx, "admin.group_only"))
         action, rest = split_args(text)
         if action in {"bind", "unbind", "digest"} and not (ctx.is_admin or ctx.incoming.chat_moderator):
-            return Step.done(say(ctx, "admin.refused"))
+            return Step.done(say(ctx, "admin.digest_refused" if action == "digest" else "admin.refused"))
         if action == "digest":
             return _digest(ctx, rest)
         if action == "bind":

@@ -234,3 +234,28 @@ def test_digest_before_registering_asks_the_commune_first(engine_store: Any) -> 
     assert "Plusieurs communes" in me.say("Le Port")  # Le Port (974) and Le Port (09)
     assert "chaque lundi à 8 h, heure de La Réunion : Le Port (974) — tout" in me.say("1")
     assert subscriptions(factory) == [("weekly", 8, ["97407"], [])]
+
+
+def test_a_room_says_whether_it_gets_the_digest_and_a_rebinding_keeps_the_choice(
+        engine_store: Any) -> None:
+    _engine, factory = engine_store
+    engine = Engine(factory, clock=lambda: NOW)
+    mod = Talk(engine, user="@mod:x", chat="!room:x", kind=ChatKind.GROUP, moderator=True, platform="matrix")
+    mod.say("/admin bind 97415")
+    assert "Ce groupe reçoit le résumé chaque lundi à 8 h, heure de La Réunion : Saint-Paul (974)" in mod.say(
+        "/admin digest")
+    out = mod.say("/admin bind 97407")  # moved: the digest follows
+    assert "chaque lundi à 8 h les nouveautés du Port (974)" in out
+    with factory() as session:
+        [row] = session.scalars(select(DigestSubscription)).all()
+        assert (row.chat_platform, row.chat_id, row.communes) == ("matrix", "!room:x", ["97407"])
+    assert "C'est arrêté" in mod.say("/admin digest arrêter")
+    assert "ne reçoit pas de résumé" in mod.say("/admin digest")
+    out = mod.say("/admin bind 97415")
+    assert "relié à Saint-Paul (974)" in out and "reste arrêté" in out
+    assert subscriptions(factory) == []
+    member = Talk(engine, user="@joe:x", chat="!room:x", kind=ChatKind.GROUP, platform="matrix")
+    assert "changer son résumé" in member.say("/admin digest on")
+    assert subscriptions(factory) == []
+    assert "chaque lundi" in mod.say("/admin digest activer")
+    assert subscriptions(factory) == [("weekly", 8, ["97415"], [])]
