@@ -94,12 +94,14 @@ def test_a_version_conflict_retries_the_whole_message_once(talk, engine_store, c
     assert row(engine_store[1]).state["data"] == {"n": 1}  # type: ignore[union-attr]
 
 
-def test_a_second_conflict_says_busy_and_writes_nothing(talk, engine_store, counter) -> None:
+def test_conflicts_past_the_retries_say_busy_and_write_nothing(talk, engine_store, counter) -> None:
+    """The engine tries six times (five retries, jittered); a conflict on every one of
+    them is said as "busy", and nothing of the attempts is written."""
     me: Talk = talk()
     me.say("/help")
     me.say("go")
     before = row(engine_store[1])
-    counter.sabotage = 2
+    counter.sabotage = 6
     assert me.say("go") == "Je suis très occupé à l'instant : pouvez-vous renvoyer votre message ?"
     after = row(engine_store[1])
     assert after is not None and before is not None
