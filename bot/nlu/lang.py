@@ -7,9 +7,14 @@ from bot.nlu.tokens import Reading
 from directory.categories import Taxonomy
 
 
-def detect_lang(reading: Reading, tax: Taxonomy, hint: str | None) -> str:
+def detect_lang(reading: Reading, tax: Taxonomy, hint: str | None,
+                skip: frozenset[int] | set[int] = frozenset()) -> str:
+    """``skip``: token indices of a place's name ("Le Port", "Les Avirons"), which say
+    nothing of the language the message is written in."""
     fr = en = 0.0
-    for tok in reading.tokens:
+    for index, tok in enumerate(reading.tokens):
+        if index in skip:
+            continue
         if tok.fold in FR_MARKERS:
             fr += 1
         if tok.fold in EN_MARKERS:

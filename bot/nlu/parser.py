@@ -294,6 +294,10 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
                 break
     place = read_commune(reading, found, home_commune)
     commune_list, place_span, place_context = place
+    if commune_list and place_span is not None:
+        # a place's own words ("Le Port", "Les Avirons") say nothing of the language the
+        # message is written in: "any garage in le port" is English
+        lang_found = detect_lang(reading, tax, hint, skip=set(range(*place_span)))
     candidates = tuple(dict.fromkeys(c.insee for c in commune_list))
     commune = candidates[0] if candidates else None
 

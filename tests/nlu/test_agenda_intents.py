@@ -71,3 +71,9 @@ def test_the_cli_summary_says_the_window_and_the_time_of_day() -> None:
     assert "Heure : 20:00–23:00" in result.output
     english = CliRunner().invoke(main, ["parse", "projects needing funding", "--lang", "en"])
     assert "Needs: funding" in english.output and "When" not in english.output
+
+
+@pytest.mark.parametrize(("text", "lang"), [("any garage in le port", "en"), ("bakery in les avirons", "en"),
+                                            ("garagiste au port", "fr"), ("un snack aux avirons", "fr")])
+def test_a_places_own_words_do_not_decide_the_language(text: str, lang: str) -> None:
+    assert parse(text, lang=None, home="97415").lang == lang
