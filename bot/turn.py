@@ -19,6 +19,7 @@ from sqlalchemy import Connection, bindparam, delete, update
 from sqlalchemy.orm import Session
 
 from bot import outbox
+from bot.coalesce import coalesce
 from bot.conversation import Conversation, SharedPoint
 from bot.dialog import JSON, DialogContext, Step
 from bot.dialog_state import StateError, dump_state, load_state
@@ -224,7 +225,7 @@ class Turn:
             self._forget_screen()
             replies = [self.say(f"engine.daily_cap.{cap.what}", count=cap.limit)]
         self._persist()
-        return [*self.notes, *replies]
+        return coalesce([*self.notes, *replies])
 
     def _route(self) -> list[Outgoing]:
         text_ = self.incoming.text
