@@ -26,6 +26,9 @@ async def _serve(config: Config) -> None:
         idle_timeout=timedelta(minutes=config.conversation.idle_timeout_minutes),
         moderation=config.moderation, retention_days=config.privacy.retention_days,
     )
+    # warm before taking the first message: a cold first lookup took ~0.5 s and held
+    # every chat behind it (issue 19)
+    await asyncio.to_thread(engine.warm_up)
     tasks: list[Awaitable[None]] = []
     if config.telegram.enabled:
         from adapters.telegram.runner import run_telegram

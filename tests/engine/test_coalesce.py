@@ -27,3 +27,15 @@ def test_what_must_stay_apart_stays_apart() -> None:
     assert len(coalesce([Outgoing.text("a" * MAX_JOINED), plain])) == 2  # over the limit
     assert len(coalesce([plain, Outgoing.text("Thanks", lang="en")])) == 2  # two languages
     assert len(coalesce([plain, plain, plain])) == 1
+
+
+def test_the_engine_warms_up_before_the_first_message() -> None:
+    """``communebot run`` calls it before the adapters start: the gazetteer, the taxonomy
+    and the NLU indexes are then loaded (the first message pays nothing for them)."""
+    from bot.engine import Engine
+    from directory import gazetteer
+
+    engine = Engine(None)  # type: ignore[arg-type]  # no store is needed to warm up
+    engine.warm_up()
+    assert gazetteer._instance is not None  # loaded now, not at the first message
+    assert engine.parse("garagiste au Port", lang="fr", home="97415") is not None
