@@ -4,10 +4,13 @@
 Both are written out here rather than left to PTB's ``Updater``:
 
 - **Polling.** The ``Updater`` confirms a getUpdates offset as soon as updates are queued,
-  before handlers run, so a crash loses them. Here the offset only moves past an update once
-  it was handled to the end, and that point is stored in ``adapter_state``: a restart asks
-  Telegram again for whatever was not finished, and the engine's ``processed_events`` makes
-  the second delivery change nothing.
+  before handlers run, so a crash loses them. Here a polled batch is first kept in the
+  ``adapter_state`` inbox, with the offset past it, in one commit; only then is the next
+  batch asked for (which confirms this one to Telegram). The updates are handled in the
+  background, each chat in order, and leave the inbox when done; the inbox is replayed at
+  start, and the engine's ``processed_events`` makes a second delivery change nothing. So
+  receiving never waits on answering: a chat whose answers are paced (1 message/s) holds
+  back only its own next messages, never another chat's.
 - **Webhook.** An update is written to the ``adapter_state`` inbox before Telegram gets its
   200, handled in the background, then removed; the inbox is replayed at start. The
   ``X-Telegram-Bot-Api-Secret-Token`` header is checked on every request.
@@ -43,6 +46,8 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: how many webhook update ids are remembered to drop redeliveries of what is in hand
 _RECENT_MEMORY = 10000
+#: updates in hand at most before the next getUpdates waits for some to finish
+MAX_IN_HAND = 1000
 
 
 class TelegramReceiver:
@@ -103,10 +108,13 @@ class TelegramReceiver:
 
     # --- polling ----------------------------------------------------------------------------
     async def _poll_loop(self) -> None:
+        await self._replay_inbox()
         last = await self.state.offset()
         offset = last + 1 if last is not None else None
         failures = 0
         while True:
+            while len(self._background) >= MAX_IN_HAND:  # back-pressure: let answers catch up
+                await asyncio.wait(set(self._background), return_when=asyncio.FIRST_COMPLETED)
             try:
                 updates = await self.app.bot.get_updates(
                     offset=offset, timeout=self.config.poll_timeout,
@@ -135,17 +143,39 @@ class TelegramReceiver:
                     await asyncio.sleep(self.config.backoff_seconds)
                     continue
                 fresh = [u for u in updates if last is None or u.update_id > last]
-                self._batch = asyncio.ensure_future(self._handle_batch(fresh, last))
-                last = max(x for x in (await asyncio.shield(self._batch), skipped) if x is not None)
-                await self.state.save_offset(last)
+                last = max(x for x in (last, skipped, *(u.update_id for u in fresh)) if x is not None)
+                await self._take(fresh, last)
                 offset = last + 1
                 continue
             if not updates:
                 continue
             fresh = [u for u in updates if last is None or u.update_id > last]
-            self._batch = asyncio.ensure_future(self._handle_batch(fresh, last))
-            last = await asyncio.shield(self._batch)
-            offset = max(u.update_id for u in updates) + 1
+            last = max(u.update_id for u in updates) if last is None else max(
+                last, *(u.update_id for u in updates))
+            await self._take(fresh, last)
+            offset = last + 1
+
+    async def _take(self, updates: Sequence[Update], offset: int) -> None:
+        """Keep ``updates`` in the inbox and move the offset past them (one commit), then
+        handle them in the background, each chat in order."""
+        await self.state.take_batch([(u.update_id, u.to_dict()) for u in updates], offset)
+        for update in updates:  # spawned in order: a chat's lock is taken in this order
+            self._remember(update.update_id)
+            self._spawn(self._webhook_handle(update))
+
+    async def _replay_inbox(self) -> None:
+        """Updates kept before a stop or a crash and not finished: handled first."""
+        for data in await self.state.inbox():
+            try:
+                update = Update.de_json(data, self.app.bot)
+            except Exception:
+                log.exception("stored update %s cannot be read: dropped", data.get("update_id"))
+                await self.state.inbox_done(int(data.get("update_id", 0)))
+                continue
+            if update is None:
+                continue
+            self._remember(update.update_id)
+            self._spawn(self._webhook_handle(update))
 
     async def _salvage(self, offset: int | None) -> tuple[list[Update], int | None]:
         """The pending updates that parse, and the highest update id seen (None on failure)."""

@@ -48,6 +48,19 @@ class TelegramState:
             rows = session.scalars(select(AdapterState).where(AdapterState.key.startswith(full)))
             return [(row.key[len(self.prefix):], row.value) for row in rows]
 
+    def _take_batch(self, items: list[tuple[int, str]], offset: int) -> None:
+        """A polled batch kept in the inbox and the offset moved past it, in one commit."""
+        with self.sessions() as session, session.begin():
+            for update_id, value in items:
+                key = self.prefix + f"inbox:{update_id:020d}"
+                if session.get(AdapterState, key) is None:
+                    session.add(AdapterState(key=key, value=value))
+            row = session.get(AdapterState, self.prefix + "offset")
+            if row is None:
+                session.add(AdapterState(key=self.prefix + "offset", value=str(offset)))
+            else:
+                row.value = str(max(offset, int(row.value or 0)))
+
     def _bound_chats(self, insee: str) -> list[str]:
         with self.sessions() as session:
             return list(session.scalars(
@@ -85,6 +98,9 @@ class TelegramState:
 
     async def inbox_put(self, update_id: int, data: dict[str, Any]) -> None:
         await self.set(f"inbox:{update_id:020d}", json.dumps(data))
+
+    async def take_batch(self, updates: list[tuple[int, dict[str, Any]]], offset: int) -> None:
+        await asyncio.to_thread(self._take_batch, [(i, json.dumps(d)) for i, d in updates], offset)
 
     async def inbox_done(self, update_id: int) -> None:
         await self.delete(f"inbox:{update_id:020d}")

@@ -515,8 +515,10 @@ async def test_stop_gives_up_on_a_stuck_update_and_it_comes_back_at_restart(
             break
         await asyncio.sleep(0.02)
     await adapter.stop(grace=0.2)
-    assert adapter.state is not None and await adapter.state.offset() is None
-    assert not emulator.confirmed(update_id)
+    # kept in the inbox before anything else was asked of Telegram: not lost, and handled
+    # again at restart (the offset past it lets the next batch come meanwhile)
+    assert adapter.state is not None and await adapter.state.offset() == update_id
+    assert [data["update_id"] for data in await adapter.state.inbox()] == [update_id]
     await make_adapter(engine)
     [call] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
     assert call.params["text"] == "vu bloque" and seen == ["bloque", "bloque"]
@@ -621,3 +623,29 @@ async def test_an_outbox_document_reaches_the_private_chat(
     assert call.params["caption"] == "Vos données"
     [upload] = emulator.documents(USER)
     assert (upload.filename, upload.mime, upload.data) == ("export.json", "application/json", BLOB)
+
+
+async def test_a_paced_chat_never_holds_back_another_chats_message(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    """Receiving never waits on answering (issue 19): while one chat's answer is stuck
+    (paced, slow), another chat's new message is fetched and answered."""
+    release = asyncio.Event()
+
+    class SlowForOne(FakeEngine):
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            if incoming.chat_id == str(USER):
+                await release.wait()
+            return [Outgoing.text(f"vu {incoming.text}")]
+
+    await make_adapter(SlowForOne())
+    emulator.send_text(USER, "lent")
+    await asyncio.sleep(0.3)  # its batch is in hand, its answer stuck
+    other = USER + 1
+    emulator.user(other, "Bob")
+    emulator.send_text(other, "vite")
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=other)
+    assert call.params["text"] == "vu vite"
+    assert emulator.sent("sendMessage", USER) == []  # the slow chat still waits
+    release.set()
+    [slow] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    assert slow.params["text"] == "vu lent"
