@@ -6,6 +6,7 @@ then the ``entries`` columns with the entry's index terms and point, ready for
 from __future__ import annotations
 
 import math
+import signal
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,20 @@ class ImportReport:
         self.skipped += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(RowError(number, field_, reason))
+
+
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped an import: the batches committed before it stay,
+    the one in progress was rolled back as a whole. ``report`` counts what was saved (set by
+    :func:`directory.importer.import_records`); ``signum`` says which signal it was."""
+
+    def __init__(self, report: ImportReport | None = None, signum: int = signal.SIGINT) -> None:
+        super().__init__(int(signum))
+        self.report = report
+        self.signum = int(signum)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.report, self.signum)
 
 
 

@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 
-from sqlalchemy import Connection, Index, Table
+from sqlalchemy import Connection, Engine, Index, Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.import_batches import Written, write_batch
-from directory.import_convert import ImportReport, convert, drop_duplicates, to_entry
+from directory.import_convert import (
+    ImportInterrupted,
+    ImportReport,
+    convert,
+    drop_duplicates,
+    to_entry,
+)
 from directory.import_parallel import (
     CHUNK_ROWS,
     Chunk,
@@ -47,6 +54,7 @@ __all__ = [
     "BATCH_SIZE",
     "CSV_COLUMNS",
     "ImportFailed",
+    "ImportInterrupted",
     "ImportReport",
     "Record",
     "can_fork",
@@ -89,16 +97,42 @@ def import_records(
 
     ``progress`` is told how many records were handled (written or refused) after each
     500 or so and at the end, so a bar whose total is the file's row count ends full.
+
+    An interruption (Ctrl-C's ``KeyboardInterrupt``, or SIGTERM turned into one by the CLI)
+    comes out as :class:`ImportInterrupted` carrying the report of the batches committed,
+    once the batch in progress was rolled back and the converting processes stopped.
     """
     report = ImportReport(source)
+    try:
+        return _import_records(factory, records, report, batch_size, progress, bulk, parallel)
+    except ImportInterrupted as exc:
+        exc.report = report
+        raise
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        raise ImportInterrupted(report, signum) from None
+
+
+def _import_records(
+    factory: sessionmaker[Session],
+    records: Iterable[Record],
+    report: ImportReport,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+    bulk: bool,
+    parallel: bool,
+) -> ImportReport:
+    source = report.source
     reported = 0  # records last reported to ``progress``
     with factory() as probe:  # no connection: the engine's dialect
-        dialect = probe.get_bind().dialect
+        bind = probe.get_bind()
+    dialect = bind.dialect
     sqlite = dialect.name == "sqlite"
     vocabulary: set[str] | None = set() if bulk and sqlite else None
     chunks: ForkedConverters | Generator[Chunk, None, None]
     if parallel and can_fork():
-        chunks = ForkedConverters(records, source, report, batch_size, dialect)
+        engine = bind if isinstance(bind, Engine) else None
+        chunks = ForkedConverters(records, source, report, batch_size, dialect, engine=engine)
     else:
         chunks = converted_chunks(records, source, report, batch_size, dialect)
     collecting = gc.isenabled()

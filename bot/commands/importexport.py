@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -14,7 +17,14 @@ from bot.i18n import Translator, pick_language, translator
 from directory.db import DatabaseError, open_store
 from directory.exporter import FORMATS
 from directory.exporter import export as export_entries
-from directory.importer import CSV_COLUMNS, ImportFailed, ImportReport, count_records, import_file
+from directory.importer import (
+    CSV_COLUMNS,
+    ImportFailed,
+    ImportInterrupted,
+    ImportReport,
+    count_records,
+    import_file,
+)
 
 #: skipped rows listed one by one; the rest are counted
 SHOWN_ERRORS = 20
@@ -66,6 +76,39 @@ def _progress(t: Translator, path: Path) -> tuple[Callable[[int], None] | None, 
     return (lambda done: progress.update(task, completed=done)), progress.stop
 
 
+class Interrupted(click.ClickException):
+    """An import stopped by Ctrl-C; exits with the shell's code for the signal, 128 + its
+    number: 130 for SIGINT."""
+
+    exit_code = 128 + signal.SIGINT
+
+
+class Terminated(Interrupted):
+    """An import stopped by SIGTERM: 143."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _terminated(signum: int, _frame: FrameType | None) -> None:
+    raise ImportInterrupted(None, signum)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (what systemd, Docker and ``kill`` send) stops the block as Ctrl-C does: an
+    :class:`ImportInterrupted` (a ``KeyboardInterrupt``) raised in the main thread. Outside
+    the main thread, nothing changes."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @click.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "geojson"]), help="Default: from the extension.")
@@ -79,22 +122,38 @@ def _progress(t: Translator, path: Path) -> tuple[Callable[[int], None] | None, 
 def import_(
     path: Path, fmt: str | None, source: str | None, bulk: bool, url: str | None, lang: str | None
 ) -> None:
-    """Import entries from a CSV or GeoJSON file (OpenStreetMap exports included)."""
+    """Import entries from a CSV or GeoJSON file (OpenStreetMap exports included).
+
+    Ctrl-C or SIGTERM stop it cleanly: the batches already saved are kept, the one in
+    progress is rolled back, the rows handled so far are reported and the exit code is
+    130 (Ctrl-C) or 143 (SIGTERM)."""
     t = cli_translator(lang)
     try:
         _engine, factory = open_store(url)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
-    tick, stop = _progress(t, path)
-    try:
-        report = import_file(factory, path, fmt=fmt, source=source, progress=tick, bulk=bulk)
-    except ImportFailed as exc:
-        raise click.ClickException(import_failed_message(t, exc)) from None
-    except KeyboardInterrupt:
-        raise click.ClickException(t("directory.import.interrupted")) from None
-    finally:
-        stop()
     geojson = (fmt or "") == "geojson" or path.suffix.lower() in {".geojson", ".json"}
+    with sigterm_as_interrupt():
+        tick, stop = _progress(t, path)
+        try:
+            report = import_file(factory, path, fmt=fmt, source=source, progress=tick, bulk=bulk)
+        except ImportFailed as exc:
+            raise click.ClickException(import_failed_message(t, exc)) from None
+        except KeyboardInterrupt as exc:
+            stop()
+            signum = getattr(exc, "signum", signal.SIGINT)
+            partial = getattr(exc, "report", None)
+            if partial is not None:
+                _print_report(t, partial, geojson)
+            stopped = Terminated if signum == signal.SIGTERM else Interrupted
+            raise stopped(t("directory.import.interrupted")) from None
+        finally:
+            stop()
+    _print_report(t, report, geojson)
+
+
+def _print_report(t: Translator, report: ImportReport, geojson: bool) -> None:
+    """The skipped rows (on stderr), then the summary line (on stdout)."""
     for line in report_lines(t, report, geojson):
         click.echo(line, err=True)
     click.echo(t("directory.import.summary", source=report.source, created=report.created,
