@@ -119,18 +119,22 @@ Decision = Literal["answer", "interrupt", "aside"]
 
 def decide(parse: Any, *, dialog: str, opens: str | None, step: str | None,
            interruptible: bool, free_text_steps: tuple[str, ...],
-           slot_steps: tuple[str, ...] = (), question: bool = False) -> Decision:
+           slot_steps: tuple[str, ...] = (), question: bool = False,
+           browse_steps: tuple[str, ...] = ()) -> Decision:
     """What free text typed while ``dialog`` waits at ``step`` is.
 
     ``opens`` is the dialog the parse's intent would open. An aside (help, thanks, a
     language switch) is answered and the dialog stays; a clear request for another dialog
     leaves it, except where the dialog asked for free text (a name, a description), where
-    any sentence may be the answer; everything else is the dialog's answer.
+    any sentence may be the answer; everything else is the dialog's answer. Where the
+    dialog only shows something to browse (``browse_steps``), "ok" is small talk too.
     """
     intent = getattr(parse, "intent", None)
     free = step in free_text_steps
     if intent in ASIDE_INTENTS and opens != dialog:
         return "aside"  # "merci" is no project description: small talk is always an aside
+    if intent == "ack" and step in browse_steps:
+        return "aside"  # "ok" under a result list acknowledges it: it picks nothing
     named_request = intent in {"recommend", "join"} and getattr(parse, "name", None)
     if free and interruptible and opens != dialog and is_clear_request(parse) and (
         question or named_request

@@ -65,6 +65,9 @@ class DialogSpec:
     #: steps where a typed number beyond the offered choices is itself the answer ("9" at
     #: the hour buttons 7, 8, 12, 18 h), not a wrong choice number
     number_steps: tuple[str, ...] = ()
+    #: steps that show something to browse (a result list, a card) and ask nothing: a
+    #: "merci" or "ok" there is answered without reminding of a question never asked
+    browse_steps: tuple[str, ...] = ()
     aside: bool = False
     idle_timeout: timedelta | None = None
     help_key: str | None = None

@@ -299,6 +299,7 @@ class Turn:
             free_text_steps=spec.free_text_steps if spec is not None else (),
             slot_steps=spec.slot_steps if spec is not None else (),
             question=_is_question(self.incoming.text),
+            browse_steps=spec.browse_steps if spec is not None else (),
         )
 
     def _resume_or_fresh(self, choice_id: str | None) -> list[Outgoing]:
@@ -324,6 +325,9 @@ class Turn:
             shown = redisplay(self.ctx(), dict(self.conv.data))
             if shown is not None:
                 return [*answer, *self._apply(self.conv.dialog, shown)]
+        spec = self.specs.by_name.get(self.conv.dialog)
+        if dialog is None and spec is not None and self.conv.step in spec.browse_steps:
+            return answer  # the list stays there to pick from; nothing was asked
         offer = self.conv.offer
         reminder = self.say("engine.still_waiting")
         if offer is not None and offer.last:

@@ -715,5 +715,6 @@ SPEC = DialogSpec(
     intents=frozenset({"search"}),
     command_intent="search",
     steps=("what", "where", "results", "entry", "offer"),
+    browse_steps=("results", "entry"),
     summary="search the directory: what, where, results, an entry's card",
 )
