@@ -49,7 +49,7 @@ from bot.nlu.lexicon import yes_no as parse_yes_no
 from bot.router import is_clear_request
 from directory.categories import get_taxonomy
 from directory.gazetteer import get_gazetteer
-from directory.text import clean
+from directory.text import clean, fold
 
 if TYPE_CHECKING:
     from directory.gazetteer import Commune
@@ -298,6 +298,13 @@ def _unique(codes: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def _words_beside(text: str, name: str) -> int:
+    """How many words of ``text`` are not the commune's name nor a number: "non j'habite
+    au port" has four beside "Le Port", "St Pierre 974" one."""
+    own = set(fold(name).replace("-", " ").split())
+    return sum(1 for w in fold(text).replace("-", " ").split() if w not in own and not w.isdigit())
+
+
 def resolve_commune_answer(
     ctx: DialogContext,
     state: JSON,
@@ -351,7 +358,7 @@ def resolve_commune_answer(
     if read is not None and len(read) == 1:
         return CommuneAnswer(insee=read[0])  # "sin-lwi", "Saint-Joseph, Martinique"
     named = commune(read[0]) if read else None
-    if read and named is not None and len(text.split()) > len(named.name.split()) + 2:
+    if read and named is not None and _words_beside(text, named.name) >= 2:
         # "hello, which commune? I live in le port": the namesakes of the commune read,
         # named as such (not the whole sentence)
         new_state = {**state, "_commune_candidates": read}

@@ -137,6 +137,19 @@ def _carry(ctx: DialogContext, step: Step, then: str | None) -> Step:
     return step
 
 
+def _asks_something_else(ctx: DialogContext) -> bool:
+    """A request other than saying where one lives: "i live in le port" or "j'habite au
+    Tampon" typed at the commune question is its answer, not a new request."""
+    return getattr(ctx.parse, "intent", None) not in {"register", "move"} and is_other_request(ctx)
+
+
+def _names_another_commune(ctx: DialogContext, decision: bool | None) -> bool:
+    """A no with a commune in it, or "j'habite à …" typed at the confirmation."""
+    intent = getattr(ctx.parse, "intent", None)
+    return bool(getattr(ctx.parse, "commune", None)) and (
+        decision is False or intent == "no" or intent in {"register", "move"})
+
+
 def _keep_asking(ctx: DialogContext, state: JSON) -> Step:
     """A question typed while a newcomer's commune is still being asked ("ya un garagiste
     pas loin ?" at the Saint-Pierre buttons): it is kept and answered once the commune is
@@ -231,11 +244,14 @@ class Register:
             decision = answer_yes_no(ctx)
             if decision is True:
                 return _save(ctx, str(state["insee"]), state.get("point"))
+            if picked is None and _names_another_commune(ctx, decision):
+                # "non, j'habite au Port", "en fait j'habite à St-Paul": a new answer
+                return self._resume(ctx, {"step": "commune"})
             if decision is False or (picked is not None and not picked.startswith(COMMUNE_PREFIX)):
                 return ask_commune(ctx, {"step": "commune"}, ASK)
             if not ctx.incoming.text and ctx.incoming.location is None:
                 return _confirm(ctx, str(state["insee"]), state.get("point"))
-            if picked is None and ctx.incoming.location is None and is_other_request(ctx):
+            if picked is None and ctx.incoming.location is None and _asks_something_else(ctx):
                 # "crèche près de chez moi" instead of yes: they went on, so the commune
                 # stands; it is saved and the question answered right after
                 return _carry(ctx, _save(ctx, str(state["insee"]), state.get("point")),
@@ -250,7 +266,7 @@ class Register:
                     return _carry(ctx, _save(ctx, str(state["insee"]), state.get("point")),
                                   ctx.incoming.text)
             # anything else is a new answer to the commune question
-        if chosen(ctx) is None and ctx.incoming.location is None and is_other_request(ctx):
+        if chosen(ctx) is None and ctx.incoming.location is None and _asks_something_else(ctx):
             if ctx.citizen.home_insee:
                 return Step.pass_on()  # "garagiste au Port": a question, not a commune
             return _keep_asking(ctx, state)

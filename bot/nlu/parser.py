@@ -252,8 +252,13 @@ def parse(text: str, *, lang: str | None = None, home: str | None = None) -> Par
         return Parse("switch_language", switch_lang=switch, lang=lang_found)
     if whole is not None and not reading.cat_mentions and contact is None:
         if whole in {"yes", "no"}:  # "non, plutôt 16h": the answer and its correction
+            # "non, j'habite au Port": the no and the commune it corrects to
+            named = (read_commune(reading, found, home_commune)[0]
+                     if whole == "no" and len(words) > 1 else [])
+            codes = tuple(dict.fromkeys(c.insee for c in named))
             return Parse(whole, lang=lang_found, deictic=deictic, clock=read_clock(folded),
-                         when=read_when(folded, bare_day=True), tz=_tz_of(gaz, None, home_commune))
+                         when=read_when(folded, bare_day=True), tz=_tz_of(gaz, None, home_commune),
+                         commune=codes[0] if codes else None, commune_candidates=codes)
         return Parse(whole, lang=lang_found, deictic=deictic)
 
     if followups.asks_help(folded) and not any(m[1] >= 100 for m in reading.cat_mentions):
