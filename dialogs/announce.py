@@ -276,8 +276,10 @@ class AnnounceDialog:
         return self.next(ctx, {**state, "stage": stage})
 
     def on_contact(self, ctx: DialogContext, state: JSON) -> Step:
-        if common.chosen(ctx) == common.SKIP or common.parse_yes_no(ctx.incoming.text) is False:
+        if common.skipped(ctx) or common.parse_yes_no(ctx.incoming.text) is False:
             return self.next(ctx, {**state, "contact": None})
+        if common.only_yes(ctx):
+            return self.ask(ctx, state, "contact", (common.say(ctx, "common.type_it"),))
         contact = parse_contact(ctx.incoming.text)
         if isinstance(contact, Bad):
             return self.ask(ctx, state, "contact", (contact.reply(ctx),))

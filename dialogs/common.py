@@ -60,6 +60,15 @@ YES = "yes"
 NO = "no"
 MORE = "more"
 SKIP = "skip"
+#: what people type to leave an optional answer empty, or to say they do not know it (folded)
+SKIP_WORDS = frozenset({
+    "passer", "passe", "pass", "skip", "aucun", "aucune", "personne", "rien", "non", "nan",
+    "none", "no", "nope", "nobody", "no one", "nothing", "next", "suivant", "plus tard", "later",
+    "non merci", "no thanks", "je sais pas", "je ne sais pas", "sais pas", "jsp", "j sais pas",
+    "chais pas", "aucune idee", "pas d idee", "je connais pas", "je ne connais pas",
+    "connais pas", "i don t know", "i dont know", "dont know", "don t know", "idk", "no idea",
+    "not sure", "pas sur", "je sais plus", "je ne sais plus",
+})
 COMMUNE_PREFIX = "commune:"
 
 
@@ -567,3 +576,16 @@ def entry_pin(entry: EntryLike) -> MapPin | None:
         return None
     address = ", ".join(p for p in (entry.address, entry.postcode) if p)
     return MapPin(name=entry.name, lat=entry.lat, lon=entry.lon, address=address)
+
+
+def skipped(ctx: DialogContext, extra: frozenset[str] = frozenset()) -> bool:
+    """An optional question left empty: the skip button, "non", "passer", "jsp" typed."""
+    text = fold(ctx.incoming.text or "")
+    return chosen(ctx) == SKIP or text in SKIP_WORDS or text in extra
+
+
+def only_yes(ctx: DialogContext) -> bool:
+    """ "oui" where something was to be typed ("Son adresse ?" "oui"): a yes to giving it,
+    not the answer itself, so the question is asked again."""
+    return chosen(ctx) is None and ctx.incoming.location is None and (
+        parse_yes_no(ctx.incoming.text or "") is True)

@@ -71,11 +71,9 @@ NEW = "new"
 MAX_SPAN_DAYS = 3
 #: how far ahead an event may be announced
 MAX_AHEAD = timedelta(days=2 * 366)
-#: what people type to leave an optional answer empty (folded)
-SKIP_WORDS = frozenset({
-    "passer", "passe", "pass", "skip", "aucun", "aucune", "personne", "rien", "non", "none", "no",
-    "nope", "nobody", "no one", "nothing", "moi", "moi meme", "me", "myself", "pas de lieu",
-    "pas de description", "pas d organisateur", "next", "suivant", "plus tard", "later",
+#: beside the common skip words: "moi" leaves the organiser empty (it is the citizen)
+EVENT_SKIP_WORDS = frozenset({
+    "moi", "moi meme", "me", "myself", "pas de lieu", "pas de description", "pas d organisateur",
 })
 #: a day and time to ask again
 NO_WHEN: JSON = {"date": None, "start": None, "end": None, "end_date": None, "when_ok": False}
@@ -310,11 +308,13 @@ class EventDialog:
 
     def skipped(self, ctx: DialogContext) -> bool:
         """The skip button, or a skip word typed ("passer", "aucun", "personne")."""
-        return common.chosen(ctx) == common.SKIP or fold(ctx.incoming.text) in SKIP_WORDS
+        return common.skipped(ctx, EVENT_SKIP_WORDS)
 
     def on_place(self, ctx: DialogContext, state: JSON) -> Step:
         if self.skipped(ctx):
             return self.next(ctx, {**state, "place": None})
+        if common.only_yes(ctx):
+            return self.ask(ctx, state, "place", (common.say(ctx, "common.type_it"),))
         typed = read_text(ctx.incoming.text, max_len=300)
         if isinstance(typed, Bad):
             return self.ask(ctx, state, "place", (typed.reply(ctx),))
@@ -323,6 +323,8 @@ class EventDialog:
     def on_description(self, ctx: DialogContext, state: JSON) -> Step:
         if self.skipped(ctx):
             return self.next(ctx, {**state, "description": ""})
+        if common.only_yes(ctx):
+            return self.ask(ctx, state, "description", (common.say(ctx, "common.type_it"),))
         typed = read_text(ctx.incoming.text, max_len=TEXT_MAX)
         if isinstance(typed, Bad):
             return self.ask(ctx, state, "description", (typed.reply(ctx),))

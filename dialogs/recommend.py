@@ -536,8 +536,10 @@ class RecommendDialog(FindOrCreate):
         return {**state, **values, "answered": [*state.get("answered", []), step]}
 
     def on_address(self, ctx: DialogContext, state: JSON) -> Step:
-        if common.chosen(ctx) == common.SKIP:
+        if common.skipped(ctx):  # "non", "jsp": no address, the commune's centre stands in
             return self.next(ctx, self._answered(state, "address"))
+        if common.only_yes(ctx):
+            return self.ask_step(ctx, state, "address", (common.say(ctx, "common.type_it"),))
         location = ctx.incoming.location
         if location is not None:
             if get_gazetteer().nearest(location.lat, location.lon) is None:
@@ -555,8 +557,10 @@ class RecommendDialog(FindOrCreate):
                                              point=[found.lat, found.lon]))
 
     def on_contact(self, ctx: DialogContext, state: JSON) -> Step:
-        if common.chosen(ctx) == common.SKIP:
+        if common.skipped(ctx):
             return self.next(ctx, self._answered(state, "contact"))
+        if common.only_yes(ctx):
+            return self.ask_step(ctx, state, "contact", (common.say(ctx, "common.type_it"),))
         contact = parse_contact(ctx.incoming.text)
         if isinstance(contact, Bad):
             return self.ask_step(ctx, state, "contact", (contact.reply(ctx),))
