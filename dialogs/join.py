@@ -6,7 +6,8 @@ links the citizen to it. When it is not listed, it is created after the user con
 short summary (name, category, commune), in the same transaction as the membership.
 Joining twice is harmless ("you are already a member"). ``/me`` lists memberships.
 
-Steps: ``name``, ``commune``, ``pick``, ``category``, ``dup``, ``confirm``.
+Steps: ``name``, ``kind_pick`` (the category's organizations around, when no name was
+said), ``commune``, ``pick``, ``category``, ``dup``, ``confirm``.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ SPEC = DialogSpec(
     commands=(Command("join", ("rejoindre", "adherer")),),
     intents=frozenset({"join"}),
     command_intent="join",
-    steps=("name", "commune", "pick", "category", "dup", "confirm"),
-    free_text_steps=("name",),
+    steps=("name", "kind_pick", "commune", "pick", "category", "dup", "confirm"),
+    free_text_steps=("name", "kind_pick"),
     slot_steps=("category", "commune"),
     summary="say you belong to an association, adding it when it is not listed",
 )

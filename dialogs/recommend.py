@@ -196,6 +196,12 @@ class FindOrCreate:
     def next(self, ctx: DialogContext, state: JSON, *, before: tuple[Outgoing, ...] = ()) -> Step:
         """Ask the first thing still missing; the order is the dialog's whole logic."""
         if not state.get("name"):
+            if state.get("category") and not state.get("browsed"):
+                # "je fais partie de la troupe de théâtre": the ones known around, to pick
+                state = {**state, "browsed": True}
+                listed = self.of_category(ctx, state)
+                if listed:
+                    return self.offer_kind(ctx, {**state, "step": "kind_pick"}, listed, before)
             return self.ask_name(ctx, {**state, "step": "name"}, before)
         if not state.get("commune"):
             default = ctx.chat_commune or ctx.citizen.home_insee
@@ -315,6 +321,34 @@ class FindOrCreate:
             return self.next(ctx, {**state, "creating": True}, before=(*before, note))
         return self.offer(ctx, {**state, "step": "pick"}, found, f"{self.name}.pick", before)
 
+    def of_category(self, ctx: DialogContext, state: JSON) -> list[Entry]:
+        """What the directory knows of the category said, in and around the commune."""
+        where = state.get("commune") or ctx.chat_commune or ctx.citizen.home_insee
+        if not where:
+            return []
+        try:
+            page = search(ctx.session, SearchQuery(category=str(state["category"]), commune=str(where),
+                                                   radius_km=FIND_RADIUS_KM, kinds=self.kinds,
+                                                   limit=MAX_CANDIDATES * 2))
+        except InvalidQuery:
+            return []
+        entries = [ctx.session.get(Entry, hit.entry_id) for hit in page.hits]
+        return [e for e in entries if e is not None and self.accepts(e)][:MAX_CANDIDATES]
+
+    def offer_kind(self, ctx: DialogContext, state: JSON, entries: list[Entry],
+                   before: tuple[Outgoing, ...]) -> Step:
+        """The entries of the category said, to pick from, and "another one" (its name)."""
+        where = str(state.get("commune") or ctx.chat_commune or ctx.citizen.home_insee)
+        state = {**state, "offered": [e.id for e in entries]}
+        spans: list[Span] = [
+            Text(ctx.t(f"{self.name}.pick_kind", category=common.category_name(state["category"], ctx.lang),
+                       commune=common.commune_label(where))),
+            ListItems(tuple(entry_summary_line(ctx, e) for e in entries), numbered=True),
+        ]
+        options = [Choice(f"{ENTRY}{e.id}", _button(e.name)) for e in entries]
+        options.append(Choice(NEW, ctx.t(f"{self.name}.another")))
+        return Step.wait(state, *before, common.say_spans(ctx, spans, choices=options))
+
     def offer(
         self, ctx: DialogContext, state: JSON, entries: list[Entry], key: str, before: tuple[Outgoing, ...]
     ) -> Step:
@@ -373,15 +407,20 @@ class FindOrCreate:
     def on_pick(self, ctx: DialogContext, state: JSON) -> Step:
         return self._on_offered(ctx, state, creating=True)
 
+    def on_kind_pick(self, ctx: DialogContext, state: JSON) -> Step:
+        """At the category's entries: one of them, "another one", or its name typed."""
+        return self._on_offered(ctx, state, creating=True)
+
     def on_dup(self, ctx: DialogContext, state: JSON) -> Step:
         return self._on_offered(ctx, state, creating=True, force=True)
 
     def _on_offered(self, ctx: DialogContext, state: JSON, *, creating: bool, force: bool = False) -> Step:
         picked = common.chosen(ctx)
         typed = ctx.incoming.text if picked is None else ""
+        named = bool(state.get("name"))  # else the list was the category's, not name matches
         if picked == NEW or common.parse_yes_no(typed) is False or says_none_of_these(typed):
             rejected = sorted({*state.get("rejected", []), *state.get("offered", [])})
-            new_state = {**state, "creating": creating, "rejected": rejected}
+            new_state = {**state, "creating": creating and named, "rejected": rejected}
             if force:
                 new_state["force"] = True
             return self.next(ctx, new_state)
@@ -391,6 +430,8 @@ class FindOrCreate:
                 return self.reoffer(ctx, state, "recommend.gone")
             kept: JSON = {k: state[k] for k in ("comment", "role") if k in state}
             return self.after_entry(ctx, {**kept, "entry": entry.id, "name": entry.name}, entry)
+        if not named and typed.strip() and not typed.strip().isdigit():
+            return self.on_name(ctx, {**state, "step": "name"})  # its name, typed instead
         return self.reoffer(ctx, state, "recommend.pick_hint")
 
     def reoffer(self, ctx: DialogContext, state: JSON, key: str) -> Step:
@@ -399,6 +440,8 @@ class FindOrCreate:
         if not entries:  # every candidate went away: describe a new one
             rejected = sorted({*state.get("rejected", []), *state.get("offered", [])})
             return self.next(ctx, {**state, "creating": True, "rejected": rejected})
+        if state.get("step") == "kind_pick":
+            return self.offer_kind(ctx, state, entries, (common.say(ctx, key),))
         title = f"{self.name}.pick" if state.get("step") == "pick" else "recommend.dup"
         return self.offer(ctx, state, entries, title, (common.say(ctx, key),))
 
@@ -631,6 +674,8 @@ class FindOrCreateState(CommuneQuestion):
     entry: int | None = None
     creating: bool = False
     searched: bool = False
+    #: the entries of the category said were shown (no name yet)
+    browsed: bool = False
     category: str | None = None
     commune: str | None = None
     commune_said: bool = False
@@ -650,8 +695,9 @@ SPEC = DialogSpec(
     commands=(Command("recommend", ("recommander", "recommande")),),
     intents=frozenset({"recommend"}),
     command_intent="recommend",
-    steps=("name", "commune", "pick", "category", "dup", "address", "contact", "comment", "confirm"),
-    free_text_steps=("name", "address", "contact", "comment"),
+    steps=("name", "kind_pick", "commune", "pick", "category", "dup", "address", "contact", "comment",
+           "confirm"),
+    free_text_steps=("name", "kind_pick", "address", "contact", "comment"),
     slot_steps=("category", "commune"),
     summary="recommend a place or service, adding it when it is not listed",
 )
