@@ -231,6 +231,8 @@ def _edit(ctx: DialogContext, rest: str) -> Step:
         with ctx.session.begin_nested():
             moderation.edit(ctx.session, entry, field_name, parts[2], actor(ctx), ctx.now)
     except services.InvalidEntry as invalid:
+        if invalid.reason == "formula":
+            return Step.done(say(ctx, "directory.invalid.formula"))
         return Step.done(say(ctx, "moderation.edit.invalid", field=field_name, reason=invalid.reason))
     return Step.done(say(ctx, "moderation.edited", name=entry.name, field=field_name))
 

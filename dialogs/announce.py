@@ -216,7 +216,7 @@ class AnnounceDialog:
         return step
 
     def _text(self, ctx: DialogContext, state: JSON, field: str, max_len: int) -> Step:
-        typed = read_text(ctx.incoming.text, max_len=max_len)
+        typed = read_text(ctx.incoming.text, max_len=max_len, entry_field=True)
         if isinstance(typed, Bad):
             return self.ask(ctx, state, field, (typed.reply(ctx),))
         return self.next(ctx, {**state, field: typed})
@@ -402,7 +402,7 @@ class AnnounceDialog:
             }.get(invalid.field, invalid.field)
             if field not in FIELDS:
                 field = "title"
-            problem = common.say(ctx, f"announce.invalid.{field}")
+            problem = common.say_invalid(ctx, invalid, f"announce.invalid.{field}")
             return self.ask(ctx, {**state, "step": field, "editing": True}, field, (problem,))
         bound = ctx.session.scalar(
             select(func.count()).select_from(ChatBinding).where(
@@ -443,7 +443,8 @@ class AnnounceDialog:
         try:
             with ctx.session.begin_nested():
                 data = services.validate_entry(
-                    replace(fresh, name=entry.name, commune_insee=entry.commune_insee)
+                    replace(fresh, name=entry.name, commune_insee=entry.commune_insee),
+                    refuse_formulas=True,
                 )
                 entry.description = data.description
                 entry.stage = data.stage
@@ -453,8 +454,8 @@ class AnnounceDialog:
                 entry.website = data.website or entry.website
                 entry.email = data.email or entry.email
                 ctx.session.flush()
-        except services.InvalidEntry:
-            return self.summary(ctx, state, (common.say(ctx, "announce.invalid.title"),))
+        except services.InvalidEntry as invalid:
+            return self.summary(ctx, state, (common.say_invalid(ctx, invalid, "announce.invalid.title"),))
         replies = [common.say(ctx, "announce.updated", name=entry.name)]
         replies.append(
             self.announcement(

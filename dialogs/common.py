@@ -157,6 +157,15 @@ def say(
     )
 
 
+def say_invalid(ctx: DialogContext, invalid: Any, key: str, **values: Any) -> Outgoing:
+    """The dialog's own sentence (``key``) for an answer the store refused, or, for a text
+    starting like a spreadsheet formula (``InvalidEntry.reason == "formula"``), the one
+    that says what to change."""
+    if getattr(invalid, "reason", None) == "formula":
+        return say(ctx, "directory.invalid.formula")
+    return say(ctx, key, **values)
+
+
 def say_spans(
     ctx: DialogContext,
     spans: Sequence[Span],

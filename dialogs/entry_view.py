@@ -56,13 +56,19 @@ class Bad:
         return Outgoing(spans=(Text(ctx.t(self.key, **values)),), lang=ctx.lang)
 
 
-def read_text(raw: str | None, *, max_len: int, need_word: bool = True) -> str | Bad:
+def read_text(raw: str | None, *, max_len: int, need_word: bool = True,
+              entry_field: bool = False) -> str | Bad:
     """Clean a typed answer, or say why it cannot be used.
 
     Invisible characters go (``directory.text.clean``); an answer that was only invisible
     characters is empty; markup is refused rather than silently stored; ``need_word``
-    refuses answers with no letter or digit at all (only emojis or punctuation).
+    refuses answers with no letter or digit at all (only emojis or punctuation). An
+    ``entry_field`` (a name, description or address the directory will publish and
+    export) may not start like a spreadsheet formula (``=``, ``+``, ``@``…): asked again
+    at once, the store refusing it anyway (``services.starts_like_formula``).
     """
+    if entry_field and services.starts_like_formula(raw or ""):
+        return Bad("directory.invalid.formula")
     text = clean(raw or "")
     wrapped = _MD_WRAP.match(text)
     if wrapped:

@@ -250,7 +250,7 @@ class EventDialog:
     def on_title(self, ctx: DialogContext, state: JSON) -> Step:
         picked = common.chosen(ctx)
         typed = picked[len(TITLE):] if picked and picked.startswith(TITLE) else ctx.incoming.text
-        title = read_text(typed, max_len=NAME_MAX)
+        title = read_text(typed, max_len=NAME_MAX, entry_field=True)
         if isinstance(title, Bad):
             return self.ask(ctx, state, "title", (title.reply(ctx),))
         return self.next(ctx, {**state, "title": title})
@@ -315,7 +315,7 @@ class EventDialog:
             return self.next(ctx, {**state, "place": None})
         if common.only_yes(ctx):
             return self.ask(ctx, state, "place", (common.say(ctx, "common.type_it"),))
-        typed = read_text(ctx.incoming.text, max_len=300)
+        typed = read_text(ctx.incoming.text, max_len=300, entry_field=True)
         if isinstance(typed, Bad):
             return self.ask(ctx, state, "place", (typed.reply(ctx),))
         return self.next(ctx, {**state, "place": typed})
@@ -325,7 +325,7 @@ class EventDialog:
             return self.next(ctx, {**state, "description": ""})
         if common.only_yes(ctx):
             return self.ask(ctx, state, "description", (common.say(ctx, "common.type_it"),))
-        typed = read_text(ctx.incoming.text, max_len=TEXT_MAX)
+        typed = read_text(ctx.incoming.text, max_len=TEXT_MAX, entry_field=True)
         if isinstance(typed, Bad):
             return self.ask(ctx, state, "description", (typed.reply(ctx),))
         return self.next(ctx, {**state, "description": typed})
@@ -447,7 +447,7 @@ class EventDialog:
                      "ends_at": "when"}.get(invalid.field, invalid.field)
             if field not in FIELDS:
                 field = "title"
-            problem = common.say(ctx, f"event.invalid.{field}")
+            problem = common.say_invalid(ctx, invalid, f"event.invalid.{field}")
             editing = {**state, "step": field, "editing": True}
             if field == "when":
                 editing = {**editing, **NO_WHEN}

@@ -21,7 +21,7 @@ from bot.dialog_state import StepState
 from bot.i18n import Translator
 from bot.messages import Bold, Choice, Inline, Italic, LineBreak, ListItems, Span, Text
 from bot.spec import Command, DialogSpec
-from dialogs.common import ask, category_name, chosen, commune_label, say, say_spans, user_text
+from dialogs.common import ask, category_name, chosen, commune_label, say, say_invalid, say_spans, user_text
 from directory import moderation, privacy, services
 from directory.models import Entry, Follow
 from directory.services import citizen_summary
@@ -180,8 +180,9 @@ class Me:
         try:
             with ctx.session.begin_nested():
                 moderation.edit(ctx.session, entry, field_name, typed, f"citizen:{ctx.citizen.id}", ctx.now)
-        except services.InvalidEntry:
-            return ask(ctx, state, "me.manage.ask_value", before=(say(ctx, "me.manage.invalid"),),
+        except services.InvalidEntry as invalid:
+            problem = say_invalid(ctx, invalid, "me.manage.invalid")
+            return ask(ctx, state, "me.manage.ask_value", before=(problem,),
                        field=ctx.t(f"me.field.{field_name}"))
         return Step.done(say(ctx, "me.manage.edited", name=entry.name, field=ctx.t(f"me.field.{field_name}")))
 

@@ -372,7 +372,7 @@ class FindOrCreate:
         return step
 
     def on_name(self, ctx: DialogContext, state: JSON) -> Step:
-        typed = read_text(ctx.incoming.text, max_len=NAME_MAX)
+        typed = read_text(ctx.incoming.text, max_len=NAME_MAX, entry_field=True)
         if isinstance(typed, Bad):
             return self.ask_name(ctx, state, (typed.reply(ctx),))
         said = ctx.parse
@@ -513,7 +513,7 @@ class FindOrCreate:
             state = {**state, "dup_checked": True}
             return self.offer(ctx, {**state, "step": "dup"}, fresh, "recommend.dup", ())
         except services.InvalidEntry as invalid:
-            problem = common.say(ctx, f"recommend.invalid.{_field_group(invalid.field)}")
+            problem = common.say_invalid(ctx, invalid, f"recommend.invalid.{_field_group(invalid.field)}")
             retry = _retry_state(state, invalid.field)
             return self.next(ctx, retry, before=(problem,))
         return entry
@@ -588,7 +588,7 @@ class RecommendDialog(FindOrCreate):
             if get_gazetteer().nearest(location.lat, location.lon) is None:
                 return self.ask_step(ctx, state, "address", (common.say(ctx, "recommend.bad_location"),))
             return self.next(ctx, self._answered(state, "address", point=[location.lat, location.lon]))
-        typed = read_text(ctx.incoming.text, max_len=ADDRESS_MAX)
+        typed = read_text(ctx.incoming.text, max_len=ADDRESS_MAX, entry_field=True)
         if isinstance(typed, Bad):
             return self.ask_step(ctx, state, "address", (typed.reply(ctx),))
         place = common.commune(state.get("commune"))

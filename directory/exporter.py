@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.csv_cells import neutralise
 from directory.ical import write_ics
 from directory.importer import CSV_COLUMNS
 from directory.models import Entry, EntryStatus
@@ -86,7 +87,9 @@ def geojson_feature(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def csv_record(row: dict[str, Any]) -> dict[str, str]:
-    """The importer's columns: an export re-imports as is."""
+    """The importer's columns: an export re-imports as is. A cell a spreadsheet would run
+    as a formula (``=HYPERLINK(...)``, ``+262 ...``) gets a leading quote, which the
+    importer takes off again (``directory/csv_cells.py``)."""
     props = _properties(row)
     values: dict[str, Any] = {
         **props,
@@ -96,7 +99,7 @@ def csv_record(row: dict[str, Any]) -> dict[str, str]:
         "tags": ";".join(props["tags"]),
         "needs": ";".join(props["needs"]),
     }
-    return {c: "" if values.get(c) is None else str(values[c]) for c in CSV_COLUMNS}
+    return {c: "" if values.get(c) is None else neutralise(str(values[c])) for c in CSV_COLUMNS}
 
 
 _SCHEMA_TYPES = {"project": "Project", "event": "Event", "poi": "Place"}

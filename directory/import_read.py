@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from directory.csv_cells import restore
 from directory.text import clean
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -123,8 +124,11 @@ def csv_records(text: str) -> Iterator[Record]:
 
 def _csv_rows(reader: Any, names: list[str]) -> Iterator[Record]:
     for row in reader:
-        if not "".join(row).strip():  # blank line (every cell empty or spaces)
+        joined = "".join(row)
+        if not joined.strip():  # blank line (every cell empty or spaces)
             continue
+        if "'" in joined:  # an exported cell's anti-formula quote comes off (csv_cells.py)
+            row = [restore(cell) for cell in row]
         number = reader.line_num
         if len(row) > len(names):
             yield Record(number, {"__error__": "too_many_cells"})

@@ -199,7 +199,7 @@ def edit(session: Session, entry: Entry, field_name: str, value: str, by: str, n
         ends_at=entry.ends_at)
     if field_name != "opening_hours":
         typed: Any = value if field_name in {"description", "name", "category"} else (value or None)
-        clean = services.validate_entry(replace(data, **{field_name: typed}))
+        clean = services.validate_entry(replace(data, **{field_name: typed}), refuse_formulas=True)
         value = getattr(clean, field_name)
     setattr(entry, field_name, value)
     if field_name == "name":

@@ -63,7 +63,7 @@ _DOMAIN = re.compile(r"^[a-z0-9][a-z0-9.\-]*\.[a-z]{2,}(?:/\S*)?$", re.IGNORECAS
 
 class InvalidEntry(ValueError):
     """Bad data for an entry; ``reason`` is a stable code (``empty``, ``too_long``,
-    ``unknown_commune``, ``bad_latitude``…) for a localized message."""
+    ``unknown_commune``, ``bad_latitude``, ``formula``…) for a localized message."""
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
@@ -163,6 +163,25 @@ def _text(value: str | None, field_: str, max_length: int, *, required: bool = F
     return cleaned
 
 
+#: a leading minus followed by a digit, a space or a sign of money or percent is ordinary text
+#: ("-20 % sur les pneus", "- le marché"); followed by anything else it can start a formula
+#: (``-cmd|' /C calc'!A0``)
+_FORMULA = re.compile(r"^(?:[=+@\t\r]|-[^0-9\s%€$.,])")
+
+
+def starts_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would run ``text`` (as typed, or once cleaned) as a formula.
+
+    The CSV export neutralises such cells anyway (``directory/csv_cells.py``); the chat
+    refuses them at entry so that nobody plants one in the first place."""
+    return bool(_FORMULA.match(text)) or bool(_FORMULA.match(fast_clean(text)))
+
+
+def _no_formula(raw: str | None, field_: str) -> None:
+    if isinstance(raw, str) and starts_like_formula(raw):
+        raise InvalidEntry(field_, "formula")
+
+
 def _coordinate(value: float | None, field_: str, bound: float) -> float | None:
     if value is None:
         return None
@@ -187,12 +206,20 @@ def validate_entry(
     *,
     commune_of: Callable[[str], Any] | None = None,
     category_of: Callable[[str], Any] | None = None,
+    refuse_formulas: bool = False,
 ) -> NewEntry:
     """Return a cleaned copy of ``data`` or raise :class:`InvalidEntry` on the first problem.
 
     Cleaning drops control and zero-width characters (``directory.text.clean``); nothing is
-    silently truncated. Delegated communes become their current commune.
+    silently truncated. Delegated communes become their current commune. With
+    ``refuse_formulas`` (what people type in the chat), a name, description or address
+    starting like a spreadsheet formula is refused (reason ``formula``); an import keeps
+    the source's text, the CSV export neutralising it.
     """
+    if refuse_formulas:
+        _no_formula(data.name, "name")
+        _no_formula(data.description, "description")
+        _no_formula(data.address, "address")
     if commune_of is None or category_of is None:
         default_commune, default_category = _lookups()
         commune_of = commune_of or default_commune
@@ -325,8 +352,9 @@ def add_entry(
     session: Session, data: NewEntry, *, by: Citizen | None = None, force: bool = False
 ) -> Entry:
     """Validate and add an entry; raise :class:`DuplicateFound` when it seems to exist, and
-    :class:`DailyCapReached` when ``by`` already added the day's share."""
-    clean_data = validate_entry(data)
+    :class:`DailyCapReached` when ``by`` already added the day's share. Names, descriptions
+    and addresses that start like a spreadsheet formula are refused (people type them)."""
+    clean_data = validate_entry(data, refuse_formulas=True)  # what the chat's dialogs add
     if by is not None and by.id is not None:
         since = datetime.now(UTC) - timedelta(days=1)
         made = session.scalar(select(func.count()).select_from(Entry).where(

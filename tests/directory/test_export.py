@@ -169,3 +169,43 @@ def test_opening_hours_go_out_in_every_format_and_come_back(store, tmp_path: Pat
             assert list(found) == [hours]
     finally:
         other_engine.dispose()
+
+
+def test_csv_export_neutralises_formulas_and_reimports_the_original_text(store, tmp_path: Path) -> None:
+    """Issue 14, finding 5: names from a source (an import keeps them) that a spreadsheet
+    would run go out with a leading quote, and come back as they were."""
+    _, factory = store
+    names = ['=HYPERLINK("http://evil.example/x","Cliquez")', "@SUM(1+1)", "-cmd|' /C calc'!A0",
+             "+Garage Zot", "'=deja cite", "'Ti Kaz Garage"]
+    source = tmp_path / "source.csv"
+    with source.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "name", "category", "commune", "address", "phone", "lat", "lon"])
+        for number, name in enumerate(names):
+            # a source cell's own quote before a formula is taken as an export's: doubled here
+            cell = "''=deja cite" if name == "'=deja cite" else name
+            writer.writerow([f"s{number}", cell, "garage", "97415", "=1+1", "+262 262 00 00 0" + str(number),
+                             "-21.01", "55.27"])
+    report = import_file(factory, source)
+    assert report.created == len(names), report.errors
+    with factory() as session:
+        assert set(session.scalars(select(Entry.name))) == set(names)
+    text = dump(factory, "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    written = {row["name"] for row in rows}
+    assert written == {"'" + n for n in names[:5]} | {"'Ti Kaz Garage"}
+    assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for row in rows for cell in row.values())
+    assert {(row["address"], row["lat"], row["lon"]) for row in rows} == {("'=1+1", "-21.01", "55.27")}
+    assert all(row["phone"].startswith("'+262 ") for row in rows)
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8")
+    other_engine, other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        assert import_file(other, path).created == len(names)
+        with other() as session:
+            back = session.execute(select(Entry.name, Entry.address, Entry.phone, Entry.lat)).all()
+        assert {row.name for row in back} == set(names)
+        assert {(row.address, row.lat) for row in back} == {("=1+1", -21.01)}
+        assert all(row.phone.startswith("+262 ") for row in back)
+    finally:
+        other_engine.dispose()
