@@ -190,9 +190,10 @@ class MatrixBot(MatrixReceiving):
             await self.client.close()
 
     async def run(self) -> None:
-        """Start, then sync until cancelled (``communebot run`` cancels on SIGTERM)."""
-        await self.start()
+        """Start, then sync until cancelled (``communebot run`` cancels on SIGTERM); a stop
+        while still waiting for the homeserver closes the client too."""
         try:
+            await self.start()
             await asyncio.gather(*self._tasks)
         finally:
             await self.stop()

@@ -61,10 +61,32 @@ class Outbox(Protocol):
     def mark_sent(self, item_id: int) -> None: ...
 
 
+class _NioTimeoutLine(logging.Filter):
+    """nio's own "Timed out, sleeping for 2s" says neither what nor where:
+    :meth:`PacedClient.get_timeout_retry_wait_time` logs it with the homeserver."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Timed out, sleeping for")
+
+
+_NIO_LOGGER = logging.getLogger("nio.client.async_client")
+if not any(isinstance(f, _NioTimeoutLine) for f in _NIO_LOGGER.filters):
+    _NIO_LOGGER.addFilter(_NioTimeoutLine())
+
+
 class PacedClient(AsyncClient):
     """nio honours the body's ``retry_after_ms`` on a 429 but not the ``Retry-After``
     header (which newer servers send, the body field being deprecated): copy the header
-    into the response so nio's own retry loop waits the time the server asked for."""
+    into the response so nio's own retry loop waits the time the server asked for.
+
+    With the homeserver unreachable nio tries again forever (``max_timeouts=None``); each
+    wait is logged with the homeserver and the delay, and a signal cancels it at once."""
+
+    async def get_timeout_retry_wait_time(self, got_timeouts: int) -> float:
+        wait = float(await super().get_timeout_retry_wait_time(got_timeouts))
+        log.warning("waiting for the Matrix homeserver %s (no answer, %d in a row): next try in %.1f s",
+                    self.homeserver, got_timeouts, wait)
+        return wait
 
     async def create_matrix_response(
         self,

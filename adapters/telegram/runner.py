@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import BotCommand, CallbackQuery, Message, Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from adapters.telegram.config import TelegramConfig
@@ -118,10 +118,7 @@ class TelegramAdapter:
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
-        try:
-            await self.app.initialize()
-        except InvalidToken as exc:
-            raise TelegramStartError(f"telegram: the token was refused ({exc})") from None
+        await self._reach_telegram()
         bot_user = self.app.bot.bot
         self.me = BotIdentity(bot_user.id, bot_user.username or "")
         self.state = TelegramState(self.sessions, bot_user.id)
@@ -135,6 +132,23 @@ class TelegramAdapter:
             self._menu = asyncio.create_task(self._set_commands(), name="telegram-menu")
         self._outbox = asyncio.create_task(
             self.sender.outbox_loop(self.config.outbox_interval_seconds), name="telegram-outbox")
+
+    async def _reach_telegram(self) -> None:
+        """``getMe`` until the Bot API answers. With no network the bot waits, saying in
+        the log for what and until when, its back-off doubling up to the configured
+        longest; a refused token stops the start, and a signal stops the wait at once."""
+        delay = max(self.config.backoff_seconds, 0.05)
+        while True:
+            try:
+                await self.app.initialize()
+                return
+            except InvalidToken as exc:
+                raise TelegramStartError(f"telegram: the token was refused ({exc})") from None
+            except NetworkError as exc:  # unreachable, timed out, or a 5xx answer
+                log.warning("waiting for the Telegram Bot API at %s (%s): next try in %.1f s",
+                            self.config.base_url, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max(self.config.backoff_max_seconds, delay))
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop receiving; updates already in hand get ``grace`` seconds to finish."""
@@ -154,11 +168,17 @@ class TelegramAdapter:
             await self.receiver.close()
         with contextlib.suppress(Exception):
             await self.app.shutdown()
+        # a start that never reached Telegram leaves the HTTP clients open, and
+        # ``shutdown`` skips an application it never initialized
+        for request in getattr(self.app.bot, "_request", (self.app.bot.request,)):
+            with contextlib.suppress(Exception):
+                await request.shutdown()
 
     async def run(self) -> None:
-        """Run until cancelled (what ``communebot run`` awaits)."""
-        await self.start()
+        """Run until cancelled (what ``communebot run`` awaits); a stop while still waiting
+        for Telegram closes everything too."""
         try:
+            await self.start()
             await asyncio.Event().wait()
         finally:
             await self.stop()

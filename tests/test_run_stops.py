@@ -1,0 +1,115 @@
+"""``communebot run`` stops cleanly (issue 14, finding 8): with the Bot API or the
+homeserver unreachable, start-up waits with back-off and says in the log for what and
+for how long; SIGTERM or SIGINT ends it at once, exit code 0, no traceback and no
+"Unclosed client session". A real process, a closed loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+#: what ``run`` may take to stop once signalled (the brief: about 2 s)
+STOP_WITHIN = 2.5
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (taken, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def config_for(backend: str, port: int, tmp_path: Path) -> Path:
+    values: dict[str, object] = {"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
+                                 "geocoder": {"enabled": False}}
+    if backend == "telegram":
+        values["telegram"] = {"enabled": True, "token": "123456:TEST-token",
+                              "base_url": f"http://127.0.0.1:{port}/bot", "set_commands": False,
+                              "connect_timeout": 1, "request_timeout": 2, "max_retries": 1}
+    else:
+        values["matrix"] = {"enabled": True, "homeserver": f"http://127.0.0.1:{port}",
+                            "user_id": "@bot:localhost", "password": "secret", "encryption": False,
+                            "store_path": str(tmp_path / "matrix-store")}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+class Output:
+    """The process's merged output, read line by line in a thread."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert process.stdout is not None
+        self.thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = 60.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in list(self.lines) if re.search(pattern, line)]
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no {pattern!r} in:\n{''.join(self.lines)[-3000:]}")
+
+    @property
+    def text(self) -> str:
+        self.thread.join(timeout=5)
+        return "".join(self.lines)
+
+
+WAITING = {
+    "telegram": r"waiting for the Telegram Bot API at http://127\.0\.0\.1:\d+/bot \(.+\): "
+                r"next try in [\d.]+ s",
+    "matrix": r"waiting for the Matrix homeserver http://127\.0\.0\.1:\d+ \(no answer, \d+ in a row\): "
+              r"next try in [\d.]+ s",
+}
+
+
+@pytest.mark.parametrize("backend", ["telegram", "matrix"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_waits_for_an_unreachable_service_and_stops_at_once(
+    backend: str, sig: signal.Signals, tmp_path: Path
+) -> None:
+    path = config_for(backend, closed_port(), tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MATRIX_", "TELEGRAM_", "COMMUNEBOT_DB"))}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run", "-c", str(path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output = Output(process)
+    try:
+        # two waits logged: the back-off is going on, the second one longer than the first
+        lines = output.wait_for(WAITING[backend], count=2)
+        delays = [float(re.findall(r"next try in ([\d.]+) s", line)[0]) for line in lines[:2]]
+        assert delays[1] > delays[0], lines
+        signalled = time.monotonic()
+        process.send_signal(sig)
+        code = process.wait(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = output.text
+    assert code == 0, text[-3000:]
+    assert took < STOP_WITHIN, f"stopped {took:.1f} s after the signal"
+    for bad in ("Traceback", "Unclosed", "Task was destroyed"):
+        assert bad not in text, text[-3000:]
+    assert "stopped" in text
+    assert "TEST-token" not in text  # the Bot API URL is logged without its token
