@@ -6,6 +6,13 @@ Telegram's limits, waits out a 429's ``retry_after`` (for every chat: a flood wa
 bot-wide signal), and retries 5xx and network errors with exponential back-off. Requests
 that are not messages (getMe, answerCallbackQuery...) are retried but not paced.
 ``getUpdates`` never comes here (PTB calls it directly); the polling loop has its own.
+
+One failure is not retried: a call that creates a message (sendMessage, sendDocument...)
+whose answer never came after the whole request went out (a read timeout). Telegram has
+no idempotency key, and such a message is most often in the chat already: sending it again
+would show it twice. It raises :class:`Unconfirmed`, which the sender takes as sent (at
+most once); edits, button answers and the rest are retried, since repeating them shows
+nothing new ("message is not modified", "query is too old").
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from telegram.error import BadRequest, NetworkError, RetryAfter
+import httpx
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,24 @@ PACED_METHODS = frozenset({
     "sendMessage", "editMessageText", "sendVenue", "sendLocation", "sendPhoto",
     "sendDocument", "editMessageReplyMarkup", "copyMessage", "forwardMessage",
 })
+
+#: the methods that create a message: sending one again after an unanswered try may
+#: show it twice (see :class:`Unconfirmed`)
+CREATES_MESSAGE = frozenset({
+    "sendMessage", "sendVenue", "sendLocation", "sendPhoto", "sendDocument",
+    "copyMessage", "forwardMessage",
+})
+
+
+class Unconfirmed(TimedOut):
+    """A message-creating call timed out after Telegram got the whole request: the
+    message is most likely shown; it is not sent again."""
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """A read timeout: the request went out whole, its answer never came (Telegram may
+    have done it). A connect or pool timeout never reached Telegram."""
+    return isinstance(exc, TimedOut) and isinstance(exc.__cause__, httpx.ReadTimeout)
 
 
 K = TypeVar("K")
@@ -196,6 +222,11 @@ class Pacer(BaseRateLimiter[None]):
                 self.events.append(("429", endpoint, seconds))
                 log.warning("Telegram flood wait on %s: retrying in %.1f s", endpoint, seconds)
             except Exception as exc:
+                if endpoint in CREATES_MESSAGE and answer_lost(exc):
+                    self.events.append(("unconfirmed", endpoint, 0.0))
+                    log.warning("Telegram did not answer %s in time: taken as sent, not "
+                                "sent again (it would show twice)", endpoint)
+                    raise Unconfirmed(f"{endpoint}: no answer in time") from exc
                 if not is_retryable(exc) or attempt >= self.max_retries:
                     raise
                 delay = min(self.backoff * 2**attempt, self.backoff_max)

@@ -4,7 +4,9 @@ location button, a document (a file upload) or a venue, in the chats their targe
 Pacing and retries happen below this, in the bot's rate limiter (:mod:`.pacing`); what is
 decided here is what to send and where: a pressed page is edited in place, HTML Telegram
 cannot parse goes again as plain text, a group that became a supergroup is followed to its
-new id, and the outbox (digests, announcements) is delivered at least once.
+new id, and the outbox (digests, announcements) is delivered at least once. A message
+Telegram took but never confirmed (:class:`~.pacing.Unconfirmed`) counts as sent: sending
+it again could show it twice.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
@@ -29,6 +31,7 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 
+from adapters.telegram.pacing import Unconfirmed
 from adapters.telegram.render import (
     MAX_CAPTION,
     Chunk,
@@ -158,7 +161,7 @@ class TelegramSender:
             sent = await self._send_chunk(chat_id, chunk, markup)
             if isinstance(markup, ReplyKeyboardRemove):
                 self._location_keyboard.discard(chat_id)
-            last_id = sent.message_id
+            last_id = sent.message_id if sent is not None else None
         if item.document is not None:
             document_markup: Any = inline if item.pin is None else None
             if document_markup is None and wants_location and item.pin is None:
@@ -176,10 +179,10 @@ class TelegramSender:
                 venue_markup = self._location_markup(t)
                 location_shown = True
                 self._location_keyboard.add(chat_id)
-            await self.bot.send_venue(
+            await self._once(self.bot.send_venue(
                 chat_id, latitude=pin.lat, longitude=pin.lon, title=pin.name[:100] or "·",
                 address=(pin.address or f"{pin.lat:.5f}, {pin.lon:.5f}")[:200],
-                reply_markup=venue_markup)
+                reply_markup=venue_markup))
         if wants_location and not location_shown:
             # an inline keyboard and a reply keyboard cannot share one message
             prompt = render_chunks((Text(t("telegram.location.prompt")),))[0]
@@ -192,23 +195,32 @@ class TelegramSender:
             [[KeyboardButton(t("telegram.location.button"), request_location=True)]],
             resize_keyboard=True, one_time_keyboard=True)
 
-    async def _send_chunk(self, chat_id: int, chunk: Chunk, markup: Any) -> Message:
+    @staticmethod
+    async def _once(call: Awaitable[Message]) -> Message | None:
+        """A message-creating call; None when Telegram took it without confirming (the
+        pacer logged it): it most likely shows, and is not sent again."""
+        try:
+            return await call
+        except Unconfirmed:
+            return None
+
+    async def _send_chunk(self, chat_id: int, chunk: Chunk, markup: Any) -> Message | None:
         """HTML first; if Telegram cannot parse it, the same words as plain text."""
         if markup is not None and isinstance(markup, ReplyKeyboardMarkup):
             self._location_keyboard.add(chat_id)
         try:
-            return await self.bot.send_message(
+            return await self._once(self.bot.send_message(
                 chat_id, chunk.html, parse_mode=ParseMode.HTML, reply_markup=markup,
-                link_preview_options=NO_PREVIEW)
+                link_preview_options=NO_PREVIEW))
         except BadRequest as exc:
             if "parse entities" not in str(exc).lower():
                 raise
             log.error("Telegram refused our HTML (%s): sending plain text", exc)
-            return await self.bot.send_message(chat_id, chunk.plain, reply_markup=markup,
-                                               link_preview_options=NO_PREVIEW)
+            return await self._once(self.bot.send_message(
+                chat_id, chunk.plain, reply_markup=markup, link_preview_options=NO_PREVIEW))
 
     async def _send_document(self, chat_id: int, document: Document, caption: Chunk | None,
-                             markup: Any) -> Message:
+                             markup: Any) -> Message | None:
         """Upload the bytes under their own name and type (Telegram would otherwise guess
         them from the name); an HTML caption Telegram cannot parse goes as plain text."""
         if markup is not None and isinstance(markup, ReplyKeyboardMarkup):
@@ -217,21 +229,21 @@ class TelegramSender:
         upload = InputFile(document.data, filename=document.filename or "document")
         upload.mimetype = document.mime or upload.mimetype
         if caption is None:
-            return await self.bot.send_document(chat_id, upload, reply_markup=markup)
+            return await self._once(self.bot.send_document(chat_id, upload, reply_markup=markup))
         try:
-            return await self.bot.send_document(
+            return await self._once(self.bot.send_document(
                 chat_id, upload, caption=caption.html, parse_mode=ParseMode.HTML,
-                reply_markup=markup)
+                reply_markup=markup))
         except BadRequest as exc:
             if "parse entities" not in str(exc).lower():
                 raise
             log.error("Telegram refused our HTML caption (%s): sending plain text", exc)
-            return await self.bot.send_document(chat_id, upload, caption=caption.plain,
-                                                reply_markup=markup)
+            return await self._once(self.bot.send_document(
+                chat_id, upload, caption=caption.plain, reply_markup=markup))
 
     async def send_plain(self, chat_id: int, text: str) -> None:
         """One plain-text message (an apology, "unsupported"): no markup to go wrong."""
-        await self.bot.send_message(chat_id, text)
+        await self._once(self.bot.send_message(chat_id, text))
 
     async def typing_after(self, chat_id: int, delay: float | None) -> None:
         """Show "typing…" when an answer takes a moment (a slow search, a cold start);

@@ -6,8 +6,11 @@ the way Telegram does (HTML parse mode, text length, keyboard shapes, callback d
 records every call so tests can assert on it (an uploaded document as an :class:`Upload`:
 filename, MIME type and bytes), lets tests push user updates (messages,
 locations, button presses, group messages with mentions and replies) and injects faults:
-429 with ``retry_after``, 5xx, timeouts (a response slower than the client waits) and
-"can't parse entities".
+429 with ``retry_after``, 5xx, timeouts and "can't parse entities", one by one
+(:meth:`BotAPIEmulator.inject`) or at random on a share of every call
+(:meth:`BotAPIEmulator.chaos`). Two timeouts exist, as on the real server: ``timeout``
+(nothing done, the answer never comes) and ``timeout_after`` (the call is carried out,
+the message is in the chat, but the answer comes after the client gave up).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -241,10 +246,41 @@ class Upload:
 @dataclass
 class Fault:
     method: str
-    kind: str  # "429", "500", "502", "timeout", "parse_entities", "network"
+    kind: str  # "429", "500", "502", "503", "timeout", "timeout_after", "parse_entities"
     times: int = 1
     retry_after: int = 1
     match: Callable[[JSONDict], bool] | None = None
+
+
+#: the calls that create a message (the ones a client must not blindly send again)
+CREATES_MESSAGE = frozenset({"sendMessage", "sendVenue", "sendLocation", "sendPhoto",
+                             "sendDocument", "copyMessage", "forwardMessage"})
+
+
+@dataclass
+class Chaos:
+    """Random faults on a share of every call, from a seeded generator.
+
+    ``kinds`` weighs the fault kinds; a "timeout" on a call that creates a message is
+    always ``timeout_after`` (Telegram got the request and posted the message, the answer
+    was lost), elsewhere a coin picks ``timeout`` or ``timeout_after``."""
+
+    rate: float
+    seed: int
+    kinds: dict[str, float]
+    retry_after: int = 1
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def pick(self, method: str) -> Fault | None:
+        if self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choices(list(self.kinds), weights=list(self.kinds.values()))[0]
+        if kind == "timeout" and (method in CREATES_MESSAGE or self.rng.random() < 0.5):
+            kind = "timeout_after"
+        return Fault(method, kind, 1, self.retry_after)
 
 
 @dataclass
@@ -294,6 +330,9 @@ class BotAPIEmulator:
         self.timeout_sleep = timeout_sleep
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.chaos_faults: Chaos | None = None
+        #: (method, kind) -> how many faults were injected
+        self.injected: Counter[tuple[str, str]] = Counter()
         self.chats: dict[int, Chat] = {}
         self.users: dict[int, JSONDict] = {}
         self.pending: list[JSONDict] = []
@@ -341,6 +380,12 @@ class BotAPIEmulator:
     def inject(self, method: str, kind: str, times: int = 1, retry_after: int = 1,
                match: Callable[[JSONDict], bool] | None = None) -> None:
         self.faults.append(Fault(method, kind, times, retry_after, match))
+
+    def chaos(self, rate: float, seed: int, kinds: dict[str, float] | None = None,
+              retry_after: int = 1) -> None:
+        """From now on, ``rate`` of all calls (getUpdates included) fail at random."""
+        self.chaos_faults = Chaos(rate, seed, kinds or {"429": 1, "500": 1, "502": 1,
+                                                       "timeout": 1}, retry_after)
 
     def user(self, user_id: int, first_name: str = "Marie", language_code: str = "fr",
              username: str | None = None) -> JSONDict:
@@ -502,9 +547,11 @@ class BotAPIEmulator:
             raw.update(await request.post())
         params = _coerce(raw)
         fault = self._take_fault(method, params)
+        if fault is not None:
+            self.injected[(method, fault.kind)] += 1
         try:
-            if fault is not None:
-                await self._apply_fault(fault)
+            if fault is not None and fault.kind != "timeout_after":
+                await self._apply_fault(fault, params)
             handler = getattr(self, f"api_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found")
@@ -520,6 +567,9 @@ class BotAPIEmulator:
         if method != "getUpdates":
             self.calls.append(Call(method, params, True, result=result))
             self._notify()
+        if fault is not None and fault.kind == "timeout_after":
+            # done (the message is in the chat), but the answer comes too late
+            await asyncio.sleep(self._client_gone(params))
         return web.json_response({"ok": True, "result": result})
 
     def _take_fault(self, method: str, params: JSONDict) -> Fault | None:
@@ -529,9 +579,13 @@ class BotAPIEmulator:
             ):
                 fault.times -= 1
                 return fault
-        return None
+        return self.chaos_faults.pick(method) if self.chaos_faults is not None else None
 
-    async def _apply_fault(self, fault: Fault) -> None:
+    def _client_gone(self, params: JSONDict) -> float:
+        """Seconds after which the client stopped waiting (a long poll waits longer)."""
+        return self.timeout_sleep + float(params.get("timeout") or 0)
+
+    async def _apply_fault(self, fault: Fault, params: JSONDict) -> None:
         if fault.kind == "429":
             raise ApiError(429, f"Too Many Requests: retry after {fault.retry_after}",
                            {"retry_after": fault.retry_after})
@@ -541,7 +595,7 @@ class BotAPIEmulator:
             raise ApiError(int(fault.kind), phrases[fault.kind])
         if fault.kind == "timeout":
             # slower than the client waits: the client gives up, nothing is processed
-            await asyncio.sleep(self.timeout_sleep)
+            await asyncio.sleep(self._client_gone(params))
             raise ApiError(504, "Gateway Timeout")
         if fault.kind == "parse_entities":
             raise bad_request("can't parse entities: Unsupported start tag \"x\" at byte offset 0")

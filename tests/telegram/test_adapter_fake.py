@@ -306,15 +306,38 @@ async def test_429_waits_retry_after_then_delivers(
     assert ("429", "sendMessage", 1.0) in adapter.pacer.events
 
 
-@pytest.mark.parametrize("kind", ["500", "502", "timeout"])
+@pytest.mark.parametrize(("method", "kind", "times"), [
+    ("sendMessage", "500", 2), ("sendMessage", "502", 2), ("editMessageText", "timeout", 2),
+    # the edit was made, its answer lost: made again, Telegram says "not modified"
+    ("editMessageText", "timeout_after", 1),
+])
 async def test_server_errors_and_timeouts_are_retried_with_backoff(
-        emulator: BotAPIEmulator, make_adapter: AdapterFactory, kind: str) -> None:
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory, method: str, kind: str,
+        times: int) -> None:
     adapter = await make_adapter(FakeEngine())
-    emulator.inject("sendMessage", kind, times=2)
+    emulator.send_text(USER, "results")
+    [page1] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    emulator.inject(method, kind, times=times)
+    emulator.press(USER, page1.result["message_id"], "page.2")
     emulator.send_text(USER, "salut")
-    [ok] = await emulator.wait_calls("sendMessage", 1, chat_id=USER, timeout=15)
-    assert "salut" in ok.params["text"]
-    assert [e[0] for e in adapter.pacer.events] == ["retry", "retry"]
+    await emulator.wait_for(lambda: any(
+        "salut" in c.params["text"] for c in emulator.sent("sendMessage", USER)), timeout=15)
+    assert emulator.texts(USER) == ["Page 2", "Écho : <b>salut</b>"]  # each shown once
+    assert [e[0] for e in adapter.pacer.events] == ["retry"] * times
+
+
+async def test_a_message_telegram_took_without_answering_is_not_sent_again(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    """The answer to sendMessage never came, but the message is in the chat: sending it
+    again would show it twice (the Bot API has no idempotency key), so it counts as sent,
+    with no apology; the next messages go on as usual."""
+    adapter = await make_adapter(FakeEngine())
+    emulator.inject("sendMessage", "timeout_after")
+    emulator.send_text(USER, "salut")
+    emulator.send_text(USER, "encore")
+    await emulator.wait_for(lambda: len(emulator.sent("sendMessage", USER)) >= 2, timeout=15)
+    assert emulator.texts(USER) == ["Écho : <b>salut</b>", "Écho : <b>encore</b>"]
+    assert [e[:2] for e in adapter.pacer.events] == [("unconfirmed", "sendMessage")]
 
 
 async def test_refused_html_falls_back_to_plain_text(

@@ -168,7 +168,7 @@ async def test_injected_faults_do_not_break_the_conversation(
     await answer(emulator, ALICE, "votre commune est Saint-Paul (974)")
     emulator.inject("sendMessage", "429", retry_after=1)
     emulator.inject("editMessageText", "502")
-    emulator.inject("sendVenue", "timeout")
+    emulator.inject("sendVenue", "timeout_after")  # shown, its answer lost: not sent twice
     emulator.inject("answerCallbackQuery", "500")
     for method in ("sendMessage", "editMessageText"):  # the card may replace the list
         emulator.inject(method, "parse_entities", match=lambda p: "Adresse" in str(p.get("text")))
@@ -183,6 +183,7 @@ async def test_injected_faults_do_not_break_the_conversation(
     assert detail["parse_mode"] is None  # refused HTML came back as plain text
     await emulator.wait_calls("sendVenue", 1, chat_id=ALICE)
     assert not emulator.open_callbacks
+    assert len(emulator.sent("sendVenue", ALICE)) == 1
     failures = sorted({c.error or "" for c in emulator.calls if not c.ok})
     assert any(f.startswith("Too Many Requests") for f in failures)
     assert "Bad Gateway" in failures and "Internal Server Error" in failures

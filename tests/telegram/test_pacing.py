@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from adapters.telegram.pacing import Pacer, Window
+from adapters.telegram.pacing import Pacer, Unconfirmed, Window
 
 
 class FakeTime:
@@ -176,3 +177,53 @@ async def test_quiet_chats_are_forgotten() -> None:
     for _ in range(1024):
         await send(p, 5000)
     assert p.tracked_chats() <= 2
+
+
+def _read_timeout() -> TimedOut:
+    """What PTB raises when the request went out whole and no answer came."""
+    try:
+        raise TimedOut() from httpx.ReadTimeout("timed out")
+    except TimedOut as exc:
+        return exc
+
+
+@pytest.mark.parametrize(("endpoint", "calls_made"), [
+    ("sendMessage", 1), ("sendDocument", 1), ("editMessageText", 2), ("answerCallbackQuery", 2),
+])
+async def test_a_lost_answer_is_sent_again_only_when_that_cannot_show_twice(
+        endpoint: str, calls_made: int) -> None:
+    t = FakeTime()
+    p = pacer(t, chat_interval=0)
+    calls = 0
+
+    async def lost_once() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise _read_timeout()
+        return True
+
+    if calls_made == 1:
+        with pytest.raises(Unconfirmed):
+            await send(p, 42, endpoint, callback=lost_once)
+        assert p.events == [("unconfirmed", endpoint, 0.0)]
+    else:
+        assert await send(p, 42, endpoint, callback=lost_once) is True
+        assert [e[0] for e in p.events] == ["retry"]
+    assert calls == calls_made
+
+
+async def test_a_connect_timeout_is_sent_again_even_for_a_message() -> None:
+    t = FakeTime()
+    p = pacer(t, chat_interval=0)
+    calls = 0
+
+    async def unreachable_once() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise TimedOut() from httpx.ConnectTimeout("no route")
+        return True
+
+    assert await send(p, 42, callback=unreachable_once) is True
+    assert calls == 2
