@@ -333,6 +333,8 @@ class BotAPIEmulator:
         self.chaos_faults: Chaos | None = None
         #: (method, kind) -> how many faults were injected
         self.injected: Counter[tuple[str, str]] = Counter()
+        #: method -> how many requests came (getUpdates and failed ones included)
+        self.requests: Counter[str] = Counter()
         self.chats: dict[int, Chat] = {}
         self.users: dict[int, JSONDict] = {}
         self.pending: list[JSONDict] = []
@@ -546,6 +548,7 @@ class BotAPIEmulator:
         elif request.can_read_body:
             raw.update(await request.post())
         params = _coerce(raw)
+        self.requests[method] += 1
         fault = self._take_fault(method, params)
         if fault is not None:
             self.injected[(method, fault.kind)] += 1
