@@ -3,7 +3,10 @@
 For each message, in ONE database transaction:
 
 1. the platform event is recorded in ``processed_events`` (a redelivered event id is
-   answered with ``[]`` and changes nothing: its first handling already replied);
+   answered with ``[]`` and changes nothing: its first handling already replied; for a
+   ``redeliverable`` event the answer is kept with it until the adapter says it went out
+   (:func:`forget_replies`), so a replay after a crash between commit and sending gets
+   the same answer instead of none);
 2. the user is found or created (Citizen + Account; language from the platform hint on
    first contact, from the citizen's settings after);
 3. the message is routed (``bot/turn.py``: one understanding, answer / aside / new
@@ -32,7 +35,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +43,7 @@ from bot.dialog import Services
 from bot.flood import FloodControl
 from bot.i18n import LANGUAGES, Translator, pick_language, translator
 from bot.messages import ChatKind, Incoming, Outgoing
+from bot.outbox import outgoing_from_json, outgoing_to_json
 from bot.spec import DEFAULT_IDLE_TIMEOUT
 from bot.turn import MAX_TEXT, Conflict, Turn, _reply
 from directory.models import Account, Citizen, DialogState, ProcessedEvent
@@ -210,23 +214,34 @@ class Engine:
             if session.get_bind().dialect.name == "sqlite":
                 # straight to the driver: the ORM's statement machinery costs more than this
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            event: ProcessedEvent | None = None
             if incoming.event_id:
                 key = (incoming.platform, incoming.event_id[:255])
-                if session.get(ProcessedEvent, key) is not None:
-                    return []
-                session.add(ProcessedEvent(platform=key[0], event_id=key[1]))
+                done = session.get(ProcessedEvent, key)
+                if done is not None:
+                    # its answer, if a crash kept it from going out; else it already went
+                    return [outgoing_from_json(item) for item in done.replies or []]
+                event = ProcessedEvent(platform=key[0], event_id=key[1])
+                session.add(event)
                 session.flush()
-            if len(incoming.text) > MAX_TEXT:
-                # refused before anything else: no user is created for it
-                t = self._language_in(session, incoming)
-                return [_reply(t, "engine.too_long", max=t.number(MAX_TEXT))]
-            account, citizen, is_new, row = self._user(session, incoming)
-            if citizen.banned:
-                return []
-            count_message(session, account.id, self.clock().astimezone(UTC).date())
-            turn = Turn(self, session, incoming, account, citizen, is_new, row)
-            del row  # the turn owns the dialog row now (and drops it when the dialog ends)
-            return turn.run()
+            replies = self._turn(session, incoming)
+            if event is not None and incoming.redeliverable and replies:
+                event.replies = [outgoing_to_json(item) for item in replies]
+            return replies
+
+    def _turn(self, session: Session, incoming: Incoming) -> list[Outgoing]:
+        """The turn proper, in the transaction of :meth:`_handle_once`."""
+        if len(incoming.text) > MAX_TEXT:
+            # refused before anything else: no user is created for it
+            t = self._language_in(session, incoming)
+            return [_reply(t, "engine.too_long", max=t.number(MAX_TEXT))]
+        account, citizen, is_new, row = self._user(session, incoming)
+        if citizen.banned:
+            return []
+        count_message(session, account.id, self.clock().astimezone(UTC).date())
+        turn = Turn(self, session, incoming, account, citizen, is_new, row)
+        del row  # the turn owns the dialog row now (and drops it when the dialog ends)
+        return turn.run()
 
     def _user(
         self, session: Session, incoming: Incoming
@@ -294,3 +309,14 @@ class Engine:
         return [_reply(self._language_of(incoming), "engine.error")]
 
 
+def forget_replies(session: Session, platform: str, event_ids: Iterable[str]) -> None:
+    """The answers of these events went out: a replay of them now answers nothing (and no
+    answer is kept longer than it takes to deliver it)."""
+    ids = [event_id[:255] for event_id in event_ids]
+    if ids:
+        session.execute(
+            update(ProcessedEvent)
+            .where(ProcessedEvent.platform == platform, ProcessedEvent.event_id.in_(ids),
+                   ProcessedEvent.replies.is_not(None))
+            .values(replies=None)
+        )

@@ -46,6 +46,10 @@ class Incoming:
     addressed: bool = True
     #: the sender moderates this group/room (Telegram chat admin, Matrix power level >= 50)
     chat_moderator: bool = False
+    #: the adapter keeps this event until its answer is out and hands it in again after a
+    #: crash (Telegram's inbox): the engine keeps the answer with the event id until the
+    #: adapter clears it (``bot.engine.forget_replies``) and gives it back on the replay
+    redeliverable: bool = False
 
 
 # --- light semantic markup -------------------------------------------------------------

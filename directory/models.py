@@ -382,6 +382,9 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the answer (``bot.outbox.outgoing_to_json`` items) while the adapter has not yet
+    #: delivered it, for an event its adapter may hand in again after a crash
+    replies: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ChatBinding(Base):

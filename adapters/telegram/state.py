@@ -1,7 +1,9 @@
 """What the Telegram adapter keeps across restarts, in the ``adapter_state`` table.
 
 - ``offset``: the last update handled to the end (polling resumes just after it);
-- ``inbox:<update_id>``: a webhook update acknowledged but not yet handled (replayed at start);
+- ``inbox:<update_id>``: an update taken but not yet answered to the end (replayed at start;
+  its answer, kept by the engine with the update id until :meth:`inbox_done`, is sent again
+  rather than lost when a crash came between the turn's commit and its delivery);
 - ``cb:<digest>``: a choice id too long for callback data, under the digest sent instead.
 
 Keys are prefixed with ``telegram:<bot id>:`` so two bots can share one database.
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.engine import forget_replies
 from directory.models import AdapterState, ChatBinding
 
 
@@ -61,6 +64,13 @@ class TelegramState:
             else:
                 row.value = str(max(offset, int(row.value or 0)))
 
+    def _inbox_done(self, update_id: int) -> None:
+        """The update answered: out of the inbox, and its kept answer forgotten, together."""
+        with self.sessions() as session, session.begin():
+            session.execute(delete(AdapterState).where(
+                AdapterState.key == self.prefix + f"inbox:{update_id:020d}"))
+            forget_replies(session, "telegram", [str(update_id)])
+
     def _bound_chats(self, insee: str) -> list[str]:
         with self.sessions() as session:
             return list(session.scalars(
@@ -103,7 +113,7 @@ class TelegramState:
         await asyncio.to_thread(self._take_batch, [(i, json.dumps(d)) for i, d in updates], offset)
 
     async def inbox_done(self, update_id: int) -> None:
-        await self.delete(f"inbox:{update_id:020d}")
+        await asyncio.to_thread(self._inbox_done, update_id)
 
     async def inbox(self) -> list[dict[str, Any]]:
         items = await asyncio.to_thread(self._items, "inbox:")

@@ -93,6 +93,7 @@ def message_incoming(update_id: int, message: Message, me: BotIdentity,
         event_id=str(update_id),
         addressed=addressed,
         chat_moderator=moderator,
+        redeliverable=True,  # kept in the inbox until answered (receive.py)
     )
 
 
@@ -113,6 +114,7 @@ def callback_incoming(update_id: int, query: CallbackQuery, choice_id: str,
         event_id=str(update_id),
         addressed=True,
         chat_moderator=moderator,
+        redeliverable=True,
     )
 
 
