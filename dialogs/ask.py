@@ -334,7 +334,10 @@ class AskDialog:
                        if query.get("commune") and query.get("how") != "you"
                        else ctx.t(prefix + "none_near_you", window=span, radius=radius_text,
                                   category=category))
-            return Step.done(common.say_spans(ctx, [Text(" ".join(n for n in (note, nothing) if n))]))
+            done = Step.done(common.say_spans(ctx, [Text(" ".join(n for n in (note, nothing) if n))]))
+            # remembered all the same: "et le mois prochain ?", "et à Saint-Pierre ?" follow it
+            done.shown = Shown(query={**query, "cursor": None, "next": None}, hits=(), page=1)
+            return done
         shown = events[:PAGE_SIZE]
         intro = ctx.t("ask.events.when", window=span) if span else ""
         spans: list[Span] = [Text(" ".join(n for n in (note, intro) if n) + "\n"),
@@ -648,7 +651,12 @@ class AskDialog:
         if action == "radius":
             note = ctx.t("ask.radius_now", radius=ctx.t.distance(float(revision.query["radius"])))
             return self._first_page(ctx, revision.query, note=note)
-        return self._first_page(ctx, revision.query)
+        query = revision.query
+        span = ctx.parse.window(ctx.now) if hasattr(ctx.parse, "window") else None
+        if query.get("kind") == "event" and span is not None:
+            # "et samedi prochain ?": the time said now, not the one asked before
+            query = {**query, "when": [span[0].isoformat(), span[1].isoformat()]}
+        return self._first_page(ctx, query)
 
 
 def _aware_end(entry: Any, end: datetime) -> datetime:

@@ -95,6 +95,10 @@ def revise(shown: Shown, parse: Any) -> Revision | None:
         return Revision("requery", query={**query, "commune": commune, "point": None,
                                           "how": "commune", "namesakes": [],
                                           "radius": query.get("asked", query.get("radius"))})
+    if (kind == "event" and not (category or name or commune or near_me) and _get(parse, "when")
+            and query.get("kind") == "event"):
+        # "et le mois prochain ?" under concerts: the same kind of event, another time
+        return Revision("requery", query={**query, "radius": query.get("asked", query.get("radius"))})
     if (category or kind) and not commune and not near_me and followup:
         # "et un vétérinaire ?": another thing, the same place
         return Revision("requery", query={**query, "category": category, "kind": kind,
