@@ -40,8 +40,10 @@ class MatrixConfig(BaseModel):
     allowed_servers: list[str] = Field(default_factory=list)
     #: the long-poll of /sync, in milliseconds
     sync_timeout_ms: int = Field(default=30_000, ge=0)
-    #: the longest pause between two attempts when the homeserver cannot be reached
-    max_backoff_s: float = Field(default=60.0, gt=0)
+    #: the longest pause between two attempts when the homeserver cannot be reached; it
+    #: bounds how long after a homeserver restart the bot is back (issue 14: within 30 s,
+    #: however long the restart took)
+    max_backoff_s: float = Field(default=20.0, gt=0)
     #: how often pending outbox items (announcements, digests) are looked for
     outbox_interval_s: float = Field(default=5.0, gt=0)
     #: the most outbox items sent per round (sending is paced under the server's limits)

@@ -85,17 +85,50 @@ async def test_first_start_and_new_rooms_ignore_their_backlog(people, bot_factor
     assert sorted(i.text for i in engine.seen) == ["/search now", "/search now too"]
 
 
+#: how long the homeserver stays down (besides its own stop and start)
+DOWN_SECONDS = 8.0
+#: issue 14: after a homeserver restart the bot answers again within this
+RECOVERY_LIMIT = 30.0
+
+
 async def test_homeserver_restart_is_survived(people, bot_factory, fake_engine, synapse):
+    """Synapse stopped and started again (same port, same database) mid-conversation: a
+    message written while it was down (the person's client keeps it and sends it once the
+    server is back, as Element does: a client of this one homeserver cannot get anything
+    to it earlier) and one written after are both answered, once each, within
+    RECOVERY_LIMIT seconds of the server being back."""
     bot = await bot_factory(fake_engine)
+    me = bot.identity.user_id
     alice = await people("alice")
-    room = await alice.dm(bot.identity.user_id)
-    await alice.wait_joined(room, bot.identity.user_id)
+    room = await alice.dm(me)
+    await alice.wait_joined(room, me)
     await alice.say(room, "before")
     await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: before"))
-    await asyncio.to_thread(synapse.restart)
+
+    loop = asyncio.get_running_loop()
+    await asyncio.to_thread(synapse.stop)
+    down = loop.time()
+    during = asyncio.create_task(alice.say(room, "during"))
+    await asyncio.sleep(DOWN_SECONDS)
+    assert not during.done()  # nothing reaches a stopped server
+    await asyncio.to_thread(synapse.start)
+    back = loop.time()
+    await asyncio.wait_for(during, RECOVERY_LIMIT)
     await alice.say(room, "after")
-    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: after"), timeout=40)
-    assert [i.text for i in fake_engine.seen] == ["before", "after"]
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: during"),
+                         timeout=60)
+    answered_during = loop.time() - back
+    await alice.wait_for(lambda r, s: s["content"]["body"].startswith("echo: after"), timeout=60)
+    answered_after = loop.time() - back
+    print(f"\nSynapse down {back - down:.1f} s; the bot answered the message written while "
+          f"it was down {answered_during:.1f} s and the one after {answered_after:.1f} s "
+          f"after it was back")
+    await settle(bot)
+    assert [i.text for i in fake_engine.seen] == ["before", "during", "after"]
+    assert [b.split(" from")[0] for b in echoes(alice, room, me)] == [
+        "echo: before", "echo: during", "echo: after"
+    ]
+    assert answered_after < RECOVERY_LIMIT
 
 
 async def _sign_out(synapse, user_id: str, device_id: str, token: str) -> None:
