@@ -88,13 +88,40 @@ class ConvertContext:
 _TEXT_KEYS = frozenset(CSV_COLUMNS) - {"lat", "lon", "tags", "needs", "opening_hours"}
 
 
+#: text fields whose numbers are codes of five digits (a JSON number loses leading zeros)
+_FIVE_DIGIT_CODES = frozenset({"postcode", "commune"})
+
+
+def text_of(key: str, value: Any) -> str:
+    """A GeoJSON property where text is expected, as text: a number is written out (an
+    integral one without ``.0``; a postcode or commune code padded to five digits, since a
+    JSON number drops the zero of ``01053``); true/false, NaN and infinities are refused
+    (``not_text``), and so are an object or a list (``nested_value``): never a repr.
+    Strings (all of CSV) do not come here."""
+    if isinstance(value, bool):
+        raise InvalidEntry(key, "not_text")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidEntry(key, "not_text")
+        if not value.is_integer():
+            return repr(value)
+        value = int(value)
+    if isinstance(value, int):
+        if key in _FIVE_DIGIT_CODES and 0 <= value < 100_000:
+            return f"{value:05d}"
+        return str(value)
+    if isinstance(value, dict | list):
+        raise InvalidEntry(key, "nested_value")
+    raise InvalidEntry(key, "not_text")
+
+
 def _texts(values: Mapping[str, Any]) -> dict[str, str]:
     """The text fields of a record, stripped; absent when missing or blank (computed once per
     record, not once per field)."""
     texts: dict[str, str] = {}
     for key, value in values.items():
         if value is not None and key in _TEXT_KEYS:
-            text = (value if isinstance(value, str) else str(value)).strip()
+            text = (value if isinstance(value, str) else text_of(key, value)).strip()
             if text:
                 texts[key] = text
     return texts
@@ -104,6 +131,8 @@ def _float(values: Mapping[str, Any], key: str, reason: str) -> float | None:
     value = values.get(key)
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise InvalidEntry(key, reason)
     if isinstance(value, str):
         value = value.strip()
         if not value:
@@ -111,7 +140,7 @@ def _float(values: Mapping[str, Any], key: str, reason: str) -> float | None:
         value = value.replace(",", ".")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidEntry(key, reason) from None
     if not math.isfinite(number):
         raise InvalidEntry(key, reason)
@@ -119,11 +148,19 @@ def _float(values: Mapping[str, Any], key: str, reason: str) -> float | None:
 
 
 def _list(values: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """A list field: a ``;``-separated text (CSV), or a list of texts (GeoJSON, where the
+    reader splits a text on ``;`` and ``,``); anything else, a list holding anything but
+    texts included, is refused (``bad_list``)."""
     value = values.get(key)
     if value is None:
         return ()
-    items = value if isinstance(value, list) else str(value).split(";")
-    return tuple(s for s in (str(i).strip() for i in items) if s)
+    if isinstance(value, str):
+        items: list[Any] = value.split(";")
+    elif isinstance(value, list) and all(isinstance(i, str) for i in value):
+        items = value
+    else:
+        raise InvalidEntry(key, "bad_list")
+    return tuple(s for s in (i.strip() for i in items) if s)
 
 
 def _datetime(texts: Mapping[str, str], key: str) -> datetime | None:
@@ -139,7 +176,7 @@ def _datetime(texts: Mapping[str, str], key: str) -> datetime | None:
 def to_entry(values: Mapping[str, Any], ctx: ConvertContext) -> tuple[NewEntry, str | None]:
     """A validated :class:`NewEntry` and its source id, or :class:`InvalidEntry`."""
     if "__error__" in values:
-        raise InvalidEntry("row", str(values["__error__"]))
+        raise InvalidEntry(str(values.get("__field__", "row")), str(values["__error__"]))
     texts = _texts(values)
     lat = _float(values, "lat", "bad_latitude")
     lon = _float(values, "lon", "bad_longitude")
@@ -206,7 +243,7 @@ def opening_hours_of(values: Mapping[str, Any]) -> str | None:
     value = values.get("opening_hours")
     if value is None:
         return None
-    text = fast_clean(value if isinstance(value, str) else str(value))
+    text = fast_clean(value if isinstance(value, str) else text_of("opening_hours", value))
     if not text:
         return None
     if len(text) > MAX_OPENING_HOURS:

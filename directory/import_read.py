@@ -42,15 +42,17 @@ ways and areas), the commune from ``ref:INSEE`` or else the nearest commune poin
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import os
+import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from directory.csv_cells import restore
+from directory.import_csv import BadRow, CsvRecords
 from directory.text import clean
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -64,8 +66,11 @@ OSM_ID_PREFIXES = ("node/", "way/", "relation/")
 
 class ImportFailed(Exception):
     """The file as a whole cannot be imported (nothing was written). ``reason`` is a code:
-    ``not_found``, ``binary``, ``not_utf8``, ``empty``, ``missing_columns``,
-    ``unknown_columns``, ``bad_json``, ``not_geojson``, ``unknown_format``."""
+    ``not_found``, ``not_a_file`` (a directory, pipe or device), ``stdin``, ``unreadable``,
+    ``binary``, ``not_utf8``, ``empty``, ``missing_columns``, ``unknown_columns``,
+    ``wrong_delimiter``, ``bad_json``, ``not_geojson``, ``unknown_format``, and for a file
+    whose content is not the format asked: ``looks_like_geojson``, ``looks_like_csv``,
+    ``looks_like_xml``."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -85,14 +90,37 @@ class Record:
 
 
 
-def read_text(path: Path) -> str:
-    """File contents as text, refusing binary files and anything that is not UTF-8."""
+def open_regular(path: Path) -> IO[bytes]:
+    """``path`` opened for reading if it is a regular file. A pipe, a FIFO or a device
+    would hang the import or never end, and ``-`` (standard input) is not read: each is
+    refused without waiting (the open does not block on a FIFO with no writer)."""
+    if str(path) == "-":
+        raise ImportFailed("stdin")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (FileNotFoundError, NotADirectoryError):
         raise ImportFailed("not_found", str(path)) from None
-    except IsADirectoryError:
-        raise ImportFailed("not_found", str(path)) from None
+    except IsADirectoryError:  # where a directory cannot be opened at all
+        raise ImportFailed("not_a_file", str(path)) from None
+    except OSError as exc:
+        raise ImportFailed("unreadable", f"{path}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImportFailed("not_a_file", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_text(path: Path) -> str:
+    """File contents as text, refusing what is not a regular file, binary files and
+    anything that is not UTF-8."""
+    with open_regular(path) as fh:
+        try:
+            raw = fh.read()
+        except OSError as exc:
+            raise ImportFailed("unreadable", f"{path}: {exc.strerror}") from None
     if b"\x00" in raw[:65536]:
         raise ImportFailed("binary", str(path))
     try:
@@ -101,35 +129,65 @@ def read_text(path: Path) -> str:
         raise ImportFailed("not_utf8", f"byte {exc.start}") from None
 
 
+_FIRST_SIGN = re.compile(r"\s*(\S)")
+
+
+def looks_like(text: str) -> str | None:
+    """What the content looks like from its first visible character: ``geojson`` (``{``
+    or ``[``), ``xml`` (``<``: KML, GPX, HTML), or None (maybe CSV). No CSV header can
+    start so: its first cell would be an unknown column."""
+    match = _FIRST_SIGN.match(text)
+    sign = match.group(1) if match else ""
+    if sign in {"{", "["}:
+        return "geojson"
+    if sign == "<":
+        return "xml"
+    return None
+
+
+def _shown(names: list[str]) -> str:
+    """Column names for a message: a few, each cut short (a file in the wrong format
+    would otherwise print itself whole)."""
+    shown = [n if len(n) <= 40 else n[:39] + "…" for n in names[:5]]
+    return ", ".join(shown) + (", …" if len(names) > 5 else "")
+
+
 def csv_records(text: str) -> Iterator[Record]:
-    """Rows of a CSV text; header problems raise :class:`ImportFailed` before any row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFailed("empty") from None
+    """Rows of a CSV text; header problems raise :class:`ImportFailed` before any row. A
+    row is numbered by the line it starts on."""
+    if looks_like(text) is not None:
+        raise ImportFailed(f"looks_like_{looks_like(text)}")
+    records = CsvRecords(text)
+    header = records.header()
     names = [clean(h).lower() for h in header]
     if not any(names):
         raise ImportFailed("empty")
     unknown = [n for n in names if n not in CSV_COLUMNS]
     if unknown:
-        raise ImportFailed("unknown_columns", ", ".join(unknown))
+        if len(names) == 1:
+            for delimiter in (";", "\t", "|"):
+                cells = [clean(c).lower() for c in names[0].split(delimiter)]
+                if len(cells) > 1 and set(REQUIRED_COLUMNS) <= set(cells):
+                    raise ImportFailed("wrong_delimiter", "tab" if delimiter == "\t" else delimiter)
+        raise ImportFailed("unknown_columns", _shown(unknown))
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if "commune" not in names and not {"lat", "lon"} <= set(names):
         missing.append("commune")
     if missing:
         raise ImportFailed("missing_columns", ", ".join(missing))
-    return _csv_rows(reader, names)
+    return _csv_rows(records, names)
 
 
-def _csv_rows(reader: Any, names: list[str]) -> Iterator[Record]:
-    for row in reader:
+def _csv_rows(records: CsvRecords, names: list[str]) -> Iterator[Record]:
+    for number, row in records.rows(names):
+        if isinstance(row, BadRow):
+            yield Record(number, {"__error__": row.reason, "__field__": row.field})
+            continue
         joined = "".join(row)
         if not joined.strip():  # blank line (every cell empty or spaces)
             continue
         if "'" in joined:  # an exported cell's anti-formula quote comes off (csv_cells.py)
             row = [restore(cell) for cell in row]
-        number = reader.line_num
         if len(row) > len(names):
             yield Record(number, {"__error__": "too_many_cells"})
             continue
@@ -140,7 +198,15 @@ def geojson_records(text: str) -> Iterator[Record]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if looks_like(text) is None and "," in text.split("\n", 1)[0]:
+            raise ImportFailed("looks_like_csv") from None
+        if looks_like(text) == "xml":
+            raise ImportFailed("looks_like_xml") from None
         raise ImportFailed("bad_json", f"line {exc.lineno}") from None
+    except RecursionError:
+        raise ImportFailed("bad_json", "nested too deeply") from None
+    except ValueError as exc:  # a number of over 4,300 digits
+        raise ImportFailed("bad_json", str(exc)[:80]) from None
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(
         data.get("features"), list
     ):
@@ -161,39 +227,63 @@ def _centroid(geometry: Any) -> tuple[float, float] | None:
     if kind == "Point" and isinstance(coords, list | tuple) and len(coords) >= 2:
         return _lat_lon(coords)
     points: list[tuple[float, float]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list | tuple) and node and all(
-            isinstance(v, int | float) for v in node[:2]
-        ) and len(node) >= 2:
-            point = _lat_lon(node)
-            if point:
-                points.append(point)
-        elif isinstance(node, list | tuple):
-            for child in node:
-                walk(child)
-
     if kind in {"LineString", "Polygon", "MultiPolygon", "MultiLineString", "MultiPoint"}:
-        walk(coords)
+        pending = [coords]  # a stack, not recursion: nesting is the file's to choose
+        while pending:
+            node = pending.pop()
+            if not isinstance(node, list | tuple):
+                continue
+            if len(node) >= 2 and all(_is_number(v) for v in node[:2]):
+                point = _lat_lon(node)
+                if point:
+                    points.append(point)
+            else:
+                pending.extend(node)
     if not points:
         return None
     return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _lat_lon(coords: Any) -> tuple[float, float] | None:
+    """(lat, lon) of a GeoJSON position (numbers, or numbers written as text); NaN and
+    out-of-range values are left to the validation, which refuses them."""
+    if isinstance(coords[0], bool) or isinstance(coords[1], bool):
+        return None
     try:
         lon, lat = float(coords[0]), float(coords[1])
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return lat, lon
 
 
-def _first(props: Mapping[str, Any], *keys: str) -> str | None:
+def _first(props: Mapping[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` present: a text keeps its first ``;``-separated OSM value
+    (but for a name or description); anything else is returned as it is, for
+    :mod:`directory.import_convert` to turn into text or refuse."""
     for key in keys:
         value = props.get(key)
         if value not in (None, ""):
-            return str(value).split(";")[0].strip() if key not in {"description", "name"} else str(value)
+            if isinstance(value, str) and key not in {"description", "name"}:
+                return value.split(";")[0].strip()
+            return value
     return None
+
+
+_LIST_SEPARATORS = re.compile(r"[;,]")
+
+
+def _address(tags: Mapping[str, Any]) -> Any:
+    """``addr:housenumber addr:street``; a number is written out, and a part that is
+    neither text nor number is returned for the validation to refuse."""
+    parts = [_first(tags, "addr:housenumber"), _first(tags, "addr:street")]
+    for part in parts:
+        if part is not None and not isinstance(part, str) and not _is_number(part):
+            return part
+    return " ".join(str(p) for p in parts if p is not None) or None
 
 
 def _feature_values(feature: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,20 +293,23 @@ def _feature_values(feature: Mapping[str, Any]) -> dict[str, Any]:
         return {"__error__": "bad_properties"}
     raw_tags = props.get("tags")
     tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else props
-    values: dict[str, Any] = {k: props[k] for k in CSV_COLUMNS if k in props and k != "tags"}
-    if isinstance(raw_tags, list | str):
-        values["tags"] = raw_tags
+    values: dict[str, Any] = {
+        k: props[k] for k in CSV_COLUMNS if k in props and k != "tags" and props[k] is not None
+    }
+    if isinstance(raw_tags, str):  # GeoJSON tags: a list of texts, or one text split on ; or ,
+        values["tags"] = _LIST_SEPARATORS.split(raw_tags)
+    elif raw_tags is not None and not isinstance(raw_tags, dict):
+        values["tags"] = raw_tags  # a list, checked item by item, or refused
+    if isinstance(values.get("needs"), str):
+        values["needs"] = _LIST_SEPARATORS.split(values["needs"])
     osm_id = props.get("@id") or (props.get("id") if isinstance(props.get("id"), str) else None)
     osm_id = osm_id or feature.get("id")
     if osm_id is not None:
-        values["id"] = str(osm_id)
+        values["id"] = osm_id  # a number is written out, anything else refused
     values.setdefault("name", _first(tags, "name", "name:fr", "official_name", "brand"))
     values.setdefault("commune", _first(tags, "ref:INSEE", "commune_insee"))
     if "address" not in values:
-        street = " ".join(
-            p for p in (_first(tags, "addr:housenumber"), _first(tags, "addr:street")) if p
-        )
-        values["address"] = street or None
+        values["address"] = _address(tags)
     values.setdefault("postcode", _first(tags, "addr:postcode"))
     values.setdefault("phone", _first(tags, "phone", "contact:phone"))
     values.setdefault("website", _first(tags, "website", "contact:website", "url"))
@@ -265,7 +358,7 @@ def records_of(path: Path, fmt: str) -> tuple[list[Record] | Iterator[Record], s
 def count_records(path: Path) -> int | None:
     """Rough number of rows, for a progress bar's total (None when unknown)."""
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             return max(0, sum(1 for _ in fh) - 1)
-    except OSError:
+    except (ImportFailed, OSError):
         return None
