@@ -111,7 +111,7 @@ async def test_private_text_is_translated_and_answered_in_html(
     assert incoming == Incoming(platform="telegram", user_id=str(USER), chat_id=str(USER),
                                 text="a <b> & c", display_name="Marie",
                                 chat_kind=ChatKind.DIRECT, language_hint="en",
-                                event_id=str(update_id), addressed=True)
+                                event_id=str(update_id), addressed=True, redeliverable=True)
 
 
 async def test_offset_is_persisted_after_handling_and_restart_resumes(
