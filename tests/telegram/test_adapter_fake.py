@@ -672,3 +672,57 @@ async def test_a_paced_chat_never_holds_back_another_chats_message(
     release.set()
     [slow] = await emulator.wait_calls("sendMessage", 1, chat_id=USER)
     assert slow.params["text"] == "vu lent"
+
+
+async def test_a_chat_whose_reply_is_paced_does_not_delay_another_chats_answer(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    """The real pacer, not a stuck engine (issue 19): chat A's second answer must wait a
+    whole chat interval (60 s here) after its first; chat B writes meanwhile and is
+    answered at once, while A's answer is still held back by pacing."""
+    await make_adapter(FakeEngine(), chat_interval_seconds=60.0)
+    emulator.send_text(USER, "un")
+    await emulator.wait_calls("sendMessage", 1, chat_id=USER)
+    emulator.send_text(USER, "deux")  # handled, its answer now waits for its pacing turn
+    other = USER + 1
+    emulator.user(other, "Bob")
+    await asyncio.sleep(0.2)
+    emulator.send_text(other, "trois")
+    [call] = await emulator.wait_calls("sendMessage", 1, chat_id=other, timeout=10)
+    assert "trois" in call.params["text"]
+    # A's second answer is still paced: one message in A, nothing lost in the wait
+    assert [c.params["text"] for c in emulator.sent("sendMessage", USER)] == ["Écho : <b>un</b>"]
+    assert len(emulator.get_updates_calls) >= 2  # receiving went on meanwhile
+
+
+async def test_one_chats_messages_are_answered_in_order_under_concurrency(
+        emulator: BotAPIEmulator, make_adapter: AdapterFactory) -> None:
+    """Many chats at once, each engine call taking a different time: each chat's
+    messages are handled one at a time and answered in the order they were written."""
+    import random
+
+    rng = random.Random(19)
+    running: dict[str, int] = {}
+    overlaps: list[str] = []
+
+    class Jittery(FakeEngine):
+        async def handle(self, incoming: Incoming) -> list[Outgoing]:
+            running[incoming.chat_id] = running.get(incoming.chat_id, 0) + 1
+            if running[incoming.chat_id] > 1:
+                overlaps.append(incoming.chat_id)
+            await asyncio.sleep(rng.uniform(0, 0.02))
+            running[incoming.chat_id] -= 1
+            return [Outgoing.text(incoming.text)]
+
+    await make_adapter(Jittery())
+    chats = [USER + i for i in range(5)]
+    for chat in chats:
+        emulator.user(chat, f"U{chat}")
+    for n in range(20):
+        for chat in chats:
+            emulator.send_text(chat, f"{chat}-{n}")
+    await emulator.wait_for(
+        lambda: all(len(emulator.sent("sendMessage", c)) == 20 for c in chats), timeout=30)
+    for chat in chats:
+        assert [c.params["text"] for c in emulator.sent("sendMessage", chat)] == [
+            f"{chat}-{n}" for n in range(20)]
+    assert overlaps == []
