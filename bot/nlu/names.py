@@ -12,6 +12,8 @@ _NAME_STOP = word_set(
     a au aux en sur dans vers de du des d pour avec est il elle qui que c je j on et ou mais
     super top genial excellent tres vraiment trop in at on is who which and but for with
     very really great a an svp stp please pls plz merci car parce thx
+    within around near nearby close about from less under max maximum rayon moins autour
+    pres proche environ
     """
 )
 _NAME_LEAD = frozenset(
