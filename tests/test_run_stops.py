@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+VERSIONS = Path(__file__).parent.parent / "directory" / "migrations" / "versions"
 #: what ``run`` may take to stop once signalled (the brief: about 2 s)
 STOP_WITHIN = 2.5
 
@@ -113,3 +115,31 @@ def test_run_waits_for_an_unreachable_service_and_stops_at_once(
         assert bad not in text, text[-3000:]
     assert "stopped" in text
     assert "TEST-token" not in text  # the Bot API URL is logged without its token
+
+
+@pytest.mark.parametrize("moment", [r"Context impl", r"Running upgrade 0004", r"Scheduler started"],
+                         ids=["migrations-start", "migrating", "adapters-starting"])
+def test_a_signal_during_start_up_stops_it_cleanly(moment: str, tmp_path: Path) -> None:
+    """Before the adapters serve (migrations, warm-up) a SIGTERM ends it too, with code 0
+    and no traceback; a migration under way finishes first."""
+    path = config_for("telegram", closed_port(), tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "COMMUNEBOT_DB"))}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run", "-c", str(path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output = Output(process)
+    try:
+        output.wait_for(moment)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = output.text
+    assert code == 0, text[-3000:]
+    assert "Traceback" not in text and "Unclosed" not in text, text[-3000:]
+    with sqlite3.connect(tmp_path / "bot.db") as db:  # no migration was cut short
+        version = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    assert version == sorted(p.name[:4] for p in VERSIONS.glob("0*.py"))[-1]

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from nio import (
     RoomVisibility,
     WhoamiResponse,
 )
+from sqlalchemy.orm import sessionmaker
 
 from adapters.matrix.communes import commune_name
 from adapters.matrix.config import MatrixConfig, MatrixStartError
@@ -34,6 +36,7 @@ from adapters.matrix.receive import MatrixReceiving
 from adapters.matrix.send import Outbox, OutboxItemLike, PacedClient
 from adapters.matrix.state import AdapterState, Bounded, load_state, save_state
 from bot import outbox as outbox_module
+from bot.engine import forget_replies
 from bot.i18n import translator
 from bot.messages import ChatKind, EngineWithSessions, Incoming, Link, MessageHandler, Outgoing
 
@@ -203,15 +206,24 @@ class MatrixBot(MatrixReceiving):
         if match:
             await self._create_commune_room(incoming, match.group(1).strip())
             return
+        # an event whose sync token was not saved comes back after a crash: the engine
+        # keeps its answer until it is delivered, so a crash between the turn's commit
+        # and its sending loses no answer (bot.engine.forget_replies)
+        sessions = getattr(self.handler, "sessions", None)
+        keep = isinstance(sessions, sessionmaker) and incoming.event_id is not None
+        if keep:
+            incoming = replace(incoming, redeliverable=True)
         try:
             answers = await self.handler.handle(incoming)
         except Exception:
             log.exception("the engine failed on %s", incoming.event_id)
             answers = [Outgoing.text(translator(self.config.language)("matrix.internal_error"))]
-        first = True
-        for out in answers:
-            await self.deliver(out, incoming, reply=first)
-            first = False
+        for number, out in enumerate(answers):
+            # named after the event: an answer sent again after a crash is not shown twice
+            txn = f"answer:{incoming.event_id}:{number}" if incoming.event_id else None
+            await self.deliver(out, incoming, reply=number == 0, txn=txn)
+        if keep and answers:
+            await asyncio.to_thread(_delivered, sessions, str(incoming.event_id))
 
     # --- commune rooms -----------------------------------------------------------------------
 
@@ -283,6 +295,11 @@ class MatrixBot(MatrixReceiving):
         resp = await client.room_put_state(room_id, "m.room.power_levels", content)
         if isinstance(resp, ErrorResponse):
             log.warning("could not make %s a moderator of %s: %s", user_id, room_id, resp)
+
+
+def _delivered(sessions: Any, event_id: str) -> None:
+    with sessions() as session, session.begin():
+        forget_replies(session, "matrix", [event_id])
 
 
 def _engine_outbox(engine: EngineWithSessions) -> Outbox:

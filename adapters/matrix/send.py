@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +41,9 @@ from adapters.matrix.state import AdapterState, Bounded, save_state
 from bot.messages import ChatKind, Document, Incoming, Outgoing, TargetKind
 
 log = logging.getLogger("communebot.matrix")
+#: the transaction id of the event :meth:`MatrixSending.send_outgoing` is sending (None:
+#: nio draws one); a context variable, so ``_send`` keeps its two-argument form
+_TX_ID: ContextVar[str | None] = ContextVar("matrix_tx_id", default=None)
 
 
 class OutboxItemLike(Protocol):
@@ -107,6 +112,12 @@ class PacedClient(AsyncClient):
         return resp
 
 
+def transaction_id(txn: str, room_id: str, index: int) -> str:
+    """A transaction id for the ``index``-th event of the message named ``txn`` in a room:
+    the same on every try, URL-safe, and unlike any id nio draws (those are UUIDs)."""
+    return "cb" + hashlib.sha256(f"{txn}\x00{room_id}\x00{index}".encode()).hexdigest()[:40]
+
+
 def retry_after_header_ms(value: str | None) -> int | None:
     """``Retry-After: 3`` -> 3000 ms; an HTTP date or garbage -> None (nio then waits 5 s)."""
     if not value:
@@ -143,7 +154,9 @@ class MatrixSending:
 
     # --- outgoing ---------------------------------------------------------------------------
 
-    async def deliver(self, out: Outgoing, incoming: Incoming | None, reply: bool = False) -> None:
+    async def deliver(self, out: Outgoing, incoming: Incoming | None, reply: bool = False,
+                      txn: str | None = None) -> None:
+        """``txn`` names this answer for the homeserver (see :meth:`send_outgoing`)."""
         target = out.target
         if target.kind == TargetKind.REPLY and incoming is not None:
             group = incoming.chat_kind == ChatKind.GROUP and incoming.event_id is not None
@@ -155,6 +168,7 @@ class MatrixSending:
                 incoming.user_id,
                 thread=thread,
                 quote=reply,
+                txn=txn,
             )
         elif (
             target.kind == TargetKind.USER
@@ -179,8 +193,14 @@ class MatrixSending:
         reply_sender: str | None = None,
         thread: str | None = None,
         quote: bool = True,
+        txn: str | None = None,
     ) -> bool:
         """Render and send; True when every event was accepted by the homeserver.
+
+        With ``txn`` (a name stable across restarts: the answered event's id, an outbox
+        row's id) each event goes with a transaction id derived from it: sent again after
+        a crash, it is recognised by the homeserver, which keeps the first and sends
+        nothing twice (transaction ids are per access token, which a restart keeps).
 
         In a room the first event of an answer replies to the question (and mentions its
         author); when the question was written in a thread, every event of the answer
@@ -203,7 +223,11 @@ class MatrixSending:
                 content = reply_to(
                     content, reply_event, reply_sender if first else None, thread, not first
                 )
-            event_id = await self._send(room_id, content)
+            tx_token = _TX_ID.set(transaction_id(txn, room_id, index) if txn else None)
+            try:
+                event_id = await self._send(room_id, content)
+            finally:
+                _TX_ID.reset(tx_token)
             if event_id is None:
                 ok = False
             elif edit_key and edit_key not in self._edits:
@@ -261,7 +285,7 @@ class MatrixSending:
             await self.wait_for_room(room_id)
         try:
             resp = await client.room_send(
-                room_id, "m.room.message", content, ignore_unverified_devices=True
+                room_id, "m.room.message", content, tx_id=_TX_ID.get(), ignore_unverified_devices=True
             )
         except LocalProtocolError as exc:
             log.warning("cannot send to %s: %s", room_id, exc)
@@ -311,7 +335,10 @@ class MatrixSending:
                 room_id = await self.direct_room(item.chat_id.removeprefix("user:"))
             else:
                 room_id = item.chat_id
-            if room_id and await self.send_outgoing(room_id, item.outgoing):
+            # named after the row and its words: the same row sent again after a crash is
+            # one message; a row id SQLite reuses after a purge names another message
+            txn = f"outbox:{item.id}:{item.outgoing!r}"
+            if room_id and await self.send_outgoing(room_id, item.outgoing, txn=txn):
                 await asyncio.to_thread(self.outbox.mark_sent, item.id)
                 sent += 1
         return sent

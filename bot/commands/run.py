@@ -18,6 +18,27 @@ from directory.geocoding import geocoder_from_config
 
 
 async def _serve(config: Config) -> None:
+    """Until SIGINT or SIGTERM, which stop it at once from the first moment: while the
+    database is migrated (the migration ends first), while waiting for the network, or
+    while serving."""
+    main = asyncio.current_task()
+    stopping: list[bool] = []
+
+    def stop() -> None:  # once: a second signal must not cut the closing short
+        if main is not None and not stopping:
+            stopping.append(True)
+            main.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await _serve_until_cancelled(config)
+    except asyncio.CancelledError:
+        logging.getLogger("communebot").info("stopped")
+
+
+async def _serve_until_cancelled(config: Config) -> None:
     from bot.scheduler import Retention, start_scheduler, stop_scheduler
     from bot.wiring import build_engine
 
@@ -45,13 +66,8 @@ async def _serve(config: Config) -> None:
     running = [asyncio.ensure_future(task) for task in tasks]
     scheduler = start_scheduler(
         engine.sessions, retention=Retention(personal_logs=timedelta(days=config.privacy.retention_days)))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: [task.cancel() for task in running])
     try:
         await asyncio.gather(*running)
-    except asyncio.CancelledError:
-        logging.getLogger("communebot").info("stopped")
     finally:
         await stop_scheduler(scheduler)
 
@@ -63,6 +79,15 @@ async def _serve(config: Config) -> None:
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def run(config_path: str, log_level: str) -> None:
     """Run the adapters the configuration enables (Telegram, Matrix)."""
+    # a SIGTERM before the event loop takes the signals over stops it as Ctrl-C does
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        _run(config_path, log_level)
+    except KeyboardInterrupt:
+        logging.getLogger("communebot").info("stopped")
+
+
+def _run(config_path: str, log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction([])  # tokens are masked from the first log line on
     try:
