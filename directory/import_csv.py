@@ -11,15 +11,19 @@
 Here the lines are fed to the reader one by one and those of the record being read are
 kept: a record that a broken quote made of several lines is refused against the line the
 quote opened on, and its other lines are read again as the rows they were meant to be. A
-cell may span lines only in :data:`MULTILINE_COLUMNS`, and even there a continuation line
-that is a whole row by itself gives the broken quote away. An oversized cell refuses its
-row, which is read whole first (the field limit is lifted while a record is read).
+cell may span lines only in :data:`MULTILINE_COLUMNS`, and even there a line of it that
+reads like a row (:func:`_swallowed`) gives the broken quote away. An oversized cell
+refuses its row, which is read whole first (the field limit is lifted while a record is
+read).
+One swallow cannot be told from a cell over several lines: a quote left open in the
+first column, closed by a stray quote in the first cell of the next line.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,6 +33,8 @@ MAX_CELL = 128 * 1024
 MULTILINE_COLUMNS = frozenset({"description", "address"})
 #: the field limit while a record is read (a C long on every platform)
 _NO_LIMIT = 2**31 - 1
+#: the line breaks the reader splits lines on (``str.splitlines`` knows more)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -88,17 +94,22 @@ def _parse_line(line: str) -> list[str] | None:
 
 
 def _swallowed(row: list[str], names: list[str]) -> bool:
-    """Whether a record read over several lines holds rows a broken quote swallowed: a line
-    break in a column that has none, or a continuation line that is a whole row."""
+    """Whether a record read over several lines holds rows a broken quote swallowed: more
+    cells than columns, a line break in a column that has none, or a line of the cell that
+    reads like the start of a row, with as many commas as there are columns before the
+    cell (one at least): a row the quote swallowed whole, or the start of the row whose
+    quote closed it (the cells after that quote then fill the record exactly)."""
     width = len(names)
+    if len(row) > width:
+        return True
     for index, cell in enumerate(row):
         if "\n" not in cell and "\r" not in cell:
             continue
-        if index >= width or names[index] not in MULTILINE_COLUMNS:
+        if names[index] not in MULTILINE_COLUMNS:
             return True
-        for part in cell.splitlines()[1:]:
+        for part in _LINE_BREAK.split(cell)[1:]:
             cells = _parse_line(part)
-            if cells is not None and len(cells) == width:
+            if cells is not None and len(cells) >= max(2, index + 1):
                 return True
     return False
 

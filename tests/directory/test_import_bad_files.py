@@ -95,6 +95,24 @@ def test_a_swallow_that_reads_as_a_valid_row_is_still_caught(store, tmp_path: Pa
     assert report.created == 2
 
 
+def test_a_quote_left_open_in_a_description_and_closed_on_the_next_line_is_caught(
+    store, tmp_path: Path
+) -> None:
+    """The description (third column) opens a quote that line 3's ``12"`` closes: one
+    record of four cells, valid to the csv module. The description's second line starts
+    like a row (as many cells as the columns up to the description's, and one more)."""
+    _, factory = store
+    path = write(
+        tmp_path / "middle.csv",
+        "id,name,description,category,commune\n" + 'g1,Garage Un,"Pneus,garage,97415\n'
+        + 'g2,Garage Deux,Écran 12",garage,97415\n' + "g3,Garage Trois,,garage,97415\n",
+    )
+    report = import_file(factory, path)
+    assert errors(report) == [(2, "row", "unbalanced_quote")]
+    assert sorted(entries(factory)) == ["g2", "g3"]
+    assert entries(factory)["g2"].description == 'Écran 12"'
+
+
 def test_a_description_over_several_lines_is_kept_unless_it_swallowed_a_row(
     store, tmp_path: Path
 ) -> None:
