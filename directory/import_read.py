@@ -38,6 +38,12 @@ OpenStreetMap tags as produced by ``osmtogeojson`` from Overpass JSON (``@id``/`
 ``node/123``, ``name``, ``amenity=…``, ``addr:*``, ``contact:*``): tags map to a category
 through the taxonomy, the point comes from the geometry (centroid of the vertices for
 ways and areas), the commune from ``ref:INSEE`` or else the nearest commune point.
+Property values are kept as JSON gave them (``null`` dropped) for
+:func:`directory.import_convert.text_of` to write out numbers and refuse objects, lists and
+booleans per field; ``tags``/``needs`` given as one text are split on ``;`` and ``,``.
+
+Only regular files are read (:func:`open_regular`), and a content that looks like another
+format than the one asked is refused in words (:func:`looks_like`).
 """
 
 from __future__ import annotations
