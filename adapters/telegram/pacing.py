@@ -24,6 +24,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -45,6 +46,16 @@ CREATES_MESSAGE = frozenset({
     "sendMessage", "sendVenue", "sendLocation", "sendPhoto", "sendDocument",
     "copyMessage", "forwardMessage",
 })
+
+
+#: set while an update is answered: what is sent then replies to a person who just wrote.
+#: Telegram's ~30 messages/s is a limit on bulk notifications ("If you're sending bulk
+#: notifications to multiple users, the API will not allow more than 30 messages per
+#: second", Bot FAQ): replies count toward it but never wait for it, so a busy minute
+#: never queues answers behind each other; what the bot starts itself (the outbox:
+#: digests, announcements, follower notices) waits for its share. The per-chat and
+#: per-group limits and a 429's flood wait apply to both.
+ANSWERING: ContextVar[bool] = ContextVar("telegram_answering", default=False)
 
 
 class Unconfirmed(TimedOut):
@@ -163,7 +174,9 @@ class Pacer(BaseRateLimiter[None]):
         return self._chat_windows[chat]
 
     async def _turn(self, chat: str | None) -> None:
-        """Wait until this chat, the whole bot and any flood wait allow one more message."""
+        """Wait until this chat, the whole bot and any flood wait allow one more message
+        (a reply, see :data:`ANSWERING`, does not wait for the bot-wide window)."""
+        reply = ANSWERING.get()
         async with self._chat_locks.hold(chat or ""):
             windows = self._windows(chat) if chat is not None else []
             while True:
@@ -173,7 +186,7 @@ class Pacer(BaseRateLimiter[None]):
                     async with self._global:
                         now = self.clock()
                         delay = self.overall.delay(now)
-                        if delay <= 0:
+                        if delay <= 0 or reply:
                             self.overall.record(now)
                             for window in windows:
                                 window.record(now)

@@ -25,7 +25,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from adapters.telegram.config import TelegramConfig
-from adapters.telegram.pacing import Pacer
+from adapters.telegram.pacing import ANSWERING, Pacer
 from adapters.telegram.receive import TelegramReceiver
 from adapters.telegram.render import HASHED_PREFIX
 from adapters.telegram.send import TelegramSender
@@ -200,6 +200,7 @@ class TelegramAdapter:
 
     # --- one update -----------------------------------------------------------------------
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ANSWERING.set(True)  # this task's messages answer a person (pacing.ANSWERING)
         query = update.callback_query
         if query is not None:
             await self._on_press(update, query)

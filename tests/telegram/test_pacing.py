@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from adapters.telegram.pacing import Pacer, Unconfirmed, Window
+from adapters.telegram.pacing import ANSWERING, Pacer, Unconfirmed, Window
 
 
 class FakeTime:
@@ -227,3 +228,22 @@ async def test_a_connect_timeout_is_sent_again_even_for_a_message() -> None:
 
     assert await send(p, 42, callback=unreachable_once) is True
     assert calls == 2
+
+
+async def test_replies_never_wait_for_the_bulk_window_but_count_in_it() -> None:
+    """Telegram's ~30/s is a limit on bulk notifications: 40 replies to 40 people in one
+    second go at once; a digest sent then waits until the second has passed."""
+    t = FakeTime()
+    p = pacer(t)
+    start = t.now
+
+    async def replies() -> None:
+        ANSWERING.set(True)  # in its own task, as the adapter's handler does
+        for chat in range(40):
+            await send(p, chat + 1)
+
+    await asyncio.create_task(replies())
+    assert t.now == start  # no reply waited
+    assert not ANSWERING.get()  # the outbox's context is untouched
+    await send(p, 999)  # a bulk message: the window is full of replies
+    assert t.now - start == pytest.approx(1.0)
