@@ -189,11 +189,13 @@ def _csv_rows(records: CsvRecords, names: list[str]) -> Iterator[Record]:
         if isinstance(row, BadRow):
             yield Record(number, {"__error__": row.reason, "__field__": row.field})
             continue
-        joined = "".join(row)
+        # cells joined by a separator that is whitespace to str.strip and marks where each
+        # cell starts: one pass says if the row is blank and if a cell starts with a quote
+        joined = "\x1f".join(row)
         if not joined.strip():  # blank line (every cell empty or spaces)
             continue
-        if "'" in joined:  # an exported cell's anti-formula quote comes off (csv_cells.py)
-            row = [restore(cell) for cell in row]
+        if joined.startswith("'") or "\x1f'" in joined:  # an export's anti-formula quote
+            row = [restore(cell) for cell in row]  # comes off (csv_cells.py)
         if len(row) > len(names):
             yield Record(number, {"__error__": "too_many_cells"})
             continue
