@@ -13,8 +13,7 @@ kept: a record that a broken quote made of several lines is refused against the 
 quote opened on, and its other lines are read again as the rows they were meant to be. A
 cell may span lines only in :data:`MULTILINE_COLUMNS`, and even there a line of it that
 reads like a row (:func:`_swallowed`) gives the broken quote away. An oversized cell
-refuses its row, which is read whole first (the field limit is lifted while a record is
-read).
+refuses its row, which is read whole first (read again with the field limit lifted).
 One swallow cannot be told from a cell over several lines: a quote left open in the
 first column, closed by a stray quote in the first cell of the next line.
 """
@@ -48,13 +47,15 @@ class BadRow:
 
 class _Lines:
     """The lines of a text, numbered from 1, for :func:`csv.reader`. The lines of the
-    record being read are kept (:attr:`record`) and lines can be read again."""
+    record being read are kept (:attr:`record`, the first numbered :attr:`first`), and
+    lines can be read again."""
 
     def __init__(self, text: str) -> None:
-        self._source = io.StringIO(text, newline="")
+        self._next_line = iter(io.StringIO(text, newline="")).__next__
         self._again: list[tuple[int, str]] = []  # lines to read again, the next one last
         self._taken = 0  # lines taken from the text so far
-        self.record: list[tuple[int, str]] = []
+        self.record: list[str] = []
+        self.first = 0
         self.ended = False  # the reader asked past the end during this record
 
     def __iter__(self) -> _Lines:
@@ -62,23 +63,27 @@ class _Lines:
 
     def __next__(self) -> str:
         if self._again:
-            item = self._again.pop()
+            number, line = self._again.pop()
         else:
-            line = self._source.readline()
-            if not line:
+            try:
+                line = self._next_line()
+            except StopIteration:
                 self.ended = True
-                raise StopIteration
+                raise
             self._taken += 1
-            item = (self._taken, line)
-        self.record.append(item)
-        return item[1]
+            number = self._taken
+        if not self.record:
+            self.first = number
+        self.record.append(line)
+        return line
 
     def start_record(self) -> None:
         self.record = []
         self.ended = False
 
-    def read_again(self, lines: list[tuple[int, str]]) -> None:
-        self._again.extend(reversed(lines))
+    def read_again(self, first: int, lines: list[str]) -> None:
+        """``lines``, numbered from ``first``, come again before the rest of the text."""
+        self._again.extend((first + i, line) for i, line in reversed(list(enumerate(lines))))
 
 
 def _parse_line(line: str) -> list[str] | None:
@@ -129,28 +134,40 @@ class CsvRecords:
             return []
         return _parse_line(line) or []
 
+    def _read_unlimited(self) -> list[str] | None:
+        """The record that failed, read again from its first line with no field limit (so
+        that a cell over the limit is read whole, not left half for the next record); None
+        if it still fails: strict, a quote closed before text, or the end inside quotes."""
+        lines = self._lines
+        first, record = lines.first, lines.record
+        lines.start_record()
+        lines.read_again(first, record)
+        previous = csv.field_size_limit(_NO_LIMIT)
+        try:
+            return next(self._reader)
+        except (csv.Error, StopIteration):
+            return None
+        finally:
+            csv.field_size_limit(previous)
+
     def rows(self, names: list[str]) -> Iterator[tuple[int, list[str] | BadRow]]:
         """Each record after the header: its cells, or why it is refused. Blank lines come
         as rows of empty cells (or none), for the caller to skip."""
         lines, reader = self._lines, self._reader
         while True:
             lines.start_record()
-            previous = csv.field_size_limit(_NO_LIMIT)
             try:
                 row: list[str] | None = next(reader)
             except StopIteration:
                 return
-            except csv.Error:  # strict: a quote closed before text, or the end inside quotes
-                row = None
-            finally:
-                csv.field_size_limit(previous)
-            record = lines.record
-            number = record[0][0]
+            except csv.Error:  # a cell over the field limit, or a quote problem
+                row = self._read_unlimited()
+            record, number = lines.record, lines.first
             if row is None and len(record) == 1 and not lines.ended:
-                row = _parse_line(record[0][1])  # a stray quote inside one line: text
+                row = _parse_line(record[0])  # a stray quote inside one line: text
             if row is None or (len(record) > 1 and _swallowed(row, names)):
                 yield number, BadRow("row", "unbalanced_quote")
-                lines.read_again(record[1:])
+                lines.read_again(number + 1, record[1:])
                 continue
             if row and max(map(len, row)) > MAX_CELL:
                 index = next(i for i, cell in enumerate(row) if len(cell) > MAX_CELL)
