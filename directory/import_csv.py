@@ -14,8 +14,10 @@ quote opened on, and its other lines are read again as the rows they were meant 
 cell may span lines only in :data:`MULTILINE_COLUMNS`, and even there a line of it that
 reads like a row (:func:`_swallowed`) gives the broken quote away. An oversized cell
 refuses its row, which is read whole first (read again with the field limit lifted).
-One swallow cannot be told from a cell over several lines: a quote left open in the
-first column, closed by a stray quote in the first cell of the next line.
+What still reads as a real cell over several lines: a quote left open in a description
+or address and closed by a stray quote (``12"``) in an earlier column of a later row that
+has too few cells to overflow the record, or in the first cell when the description is
+the first column.
 """
 
 from __future__ import annotations
