@@ -275,8 +275,11 @@ def _errors(log_text: str) -> list[str]:
             if " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback")]
 
 
-def communebot_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "run", "-c", str(config), "--log-level", "WARNING"]
+def communebot_command(config: Path, profile: str | None = None) -> list[str]:
+    """``communebot run``; under cProfile (written at a clean stop) with ``profile``."""
+    prefix = ["-m", "cProfile", "-o", profile] if profile else []
+    return [sys.executable, *prefix, "-m", "bot.cli", "run", "-c", str(config),
+            "--log-level", "WARNING"]
 
 
 def echo_command(base_url: str, poll_timeout: int) -> list[str]:
@@ -314,10 +317,18 @@ def report(results: Sequence[Result], closed_loop: bool) -> list[str]:
     return lines
 
 
+class _Printed(list[Result]):
+    """Results, each printed as it comes (a long run shows its figures as it goes)."""
+
+    def append(self, result: Result) -> None:
+        super().append(result)
+        print(report([result], closed_loop=False)[1], flush=True)
+
+
 async def bench(args: argparse.Namespace) -> list[Result]:
     low, high = (0.0, 0.0) if args.closed_loop else (float(x) for x in args.think.split("-"))
     script = [SCRIPT[i % len(SCRIPT)] for i in range(args.messages)]
-    results: list[Result] = []
+    results = _Printed()
     with tempfile.TemporaryDirectory(prefix="bench-tg-") as tmp:
         workdir = Path(tmp)
         if not args.no_echo:
@@ -325,14 +336,24 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                 "echo (PTB)", lambda base_url: echo_command(base_url, args.poll_timeout),
                 args.users, script, (low, high), args.seed, None, workdir))
         extra = dict(item.split("=", 1) for item in args.set)
+        if args.closed_loop:
+            # capacity is what the process can answer: the echo bot paces nothing, so
+            # Telegram's 1 message/s per chat (a deliberate wait, no work) is lifted here
+            # unless --set says otherwise
+            extra.setdefault("chat_interval_seconds", "0")
+        if extra:
+            print("communebot settings: " + ", ".join(f"{k}={v}" for k, v in extra.items()))
         for backend in args.backend.split(","):
             url, drop = prepare_database(backend, workdir,
                                          args.pg_url or os.environ.get("COMMUNEBOT_TEST_PG_URL"))
             config = workdir / f"{backend}.yaml"
 
-            def command(base_url: str, url: str = url, config: Path = config) -> list[str]:
+            profile = f"{args.profile}.{backend}" if args.profile else None
+
+            def command(base_url: str, url: str = url, config: Path = config,
+                        profile: str | None = profile) -> list[str]:
                 communebot_config(config, url, base_url, args.poll_timeout, extra)
-                return communebot_command(config)
+                return communebot_command(config, profile)
             try:
                 results.append(await run_bot(
                     f"communebot ({backend})", command, args.users, script, (low, high),
@@ -359,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a telegram: setting for communebot (e.g. chat_interval_seconds=0)")
+    parser.add_argument("--profile", metavar="PATH", help="run communebot under cProfile, "
+                        "written to PATH.<backend> (read it with python -m pstats)")
     parser.add_argument("--echo-bot", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.echo_bot:
@@ -368,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     mode = "closed loop" if args.closed_loop else f"think {args.think} s"
     print(f"{args.users} users x {args.messages} messages, {mode}")
     results = asyncio.run(bench(args))
+    print("--")
     for line in report(results, args.closed_loop):
         print(line)
     print(f"load average after: {load_average()}")

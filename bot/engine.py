@@ -46,6 +46,7 @@ from bot.messages import ChatKind, Incoming, Outgoing
 from bot.outbox import outgoing_from_json, outgoing_to_json
 from bot.spec import DEFAULT_IDLE_TIMEOUT
 from bot.turn import MAX_TEXT, Conflict, Turn, _reply
+from directory.db import sqlite_writer
 from directory.models import Account, Citizen, DialogState, ProcessedEvent
 from directory.moderation import count_message
 from directory.text import clean
@@ -210,7 +211,7 @@ class Engine:
     # --- one attempt -----------------------------------------------------------------------
 
     def _handle_once(self, incoming: Incoming) -> list[Outgoing]:
-        with self._factory() as session, session.begin():
+        with sqlite_writer(self._factory), self._factory() as session, session.begin():
             if session.get_bind().dialect.name == "sqlite":
                 # straight to the driver: the ORM's statement machinery costs more than this
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")

@@ -7,6 +7,8 @@ and a busy timeout, because several bot processes may share one file.
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,6 +96,29 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory, "after_commit", _scrub_after_commit)
     return factory
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+
+
+@contextmanager
+def sqlite_writer(factory: sessionmaker[Session]) -> Iterator[None]:
+    """Around a writing transaction: on SQLite, one at a time in this process, the next
+    one woken the moment the last ends. SQLite lets one writer in and makes the others
+    poll with sleeps of up to 100 ms (its busy handler); under load those sleeps were
+    most of the slowest answers (issue 19). Writers in other processes still meet the
+    busy timeout as before. On PostgreSQL it does nothing."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        yield
+        return
+    with _WRITERS_GUARD:
+        lock = _WRITERS.get(bind)
+        if lock is None:
+            lock = _WRITERS[bind] = threading.RLock()
+    with lock:
+        yield
 
 
 @contextmanager

@@ -44,6 +44,11 @@ class TelegramConfig(BaseModel):
     #: seconds to wait for Telegram's answer to one API call, and to connect
     request_timeout: float = Field(default=10.0, gt=0)
     connect_timeout: float = Field(default=5.0, gt=0)
+    #: HTTP connections to the Bot API for everything but getUpdates (which has its own).
+    #: python-telegram-bot's default of 256 costs CPU on every request: httpcore checks
+    #: each pooled connection for every request it places (issue 19's profile: a quarter
+    #: of the process's time); a few keep-alive connections carry hundreds of messages/s
+    connection_pool_size: int = Field(default=16, ge=1, le=256)
     #: retries of one API call after a 429, a 5xx or a network error
     max_retries: int = Field(default=5, ge=0)
     #: first back-off delay after a 5xx/network error (doubles each time, capped)

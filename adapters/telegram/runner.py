@@ -93,6 +93,7 @@ class TelegramAdapter:
             .pool_timeout(config.request_timeout)
             .get_updates_read_timeout(config.request_timeout)
             .get_updates_connect_timeout(config.connect_timeout)
+            .connection_pool_size(config.connection_pool_size)
             .concurrent_updates(True)
             .build()
         )

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import forget_replies
+from directory.db import sqlite_writer
 from directory.models import AdapterState, ChatBinding
 
 
@@ -34,7 +35,7 @@ class TelegramState:
             return row.value if row else None
 
     def _set(self, key: str, value: str) -> None:
-        with self.sessions() as session, session.begin():
+        with sqlite_writer(self.sessions), self.sessions() as session, session.begin():
             row = session.get(AdapterState, self.prefix + key)
             if row is None:
                 session.add(AdapterState(key=self.prefix + key, value=value))
@@ -42,7 +43,7 @@ class TelegramState:
                 row.value = value
 
     def _delete(self, key: str) -> None:
-        with self.sessions() as session, session.begin():
+        with sqlite_writer(self.sessions), self.sessions() as session, session.begin():
             session.execute(delete(AdapterState).where(AdapterState.key == self.prefix + key))
 
     def _items(self, prefix: str) -> list[tuple[str, str]]:
@@ -53,7 +54,7 @@ class TelegramState:
 
     def _take_batch(self, items: list[tuple[int, str]], offset: int) -> None:
         """A polled batch kept in the inbox and the offset moved past it, in one commit."""
-        with self.sessions() as session, session.begin():
+        with sqlite_writer(self.sessions), self.sessions() as session, session.begin():
             for update_id, value in items:
                 key = self.prefix + f"inbox:{update_id:020d}"
                 if session.get(AdapterState, key) is None:
@@ -66,7 +67,7 @@ class TelegramState:
 
     def _inbox_done(self, update_id: int) -> None:
         """The update answered: out of the inbox, and its kept answer forgotten, together."""
-        with self.sessions() as session, session.begin():
+        with sqlite_writer(self.sessions), self.sessions() as session, session.begin():
             session.execute(delete(AdapterState).where(
                 AdapterState.key == self.prefix + f"inbox:{update_id:020d}"))
             forget_replies(session, "telegram", [str(update_id)])
