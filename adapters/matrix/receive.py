@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -51,6 +52,8 @@ SYNC_FILTER: dict[str, Any] = {
     },
     "presence": {"types": []},
 }
+#: events in hand at most before the worker waits for some to finish
+MAX_IN_HAND = 1000
 #: how long the bot stays quiet after telling a room it cannot read encrypted messages
 _E2E_NOTICE_EVERY_S = 600.0
 
@@ -160,20 +163,64 @@ class MatrixReceiving(MatrixSending):
             self._sync_tick.clear()
 
     async def _worker(self) -> None:
-        """Handle queued events in order; save the sync token after each whole batch."""
-        while True:
-            kind, *args = await self._queue.get()
-            if kind == "token":
-                self.state.next_batch = str(args[0])
-                save_state(self.store_path, self.state)
-                self._first_sync_done.set()
-                self.synced.set()
-                self.synced.clear()
-                continue
-            try:
-                await self._on_timeline_event(str(args[0]), args[1])
-            except Exception:
-                log.exception("handling a Matrix event failed")
+        """Hand queued events on, each room in order and rooms independently, so a slow
+        answer or a slow send in one room never holds another room back (issue 19); save
+        a sync token once every event of its batch and of the batches before is handled
+        (a crash replays what was not, and the engine drops repeated event ids)."""
+        in_hand: set[asyncio.Task[None]] = set()
+        tails: dict[str, asyncio.Task[None]] = {}
+        batch: list[asyncio.Task[None]] = []
+        saved: asyncio.Task[None] | None = None
+
+        def spawn(coro: Any) -> asyncio.Task[None]:
+            task = asyncio.create_task(coro)
+            in_hand.add(task)
+            task.add_done_callback(in_hand.discard)
+            return task
+
+        def forget_tail(room_id: str, done: asyncio.Task[None]) -> None:
+            if tails.get(room_id) is done:  # nothing of this room is waiting any more
+                del tails[room_id]
+
+        try:
+            while True:
+                kind, *args = await self._queue.get()
+                if kind == "token":
+                    saved = spawn(self._save_token(str(args[0]), batch, saved))
+                    batch = []
+                    continue
+                while len(in_hand) >= MAX_IN_HAND:  # back-pressure: let answers catch up
+                    await asyncio.wait(set(in_hand), return_when=asyncio.FIRST_COMPLETED)
+                room_id = str(args[0])
+                task = spawn(self._room_turn(room_id, args[1], tails.get(room_id)))
+                tails[room_id] = task
+                task.add_done_callback(functools.partial(forget_tail, room_id))
+                batch.append(task)
+        finally:
+            for task in list(in_hand):
+                task.cancel()
+
+    async def _room_turn(self, room_id: str, event: Any,
+                         before: asyncio.Task[None] | None) -> None:
+        """One event, after the room's previous one (whatever became of it)."""
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            await self._on_timeline_event(room_id, event)
+        except Exception:
+            log.exception("handling a Matrix event failed")
+
+    async def _save_token(self, token: str, batch: list[asyncio.Task[None]],
+                          before: asyncio.Task[None] | None) -> None:
+        """Save ``token`` once its batch and every earlier token's are handled."""
+        waiting = [*batch, *([before] if before is not None else [])]
+        if waiting:
+            await asyncio.wait(waiting)
+        self.state.next_batch = token
+        save_state(self.store_path, self.state)
+        self._first_sync_done.set()
+        self.synced.set()
+        self.synced.clear()
 
     async def _crypto_chores(self) -> None:
         """What ``sync_forever`` does between syncs: keys and to-device messages."""
