@@ -81,3 +81,17 @@ async def test_a_refused_token_stops_the_start_with_a_clear_error(
     config = TelegramConfig(enabled=True, token="999:wrong", base_url=emulator.base_url)
     with pytest.raises(TelegramStartError, match="token was refused"):
         await asyncio.wait_for(run_telegram(config, engine), 20)
+
+
+async def test_a_batch_is_kept_once_and_the_offset_never_goes_back(store: Any) -> None:
+    _engine, factory = store
+    state = TelegramState(factory, 111)
+    await state.take_batch([(5, {"update_id": 5}), (6, {"update_id": 6})], 6)
+    assert await state.offset() == 6
+    # the same batch again (a lost answer to getUpdates) and one more: each kept once
+    await state.take_batch([(6, {"update_id": 6}), (7, {"update_id": 7})], 7)
+    await state.take_batch([], 4)  # an older offset never moves it back
+    assert await state.offset() == 7
+    assert await state.inbox() == [{"update_id": 5}, {"update_id": 6}, {"update_id": 7}]
+    await state.inbox_done(6)
+    assert await state.inbox() == [{"update_id": 5}, {"update_id": 7}]
