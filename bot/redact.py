@@ -40,6 +40,9 @@ class RedactSecrets(logging.Filter):
             message = str(record.msg)
         record.msg = redact(message, self.secrets)
         record.args = None
+        if record.exc_info and not record.exc_text:
+            # formatted here, so that the handler's formatter prints the masked text
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text, self.secrets)
         return True

@@ -11,6 +11,8 @@ from datetime import timedelta
 import click
 
 from bot.config import Config, ConfigError, load_config, secrets_of
+from bot.logformat import configure as configure_logging
+from bot.logformat import set_secrets as set_log_secrets
 from bot.redact import install as install_redaction
 from bot.redact import redact
 from directory.db import DatabaseError
@@ -77,24 +79,27 @@ async def _serve_until_cancelled(config: Config) -> None:
               help="YAML configuration (see config.example.yaml).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def run(config_path: str, log_level: str) -> None:
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="json: one JSON object per line (time, level, logger, message, exception).")
+def run(config_path: str, log_level: str, log_format: str) -> None:
     """Run the adapters the configuration enables (Telegram, Matrix)."""
     # a SIGTERM before the event loop takes the signals over stops it as Ctrl-C does
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        _run(config_path, log_level)
+        _run(config_path, log_level, log_format)
     except KeyboardInterrupt:
         logging.getLogger("communebot").info("stopped")
 
 
-def _run(config_path: str, log_level: str) -> None:
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _run(config_path: str, log_level: str, log_format: str = "text") -> None:
+    configure_logging(log_level, log_format)
     install_redaction([])  # tokens are masked from the first log line on
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         raise click.ClickException(redact(f"configuration refused: {exc}")) from None
     install_redaction(secrets_of(config))
+    set_log_secrets(secrets_of(config))
     try:
         asyncio.run(_serve(config))
     except DatabaseError as exc:
