@@ -154,6 +154,11 @@ class Tally:
     sent: int = 0
 
 
+def set_lost_after(seconds: float) -> None:
+    global LOST_AFTER
+    LOST_AFTER = seconds
+
+
 async def wait_count(emu: LoadEmulator, chat: int, count: int, deadline: float) -> bool:
     """True once ``chat`` shows ``count`` bot messages; False at ``deadline``."""
     log = emu.chats[chat]
@@ -377,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     parser.add_argument("--quiet", type=float, default=1.5,
                         help="calibration: seconds of silence that end an answer")
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument("--lost-after", type=float, default=LOST_AFTER,
+                        help="seconds without any answer before a message counts as lost")
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a telegram: setting for communebot (e.g. chat_interval_seconds=0)")
@@ -387,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     if args.echo_bot:
         echo_bot_main(args.echo_bot, args.poll_timeout)
         return []
+    set_lost_after(args.lost_after)
     print(f"load average: {load_average()}")
     mode = "closed loop" if args.closed_loop else f"think {args.think} s"
     print(f"{args.users} users x {args.messages} messages, {mode}")

@@ -1,0 +1,52 @@
+"""Issue 14's load test: 200 simulated users x 25 messages at once, through a Bot API
+emulator on loopback whose getUpdates long-polls as Telegram's does, against the real
+``communebot run`` process (``benchmarks/bench_telegram_load.py``, closed loop: each user
+writes again as soon as the whole answer is there). Every message is answered with every
+message of its answer, nothing twice, no error logged; p50/p99 latency and the peak RSS
+are printed, not asserted (timing targets live in the benchmark): a message counts as
+lost only after 60 s without an answer, since a closed loop keeps the bot saturated."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_telegram_load.py"
+
+pytestmark = pytest.mark.slow
+
+
+def bench_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_telegram_load", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_200_users_25_messages_all_answered_once_without_error(
+        backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+    if backend == "postgres" and not os.environ.get("COMMUNEBOT_TEST_PG_URL"):
+        pytest.skip("PostgreSQL tests need COMMUNEBOT_TEST_PG_URL")
+    [result] = bench_module().main([
+        "--users", "200", "--messages", "25", "--closed-loop", "--no-echo",
+        "--backend", backend, "--quiet", "0.4", "--lost-after", "60",
+    ])
+    with capsys.disabled():
+        print(f"\n{result.name}: p50 {result.percentile(50):.1f} ms, "
+              f"p99 {result.percentile(99):.1f} ms, max {result.percentile(100):.1f} ms, "
+              f"peak RSS {result.rss_mb:.0f} MB, {result.cpu_ms:.1f} ms CPU per message, "
+              f"{result.tally.sent / result.seconds:.0f} messages/s")
+    assert result.tally.sent == 200 * 25
+    assert len(result.tally.latencies) == 200 * 25  # every message got its answer
+    assert result.tally.lost == 0
+    assert result.tally.incomplete == 0  # and every message of it
+    assert result.duplicated == 0
+    assert result.errors == 0, result.error_lines
