@@ -272,7 +272,10 @@ async def test_every_message_gets_exactly_one_answer_while_a_tenth_of_the_calls_
         if turn.callback is not None:
             assert turn.callback in emulator.answered_callbacks
     assert not emulator.open_callbacks
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # the emulated server's own complaints (aiohttp.server: "Connection lost" when the bot
+    # gave up on a slow answer, as it should) are Telegram's side, not the bot's
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR
+              and not r.name.startswith("aiohttp.server")]
     assert not errors, [r.getMessage() for r in errors[:5]]
 
     requests = sum(emulator.requests.values())
