@@ -276,8 +276,20 @@ async def run_bot(name: str, command: Callable[[str], list[str]], users: int, sc
 
 
 def _errors(log_text: str) -> list[str]:
-    return [line for line in log_text.splitlines()
-            if " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback")]
+    """Each ERROR or CRITICAL line, and for a traceback the exception it ended with (what
+    the summary shows: "Traceback (most recent call last):" alone says nothing)."""
+    found: list[str] = []
+    in_traceback = False
+    for line in log_text.splitlines():
+        if " ERROR " in line or " CRITICAL " in line:
+            found.append(line)
+        elif line.startswith("Traceback"):
+            in_traceback = True
+        elif in_traceback and line and not line.startswith((" ", "During handling",
+                                                             "The above exception")):
+            found.append(f"  raised {line}")
+            in_traceback = False
+    return found
 
 
 def communebot_command(config: Path, profile: str | None = None) -> list[str]:
@@ -335,7 +347,8 @@ async def bench(args: argparse.Namespace) -> list[Result]:
     script = [SCRIPT[i % len(SCRIPT)] for i in range(args.messages)]
     results = _Printed()
     with tempfile.TemporaryDirectory(prefix="bench-tg-") as tmp:
-        workdir = Path(tmp)
+        workdir = Path(args.keep_logs or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         if not args.no_echo:
             results.append(await run_bot(
                 "echo (PTB)", lambda base_url: echo_command(base_url, args.poll_timeout),
@@ -378,6 +391,8 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     parser.add_argument("--backend", default="sqlite", help="sqlite, postgres, or both: "
                         "sqlite,postgres")
     parser.add_argument("--pg-url", default=None)
+    parser.add_argument("--keep-logs", default=None, metavar="DIR",
+                        help="write each bot's log (and the SQLite file) to DIR and keep them")
     parser.add_argument("--poll-timeout", type=int, default=10)
     parser.add_argument("--quiet", type=float, default=1.5,
                         help="calibration: seconds of silence that end an answer")
