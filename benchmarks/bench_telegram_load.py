@@ -83,12 +83,16 @@ def echo_bot_main(base_url: str, poll_timeout: int) -> None:
 
 
 def communebot_config(path: Path, db_url: str, base_url: str, poll_timeout: int,
-                      extra: dict[str, Any]) -> None:
-    """Production settings (pacing included) pointed at the emulator."""
+                      extra: dict[str, Any], closed_loop: bool = False) -> None:
+    """Production settings (pacing included) pointed at the emulator. A closed loop lifts
+    the per-person flood control too: its simulated people type 25 messages in a few
+    seconds each, which the bot rightly silences after 20 (they would count as lost)."""
     lines = ["database:", f"  url: {db_url!r}", "telegram:", "  enabled: true",
              f"  token: {TOKEN!r}", f"  base_url: {base_url!r}",
              f"  poll_timeout: {poll_timeout}"]
     lines += [f"  {key}: {value}" for key, value in extra.items()]
+    if closed_loop:
+        lines += ["moderation:", "  flood_burst: 1000", "  flood_per_minute: 6000"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -221,6 +225,8 @@ class Result:
     cpu_ms: float
     seconds: float
     error_lines: list[str]
+    #: Bot API calls by method during the run (what a message costs in HTTP)
+    calls: dict[str, int] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         values = sorted(self.tally.latencies)
@@ -250,12 +256,15 @@ async def run_bot(name: str, command: Callable[[str], list[str]], users: int, sc
         tally = Tally()
         chats = [FIRST_USER + i for i in range(users)]
         cpu_before = cpu_seconds(proc.pid)
+        calls_before = dict(emu.calls)
         started = time.monotonic()
         await asyncio.gather(*(play_user(emu, chat, script, expected, think,
                                          random.Random(rng.random()), tally)
                                for chat in chats))
         seconds = time.monotonic() - started
         cpu = cpu_seconds(proc.pid) - cpu_before
+        calls = {method: count - calls_before.get(method, 0) for method, count in emu.calls.items()
+                 if count > calls_before.get(method, 0)}
         await asyncio.sleep(max(3.0, quiet or 0))  # late or doubled messages show up
         expected_total = sum(expected)
         duplicated = sum(max(0, len(emu.chats[chat].stamps) - expected_total) for chat in chats)
@@ -272,7 +281,7 @@ async def run_bot(name: str, command: Callable[[str], list[str]], users: int, sc
     at_stop = _errors(stderr_path.read_text(errors="replace")[len(during):])
     error_lines += [f"(at stop) {line}" for line in at_stop]
     return Result(name, tally, expected_total, duplicated, len(error_lines) - len(at_stop),
-                  rss, cpu * 1000 / max(1, tally.sent), seconds, error_lines)
+                  rss, cpu * 1000 / max(1, tally.sent), seconds, error_lines, calls)
 
 
 def _errors(log_text: str) -> list[str]:
@@ -315,6 +324,10 @@ def report(results: Sequence[Result], closed_loop: bool) -> list[str]:
             f"{r.tally.incomplete:7d} {r.duplicated:4d} {r.errors:6d} {r.rss_mb:7.1f} "
             f"{r.cpu_ms:10.2f} {r.tally.sent / r.seconds:7.1f}")
     for r in results:
+        if r.calls and r.tally.sent:
+            lines.append(f"  {r.name} Bot API calls per message: " + ", ".join(
+                f"{method} {count / r.tally.sent:.2f}"
+                for method, count in sorted(r.calls.items(), key=lambda kv: -kv[1])))
         for line in r.error_lines[:5]:
             lines.append(f"  {r.name} logged: {line[:200]}")
     floor = results[0]
@@ -370,7 +383,8 @@ async def bench(args: argparse.Namespace) -> list[Result]:
 
             def command(base_url: str, url: str = url, config: Path = config,
                         profile: str | None = profile) -> list[str]:
-                communebot_config(config, url, base_url, args.poll_timeout, extra)
+                communebot_config(config, url, base_url, args.poll_timeout, extra,
+                                  args.closed_loop)
                 return communebot_command(config, profile)
             try:
                 results.append(await run_bot(

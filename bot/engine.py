@@ -33,9 +33,10 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import Table, and_, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,7 +48,7 @@ from bot.outbox import outgoing_from_json, outgoing_to_json
 from bot.spec import DEFAULT_IDLE_TIMEOUT
 from bot.turn import MAX_TEXT, Conflict, Turn, _reply
 from directory.db import sqlite_writer
-from directory.models import Account, Citizen, DialogState, ProcessedEvent
+from directory.models import Account, Citizen, DialogState, ProcessedEvent, utcnow
 from directory.moderation import count_message
 from directory.text import clean
 
@@ -215,19 +216,20 @@ class Engine:
             if session.get_bind().dialect.name == "sqlite":
                 # straight to the driver: the ORM's statement machinery costs more than this
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            event: ProcessedEvent | None = None
+            key: dict[str, Any] | None = None
             if incoming.event_id:
-                key = (incoming.platform, incoming.event_id[:255])
-                done = session.get(ProcessedEvent, key)
-                if done is not None:
-                    # its answer, if a crash kept it from going out; else it already went
-                    return [outgoing_from_json(item) for item in done.replies or []]
-                event = ProcessedEvent(platform=key[0], event_id=key[1])
-                session.add(event)
-                session.flush()
+                key = {"ev_platform": incoming.platform, "ev_id": incoming.event_id[:255]}
+                dialect = session.get_bind().dialect.name
+                if session.execute(_claim_event(dialect), {**key, "ev_at": utcnow()}).first() is None:
+                    # handled already (or just now, by a concurrent worker whose commit this
+                    # statement waited for): its answer if a crash kept it from going out,
+                    # else nothing, since it went
+                    kept = session.execute(_EVENT_REPLIES, key).scalar()
+                    return [outgoing_from_json(item) for item in kept or []]
             replies = self._turn(session, incoming)
-            if event is not None and incoming.redeliverable and replies:
-                event.replies = [outgoing_to_json(item) for item in replies]
+            if key is not None and incoming.redeliverable and replies:
+                session.execute(_KEEP_REPLIES, {
+                    **key, "ev_replies": [outgoing_to_json(item) for item in replies]})
             return replies
 
     def _turn(self, session: Session, incoming: Incoming) -> list[Outgoing]:
@@ -308,6 +310,27 @@ class Engine:
         except Exception:
             log.exception("could not reset the dialog state after a failure")
         return [_reply(self._language_of(incoming), "engine.error")]
+
+
+@functools.cache
+def _claim_event(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING``: one round trip says whether this event
+    is new and takes it (a row comes back) or was handled already (none does)."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    table = ProcessedEvent.__table__
+    return (module.insert(table)
+            .values(platform=bindparam("ev_platform"), event_id=bindparam("ev_id"),
+                    processed_at=bindparam("ev_at"))
+            .on_conflict_do_nothing()
+            .returning(table.c.event_id))
+
+
+_EVENT_TABLE = cast("Table", ProcessedEvent.__table__)
+_EVENT_KEY = and_(_EVENT_TABLE.c.platform == bindparam("ev_platform"),
+                  _EVENT_TABLE.c.event_id == bindparam("ev_id"))
+_EVENT_REPLIES = select(_EVENT_TABLE.c.replies).where(_EVENT_KEY)
+_KEEP_REPLIES = (update(_EVENT_TABLE).where(_EVENT_KEY)
+                 .values(replies=bindparam("ev_replies", type_=_EVENT_TABLE.c.replies.type)))
 
 
 def forget_replies(session: Session, platform: str, event_ids: Iterable[str]) -> None:

@@ -9,12 +9,14 @@ bound room or group are recognised by the engine). Knows nothing of chat.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from directory import services
@@ -286,12 +288,22 @@ def citizens_of(session: Session, commune: str) -> list[int]:
 
 
 def count_message(session: Session, account_id: int, day: date) -> None:
-    """One more message of ``account_id`` on ``day`` (the engine calls it once per message)."""
-    row = session.get(Activity, (day, account_id))
-    if row is None:
-        session.add(Activity(day=day, account_id=account_id, messages=1))
-    else:
-        row.messages += 1
+    """One more message of ``account_id`` on ``day`` (the engine calls it once per message):
+    one ``INSERT … ON CONFLICT DO UPDATE`` statement, built once per backend, rather than
+    an ORM read then write (two round trips and the unit of work, on every message)."""
+    session.execute(_count_statement(session.get_bind().dialect.name),
+                    {"day": day, "account_id": account_id})
+
+
+@functools.cache
+def _count_statement(dialect: str) -> Any:
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    table = Activity.__table__
+    statement = module.insert(table).values(day=bindparam("day"),
+                                            account_id=bindparam("account_id"), messages=1)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.day, table.c.account_id],
+        set_={"messages": table.c.messages + 1})
 
 
 @dataclass

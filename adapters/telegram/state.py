@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
@@ -27,6 +28,9 @@ class TelegramState:
     def __init__(self, sessions: sessionmaker[Session], bot_id: int) -> None:
         self.sessions = sessions
         self.prefix = f"telegram:{bot_id}:"
+        #: updates answered, waiting for the commit that takes them out of the inbox
+        self._done_waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self._done_writer: asyncio.Task[None] | None = None
 
     # --- synchronous core (run in a thread) ---------------------------------------------
     def _get(self, key: str) -> str | None:
@@ -73,12 +77,14 @@ class TelegramState:
             if rows:
                 session.execute(insert(table), rows)
 
-    def _inbox_done(self, update_id: int) -> None:
-        """The update answered: out of the inbox, and its kept answer forgotten, together."""
+    def _inbox_done(self, update_ids: Sequence[int]) -> None:
+        """The updates answered: out of the inbox, and their kept answers forgotten, in one
+        commit (Core statements: two whatever the number of updates)."""
+        table = cast("Table", AdapterState.__table__)
+        keys = [self.prefix + f"inbox:{update_id:020d}" for update_id in update_ids]
         with sqlite_writer(self.sessions), self.sessions() as session, session.begin():
-            session.execute(delete(AdapterState).where(
-                AdapterState.key == self.prefix + f"inbox:{update_id:020d}"))
-            forget_replies(session, "telegram", [str(update_id)])
+            session.execute(delete(table).where(table.c.key.in_(keys)))
+            forget_replies(session, "telegram", [str(update_id) for update_id in update_ids])
 
     def _bound_chats(self, insee: str) -> list[str]:
         with self.sessions() as session:
@@ -122,7 +128,35 @@ class TelegramState:
         await asyncio.to_thread(self._take_batch, [(i, json.dumps(d)) for i, d in updates], offset)
 
     async def inbox_done(self, update_id: int) -> None:
-        await asyncio.to_thread(self._inbox_done, update_id)
+        """Returns once the update is out of the inbox (committed).
+
+        Group commit: while one commit is being written, the updates answered meanwhile
+        wait and go together in the next, so under load there are far fewer commits than
+        updates, and an idle bot still commits at once (no timer, no added delay)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # a caller cancelled meanwhile (a stop) leaves its failure read, not logged as lost
+        waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._done_waiting.append((update_id, waiter))
+        if self._done_writer is None or self._done_writer.done():
+            self._done_writer = asyncio.create_task(self._write_done())
+        await asyncio.shield(waiter)
+
+    async def _write_done(self) -> None:
+        while self._done_waiting:
+            batch, self._done_waiting = self._done_waiting, []
+            try:
+                await asyncio.to_thread(self._inbox_done, [update_id for update_id, _ in batch])
+            except BaseException as exc:  # each waiter hears it (a stop cancels this task too)
+                failure = exc if isinstance(exc, Exception) else RuntimeError("stopped")
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(failure)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     async def inbox(self) -> list[dict[str, Any]]:
         items = await asyncio.to_thread(self._items, "inbox:")
