@@ -72,6 +72,17 @@ class PrivacyConfig(BaseModel):
     retention_days: int = Field(default=30, ge=1, le=3650)
 
 
+class MonitoringConfig(BaseModel):
+    """``/healthz`` and Prometheus ``/metrics`` (``bot.health``), for the operator: bound to
+    the loopback interface unless told otherwise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -82,6 +93,7 @@ class Config(BaseModel):
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     #: ``platform:user id`` of the people who run the bot: ids, never display names
     admins: list[str] = Field(default_factory=list)
 

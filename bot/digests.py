@@ -19,6 +19,7 @@ from typing import cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.i18n import translator
 from bot.messages import Outgoing, Platform, Target, TargetKind
 from bot.outbox import citizen_target, outgoing_to_json, user_chat_id
@@ -117,6 +118,7 @@ def run_due(factory: sessionmaker[Session], now: datetime, *, batch: int = BATCH
             break
     if due:
         log.info("digests: %d due, %d queued, %d with nothing new", due, queued, empty)
+        metrics.digests_queued(queued)
     return RunResult(due=due, queued=queued, empty=empty)
 
 

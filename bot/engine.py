@@ -30,6 +30,7 @@ import functools
 import importlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.dialog import Services
 from bot.flood import FloodControl
 from bot.i18n import LANGUAGES, Translator, pick_language, translator
@@ -125,6 +127,8 @@ class Engine:
         flood: FloodControl | None = None,
     ) -> None:
         self._factory = session_factory
+        #: the turn's metrics label, per worker thread (turns run in several at once)
+        self._label = threading.local()
         self.admins = frozenset(admins)
         self._parse = parse
         self._parse_loaded = parse is not None
@@ -155,13 +159,18 @@ class Engine:
                 return [_reply(self._language_of(incoming), "engine.flood")]
             if verdict == "drop":
                 return []
+        started = time.perf_counter()
+        self._label.value = "other"
         for attempt in range(self.retries + 1):
             if attempt:
                 # two writers on one person (two processes, a double tap): wait a little,
                 # a different little for each, and try again before apologising
                 time.sleep(random.uniform(0.005, 0.03) * attempt)
             try:
-                return self._handle_once(incoming)
+                replies = self._handle_once(incoming)
+                metrics.message_handled(incoming.platform, getattr(self._label, "value", "other"),
+                                        time.perf_counter() - started)
+                return replies
             except Conflict:
                 continue
             except IntegrityError:
@@ -244,7 +253,9 @@ class Engine:
         count_message(session, account.id, self.clock().astimezone(UTC).date())
         turn = Turn(self, session, incoming, account, citizen, is_new, row)
         del row  # the turn owns the dialog row now (and drops it when the dialog ends)
-        return turn.run()
+        replies = turn.run()
+        self._label.value = turn.label
+        return replies
 
     def _user(
         self, session: Session, incoming: Incoming
@@ -292,6 +303,7 @@ class Engine:
         """A bug or an unusable state: apologise, and reset this chat's dialog."""
         log.error("message from %s:%s failed", incoming.platform, incoming.user_id,
                   exc_info=exc)
+        metrics.error("engine")
         try:
             with self._factory() as session, session.begin():
                 account_id = session.scalar(

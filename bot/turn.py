@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 from dataclasses import replace
 from datetime import UTC
@@ -215,6 +216,19 @@ class Turn:
         return self.citizen.home_insee or self.chat_commune
 
     # --- routing ---------------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """What this message was about, for the metrics: the command's dialog, the parsed
+        intent, else the open dialog; a bounded set (never anything the user typed)."""
+        if self._command_read is not None:
+            return self.specs.dialog_for_command(self._command_read.name) or "command"
+        intent = getattr(self._parsed, "intent", None) if self._parsed is not _UNREAD else None
+        if isinstance(intent, str) and intent in known_intents():
+            return intent
+        if self.conv.dialog:
+            return self.conv.dialog
+        return "choice" if self.incoming.choice_id else "other"
 
     def run(self) -> list[Outgoing]:
         try:
@@ -673,3 +687,11 @@ def _is_follow_up(parse: Any) -> bool:
     # "within 40 km" alone: the last question, wider
     subject = any(getattr(parse, name, None) for name in ("category", "name", "commune", "kind"))
     return bool(getattr(parse, "radius_km", None)) and intent == "search" and not subject
+
+
+@functools.cache
+def known_intents() -> frozenset[str]:
+    """The NLU's intents (imported on first use: the metrics label, not the turn, needs it)."""
+    from bot.nlu.intents import INTENTS
+
+    return frozenset(INTENTS)

@@ -143,3 +143,65 @@ def test_a_signal_during_start_up_stops_it_cleanly(moment: str, tmp_path: Path) 
     with sqlite3.connect(tmp_path / "bot.db") as db:  # no migration was cut short
         version = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
     assert version == sorted(p.name[:4] for p in VERSIONS.glob("0*.py"))[-1]
+
+
+def free_port() -> int:
+    return closed_port()
+
+
+def test_run_serves_healthz_and_metrics_and_stops_them_cleanly(tmp_path: Path) -> None:
+    """``monitoring.enabled``: while the Bot API is unreachable ``/healthz`` answers 503 and
+    says what the adapter waits for; ``/metrics`` answers; SIGTERM closes the port too."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    path = config_for("telegram", closed_port(), tmp_path)
+    values = yaml.safe_load(path.read_text())
+    port = free_port()
+    values["monitoring"] = {"enabled": True, "port": port}
+    path.write_text(yaml.safe_dump(values))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "COMMUNEBOT_DB"))}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run", "-c", str(path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output = Output(process)
+    try:
+        output.wait_for(WAITING["telegram"])
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert refused.value.code == 503
+        body = json.loads(refused.value.read())
+        assert body["database"]["ok"] is True
+        assert "waiting for the Bot API" in body["adapters"]["telegram"]["detail"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as scraped:
+            text = scraped.read().decode()
+        assert "communebot_outbox_backlog" in text and "communebot_errors_total" in text
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0, output.text[-3000:]
+    assert "Traceback" not in output.text and "Unclosed" not in output.text
+    with socket.socket() as again, pytest.raises(ConnectionRefusedError):  # closed with it
+        again.connect(("127.0.0.1", port))
+
+
+def test_run_refuses_a_monitoring_port_in_use_in_words(tmp_path: Path) -> None:
+    path = config_for("telegram", closed_port(), tmp_path)
+    values = yaml.safe_load(path.read_text())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        values["monitoring"] = {"enabled": True, "port": taken.getsockname()[1]}
+        path.write_text(yaml.safe_dump(values))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "COMMUNEBOT_DB"))}
+        done = subprocess.run(
+            [sys.executable, "-c", "from bot.cli import main; main()", "run", "-c", str(path)],
+            env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "monitoring: cannot listen on 127.0.0.1:" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -39,6 +39,8 @@ from adapters.matrix.inbound import (
 )
 from adapters.matrix.send import MatrixSending
 from adapters.matrix.state import Bounded, save_state
+from bot import metrics
+from bot.health import HEALTH
 from bot.i18n import translator
 from bot.messages import Incoming, Outgoing
 
@@ -133,6 +135,8 @@ class MatrixReceiving(MatrixSending):
                 resp = SyncError(f"{type(exc).__name__}: {exc}")
             if isinstance(resp, SyncError):
                 log.warning("Matrix sync failed (%s); retrying in %.1f s", resp, backoff)
+                HEALTH.disconnected("matrix", f"sync failed: {resp.status_code or resp.message}")
+                metrics.error("platform_api")
                 if resp.status_code == "M_UNKNOWN_TOKEN" and self.config.password is not None:
                     self.state.access_token = ""
                     await client.close()
@@ -151,6 +155,7 @@ class MatrixReceiving(MatrixSending):
                 backoff = min(backoff * 2, self.config.max_backoff_s)
                 continue
             backoff = 0.5
+            HEALTH.connected("matrix")
             try:
                 await self._on_sync(resp, backlog=token is None)
             except Exception:  # one bad event must not stop the bot; nio state is fine

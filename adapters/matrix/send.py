@@ -38,6 +38,8 @@ from nio.responses import Response
 from adapters.matrix.config import MatrixConfig
 from adapters.matrix.render import contents, file_content, replacement, reply_to
 from adapters.matrix.state import AdapterState, Bounded, save_state
+from bot import metrics
+from bot.health import HEALTH
 from bot.messages import ChatKind, Document, Incoming, Outgoing, TargetKind
 
 log = logging.getLogger("communebot.matrix")
@@ -91,6 +93,7 @@ class PacedClient(AsyncClient):
         wait = float(await super().get_timeout_retry_wait_time(got_timeouts))
         log.warning("waiting for the Matrix homeserver %s (no answer, %d in a row): next try in %.1f s",
                     self.homeserver, got_timeouts, wait)
+        HEALTH.disconnected("matrix", f"waiting for the homeserver ({got_timeouts} in a row)")
         return wait
 
     async def create_matrix_response(
@@ -341,6 +344,8 @@ class MatrixSending:
             if room_id and await self.send_outgoing(room_id, item.outgoing, txn=txn):
                 await asyncio.to_thread(self.outbox.mark_sent, item.id)
                 sent += 1
+            else:
+                metrics.outbox_failed("matrix")
         return sent
 
     async def _outbox_loop(self) -> None:

@@ -39,6 +39,8 @@ from adapters.telegram.config import TelegramConfig
 from adapters.telegram.pacing import KeyedLocks, is_retryable, retry_seconds
 from adapters.telegram.state import TelegramState
 from adapters.telegram.updates import update_chat_id
+from bot import metrics
+from bot.health import HEALTH
 
 log = logging.getLogger("communebot.telegram")
 
@@ -120,6 +122,7 @@ class TelegramReceiver:
                     offset=offset, timeout=self.config.poll_timeout,
                     allowed_updates=ALLOWED_UPDATES)
                 failures = 0
+                HEALTH.connected("telegram")
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
                 continue
@@ -131,6 +134,8 @@ class TelegramReceiver:
                     log.error("getUpdates failed: %s", exc)
                 delay = min(self.config.backoff_seconds * 2**failures, self.config.backoff_max_seconds)
                 failures += 1
+                HEALTH.disconnected("telegram", f"getUpdates failed: {exc}")
+                metrics.error("platform_api")
                 log.warning("getUpdates failed (%s): again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -260,6 +265,7 @@ class TelegramReceiver:
             url=self.config.webhook_url, secret_token=self.secret,
             allowed_updates=ALLOWED_UPDATES, max_connections=self.config.max_connections,
             drop_pending_updates=self.config.drop_pending_updates)
+        HEALTH.connected("telegram")
 
     async def _webhook_request(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

@@ -36,7 +36,9 @@ from adapters.telegram.updates import (
     is_readable,
     message_incoming,
 )
+from bot import metrics
 from bot.commands_menu import commands_menu
+from bot.health import HEALTH
 from bot.i18n import pick_language, translator
 from bot.messages import ChatKind, EngineWithSessions, Incoming, MessageHandler
 
@@ -148,6 +150,7 @@ class TelegramAdapter:
             except NetworkError as exc:  # unreachable, timed out, or a 5xx answer
                 log.warning("waiting for the Telegram Bot API at %s (%s): next try in %.1f s",
                             self.config.base_url, exc, delay)
+                HEALTH.disconnected("telegram", f"waiting for the Bot API: {exc}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, max(self.config.backoff_max_seconds, delay))
 
@@ -266,6 +269,7 @@ class TelegramAdapter:
                 await sender.deliver(item, incoming, pressed)
             except Exception:
                 log.exception("delivering a reply to %s failed", chat_id)
+                metrics.error("delivery")
                 failed = True
         if failed:
             await self._apologize(chat_id, incoming)

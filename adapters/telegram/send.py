@@ -41,7 +41,7 @@ from adapters.telegram.render import (
     with_deep_links,
 )
 from adapters.telegram.state import TelegramState
-from bot import outbox
+from bot import metrics, outbox
 from bot.i18n import translator
 from bot.messages import Document, Incoming, Outgoing, TargetKind, Text
 
@@ -330,6 +330,7 @@ class TelegramSender:
                 await self.send_following(int(chat), entry.outgoing)
             except Exception:
                 log.exception("outbox message %s to %s failed", entry.id, chat)
+                metrics.outbox_failed("telegram")
                 continue
             await asyncio.to_thread(mark, entry.id)
             sent += 1

@@ -65,6 +65,21 @@ async def _serve_until_cancelled(config: Config) -> None:
         raise click.ClickException(
             "no adapter is enabled: set telegram.enabled or matrix.enabled in the configuration"
         )
+    monitor = None
+    if config.monitoring.enabled:
+        from bot.health import HEALTH, MonitoringServer
+
+        for adapter, enabled in (("telegram", config.telegram.enabled),
+                                 ("matrix", config.matrix.enabled)):
+            if enabled:
+                HEALTH.expect(adapter)
+        monitor = MonitoringServer(engine.sessions, config.monitoring.listen, config.monitoring.port)
+        try:
+            await monitor.start()
+        except OSError as exc:
+            raise click.ClickException(
+                f"monitoring: cannot listen on {config.monitoring.listen}:{config.monitoring.port}"
+                f" ({exc.strerror or exc}); change monitoring.port or monitoring.listen") from None
     running = [asyncio.ensure_future(task) for task in tasks]
     scheduler = start_scheduler(
         engine.sessions, retention=Retention(personal_logs=timedelta(days=config.privacy.retention_days)))
@@ -72,6 +87,8 @@ async def _serve_until_cancelled(config: Config) -> None:
         await asyncio.gather(*running)
     finally:
         await stop_scheduler(scheduler)
+        if monitor is not None:
+            await monitor.stop()
 
 
 @click.command("run")
