@@ -231,8 +231,11 @@ class Engine:
                 dialect = session.get_bind().dialect.name
                 if session.execute(_claim_event(dialect), {**key, "ev_at": utcnow()}).first() is None:
                     # handled already (or just now, by a concurrent worker whose commit this
-                    # statement waited for): its answer if a crash kept it from going out,
-                    # else nothing, since it went
+                    # statement waited for). Its answer, if a crash kept it from going out,
+                    # only to the adapter's own replay: a redelivery that reached another
+                    # worker must not send what the first one is sending
+                    if not incoming.replay:
+                        return []
                     kept = session.execute(_EVENT_REPLIES, key).scalar()
                     return [outgoing_from_json(item) for item in kept or []]
             replies = self._turn(session, incoming)

@@ -50,6 +50,11 @@ class Incoming:
     #: crash (Telegram's inbox): the engine keeps the answer with the event id until the
     #: adapter clears it (``bot.engine.forget_replies``) and gives it back on the replay
     redeliverable: bool = False
+    #: the engine may hand back an answer kept for this event if it was handled already:
+    #: the adapter replays its own inbox after a crash (Telegram), or sending again cannot
+    #: show it twice (Matrix transaction ids). Otherwise a handled event gets ``[]``: it
+    #: is a redelivery another worker (or an earlier delivery) is answering
+    replay: bool = False
 
 
 # --- light semantic markup -------------------------------------------------------------

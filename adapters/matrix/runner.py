@@ -38,6 +38,7 @@ from adapters.matrix.state import AdapterState, Bounded, load_state, save_state
 from bot import outbox as outbox_module
 from bot.engine import forget_replies
 from bot.i18n import translator
+from bot.leader import engine_of, hold, lock_for
 from bot.messages import ChatKind, EngineWithSessions, Incoming, Link, MessageHandler, Outgoing
 
 log = logging.getLogger("communebot.matrix")
@@ -195,11 +196,16 @@ class MatrixBot(MatrixReceiving):
     async def run(self) -> None:
         """Start, then sync until cancelled (``communebot run`` cancels on SIGTERM); a stop
         while still waiting for the homeserver closes the client too."""
+        # one process syncs this account, whatever the number of workers (bot/leader.py)
+        lock = lock_for(engine_of(getattr(self.handler, "sessions", None)),
+                        f"matrix-sync:{self.config.user_id}", Path(self.config.store_path))
+        await hold(lock, f"the Matrix sync of {self.config.user_id}")
         try:
             await self.start()
             await asyncio.gather(*self._tasks)
         finally:
             await self.stop()
+            await asyncio.to_thread(lock.release)
     async def dispatch(self, incoming: Incoming) -> None:
         """Hand one Incoming to the engine and deliver what it answers."""
         match = _ROOM_CREATE.match(incoming.text) if incoming.addressed else None
@@ -212,7 +218,8 @@ class MatrixBot(MatrixReceiving):
         sessions = getattr(self.handler, "sessions", None)
         keep = isinstance(sessions, sessionmaker) and incoming.event_id is not None
         if keep:
-            incoming = replace(incoming, redeliverable=True)
+            # its transaction ids make a second sending of a kept answer harmless
+            incoming = replace(incoming, redeliverable=True, replay=True)
         try:
             answers = await self.handler.handle(incoming)
         except Exception:

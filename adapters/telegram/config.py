@@ -40,6 +40,10 @@ class TelegramConfig(BaseModel):
     max_connections: int = Field(default=40, ge=1, le=100)
     #: forget the updates Telegram queued while the bot was down
     drop_pending_updates: bool = False
+    #: this process's name when several webhook workers share one database and one URL
+    #: (README, "Running several workers"): each keeps and replays its own inbox. Give
+    #: each worker a distinct, stable name (a restarted worker must get its name back)
+    worker_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$")
 
     #: seconds to wait for Telegram's answer to one API call, and to connect
     request_timeout: float = Field(default=10.0, gt=0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hmac
 import logging
 from collections import OrderedDict
@@ -43,6 +44,9 @@ from bot import metrics
 from bot.health import HEALTH
 
 log = logging.getLogger("communebot.telegram")
+#: set while an update is handled from this worker's inbox at start (a replay after a
+#: crash): only then may the engine hand back an answer it kept (``Incoming.replay``)
+REPLAYING: contextvars.ContextVar[bool] = contextvars.ContextVar("telegram_replaying", default=False)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -180,7 +184,7 @@ class TelegramReceiver:
             if update is None:
                 continue
             self._remember(update.update_id)
-            self._spawn(self._webhook_handle(update))
+            self._spawn(self._webhook_handle(update), replaying=True)
 
     async def _salvage(self, offset: int | None) -> tuple[list[Update], int | None]:
         """The pending updates that parse, and the highest update id seen (None on failure)."""
@@ -260,7 +264,7 @@ class TelegramReceiver:
                 await self.state.inbox_done(int(data.get("update_id", 0)))
                 continue
             self._remember(update.update_id)
-            self._spawn(self._webhook_handle(update))
+            self._spawn(self._webhook_handle(update), replaying=True)
         await self.app.bot.set_webhook(
             url=self.config.webhook_url, secret_token=self.secret,
             allowed_updates=ALLOWED_UPDATES, max_connections=self.config.max_connections,
@@ -300,7 +304,10 @@ class TelegramReceiver:
         while len(self._recent) > _RECENT_MEMORY:
             self._recent.popitem(last=False)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
+    def _spawn(self, coro: Any, replaying: bool = False) -> None:
+        context = contextvars.copy_context()
+        if replaying:
+            context.run(REPLAYING.set, True)
+        task = asyncio.create_task(coro, context=context)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

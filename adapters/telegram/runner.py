@@ -26,7 +26,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from adapters.telegram.config import TelegramConfig
 from adapters.telegram.pacing import ANSWERING, Pacer
-from adapters.telegram.receive import TelegramReceiver
+from adapters.telegram.receive import REPLAYING, TelegramReceiver
 from adapters.telegram.render import HASHED_PREFIX
 from adapters.telegram.send import TelegramSender
 from adapters.telegram.state import TelegramState
@@ -124,7 +124,7 @@ class TelegramAdapter:
         await self._reach_telegram()
         bot_user = self.app.bot.bot
         self.me = BotIdentity(bot_user.id, bot_user.username or "")
-        self.state = TelegramState(self.sessions, bot_user.id)
+        self.state = TelegramState(self.sessions, bot_user.id, self.config.worker_id)
         self.sender = TelegramSender(self.app.bot, self.state)
         self.receiver = TelegramReceiver(self.app, self.config, self.state, self.secret)
         log.info("Telegram bot @%s (%s mode)", self.me.username, self.config.mode)
@@ -251,6 +251,8 @@ class TelegramAdapter:
 
     async def _answer(self, incoming: Incoming, pressed: int | None) -> None:
         """Engine, then rendering; the user hears about a failure instead of silence."""
+        if REPLAYING.get():
+            incoming = replace(incoming, replay=True)
         sender = self._sender()
         chat_id = int(incoming.chat_id)
         delay = TYPING_AFTER_SECONDS if incoming.addressed else None

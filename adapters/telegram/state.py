@@ -1,7 +1,8 @@
 """What the Telegram adapter keeps across restarts, in the ``adapter_state`` table.
 
 - ``offset``: the last update handled to the end (polling resumes just after it);
-- ``inbox:<update_id>``: an update taken but not yet answered to the end (replayed at start;
+- ``inbox:<update_id>`` (``inbox@<worker>:<update_id>`` for a named webhook worker): an
+  update taken but not yet answered to the end (replayed at start by the worker that took it;
   its answer, kept by the engine with the update id until :meth:`inbox_done`, is sent again
   rather than lost when a crash came between the turn's commit and its delivery);
 - ``cb:<digest>``: a choice id too long for callback data, under the digest sent instead.
@@ -25,9 +26,12 @@ from directory.models import AdapterState, ChatBinding
 
 
 class TelegramState:
-    def __init__(self, sessions: sessionmaker[Session], bot_id: int) -> None:
+    def __init__(self, sessions: sessionmaker[Session], bot_id: int, worker: str = "") -> None:
         self.sessions = sessions
         self.prefix = f"telegram:{bot_id}:"
+        #: this process's own inbox: several webhook workers on one database each replay
+        #: only what they took themselves (another's in-flight updates are not theirs)
+        self.inbox_prefix = f"inbox@{worker}:" if worker else "inbox:"
         #: updates answered, waiting for the commit that takes them out of the inbox
         self._done_waiting: list[tuple[int, asyncio.Future[None]]] = []
         self._done_writer: asyncio.Task[None] | None = None
@@ -60,7 +64,7 @@ class TelegramState:
         """A polled batch kept in the inbox and the offset moved past it, in one commit.
         Core statements, three at most whatever the batch size: it runs for every batch,
         and the ORM's per-row ``get`` cost as much as half an engine turn under load."""
-        keys = {self.prefix + f"inbox:{update_id:020d}": value for update_id, value in items}
+        keys = {self.prefix + f"{self.inbox_prefix}{update_id:020d}": value for update_id, value in items}
         offset_key = self.prefix + "offset"
         table = cast("Table", AdapterState.__table__)
         with sqlite_writer(self.sessions), self.sessions() as session, session.begin():
@@ -81,7 +85,7 @@ class TelegramState:
         """The updates answered: out of the inbox, and their kept answers forgotten, in one
         commit (Core statements: two whatever the number of updates)."""
         table = cast("Table", AdapterState.__table__)
-        keys = [self.prefix + f"inbox:{update_id:020d}" for update_id in update_ids]
+        keys = [self.prefix + f"{self.inbox_prefix}{update_id:020d}" for update_id in update_ids]
         with sqlite_writer(self.sessions), self.sessions() as session, session.begin():
             session.execute(delete(table).where(table.c.key.in_(keys)))
             forget_replies(session, "telegram", [str(update_id) for update_id in update_ids])
@@ -122,7 +126,7 @@ class TelegramState:
         await self.set("offset", str(update_id))
 
     async def inbox_put(self, update_id: int, data: dict[str, Any]) -> None:
-        await self.set(f"inbox:{update_id:020d}", json.dumps(data))
+        await self.set(f"{self.inbox_prefix}{update_id:020d}", json.dumps(data))
 
     async def take_batch(self, updates: list[tuple[int, dict[str, Any]]], offset: int) -> None:
         await asyncio.to_thread(self._take_batch, [(i, json.dumps(d)) for i, d in updates], offset)
@@ -159,7 +163,7 @@ class TelegramState:
                         waiter.set_result(None)
 
     async def inbox(self) -> list[dict[str, Any]]:
-        items = await asyncio.to_thread(self._items, "inbox:")
+        items = await asyncio.to_thread(self._items, self.inbox_prefix)
         return [json.loads(value) for _key, value in sorted(items)]
 
     async def migrate_chat(self, old: str, new: str) -> int:

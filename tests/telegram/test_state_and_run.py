@@ -95,3 +95,20 @@ async def test_a_batch_is_kept_once_and_the_offset_never_goes_back(store: Any) -
     assert await state.inbox() == [{"update_id": 5}, {"update_id": 6}, {"update_id": 7}]
     await state.inbox_done(6)
     assert await state.inbox() == [{"update_id": 5}, {"update_id": 7}]
+
+
+async def test_each_webhook_worker_keeps_and_replays_its_own_inbox(store: Any) -> None:
+    """Two workers of one bot on one database: a worker's replay at start takes only what
+    it took itself (the other's updates may be in flight there), and answered updates
+    leave the inbox together, several in one commit when they come at once."""
+    _engine, factory = store
+    a, b, single = (TelegramState(factory, 111, "a"), TelegramState(factory, 111, "b"),
+                    TelegramState(factory, 111))
+    for update_id in (1, 2, 3):
+        await a.inbox_put(update_id, {"update_id": update_id})
+    await b.inbox_put(4, {"update_id": 4})
+    assert [u["update_id"] for u in await a.inbox()] == [1, 2, 3]
+    assert await b.inbox() == [{"update_id": 4}]
+    assert await single.inbox() == []  # an unnamed worker has its own inbox too
+    await asyncio.gather(a.inbox_done(1), a.inbox_done(2), b.inbox_done(4))
+    assert await a.inbox() == [{"update_id": 3}] and await b.inbox() == []
