@@ -306,7 +306,7 @@ class Engine:
         """A bug or an unusable state: apologise, and reset this chat's dialog."""
         log.error("message from %s:%s failed", incoming.platform, incoming.user_id,
                   exc_info=exc)
-        metrics.error("engine")
+        metrics.error(metrics.kind_of(exc))
         try:
             with self._factory() as session, session.begin():
                 account_id = session.scalar(

@@ -57,6 +57,14 @@ def error(kind: ErrorKind) -> None:
     ERRORS.labels(kind=kind).inc()
 
 
+def kind_of(exc: BaseException) -> ErrorKind:
+    """A failed turn's kind: the database's when it was unreachable or refused the
+    work (a connection lost, a lock timeout), else the engine's (a bug)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return "database" if isinstance(exc, OperationalError | InterfaceError) else "engine"
+
+
 def outbox_failed(platform: str) -> None:
     OUTBOX_FAILURES.labels(platform=platform).inc()
 
