@@ -67,12 +67,10 @@ async def _serve_until_cancelled(config: Config) -> None:
         )
     monitor = None
     if config.monitoring.enabled:
-        from bot.health import HEALTH, MonitoringServer
+        from bot.health import HEALTH, MonitoringServer, silence_limits
 
-        for adapter, enabled in (("telegram", config.telegram.enabled),
-                                 ("matrix", config.matrix.enabled)):
-            if enabled:
-                HEALTH.expect(adapter)
+        for adapter, max_silence in silence_limits(config).items():
+            HEALTH.expect(adapter, max_silence)
         monitor = MonitoringServer(engine.sessions, config.monitoring.listen, config.monitoring.port)
         try:
             await monitor.start()
