@@ -223,6 +223,7 @@ class MonitoringServer:
         log.info("monitoring on http://%s:%d (/healthz, /metrics)", self.listen, self.port)
 
     async def stop(self) -> None:
+        metrics.unwatch_outbox()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

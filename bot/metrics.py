@@ -122,4 +122,13 @@ def watch_outbox(sessions: sessionmaker[Session]) -> OutboxBacklog:
     return _backlog
 
 
+def unwatch_outbox() -> None:
+    """Stop counting the backlog (the monitoring server stopped, its store may be gone:
+    a later scrape must not count a database error for it)."""
+    global _backlog
+    if _backlog is not None:
+        REGISTRY.unregister(_backlog)
+        _backlog = None
+
+
 _backlog: OutboxBacklog | None = None

@@ -292,11 +292,13 @@ class MatrixSending:
             )
         except LocalProtocolError as exc:
             log.warning("cannot send to %s: %s", room_id, exc)
+            metrics.error("delivery")
             return None
         if isinstance(resp, RoomSendResponse):
             self._own_events.put(resp.event_id, room_id)
             return str(resp.event_id)
         log.warning("sending to %s failed: %s", room_id, resp)
+        metrics.error("delivery")
         return None
 
     async def direct_room(self, user_id: str) -> str | None:
