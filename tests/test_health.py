@@ -5,6 +5,7 @@ probes, and the port is the configured one; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -183,3 +184,45 @@ def test_the_server_listens_on_the_configured_port(store: Any) -> None:
     assert asyncio.run(scenario()) == 200
     with socket.socket() as again, pytest.raises(ConnectionRefusedError):  # stopped with it
         again.connect(("127.0.0.1", port))
+
+
+def test_a_matrix_standby_is_healthy_until_it_takes_over_the_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several workers: the one waiting for another's Matrix sync lock is not restarted
+    by its orchestrator for it; once it holds the lock it must connect to be healthy."""
+    import functools
+
+    from adapters.matrix import runner
+    from adapters.matrix.config import MatrixConfig
+    from bot.health import HEALTH
+    from bot.leader import hold, lock_for
+
+    monkeypatch.setattr(HEALTH, "adapters", {})
+    monkeypatch.setattr(HEALTH, "max_silence", {})
+    monkeypatch.setattr(runner, "hold", functools.partial(hold, poll=0.05))
+    config = MatrixConfig(enabled=True, homeserver=f"http://127.0.0.1:{free_port()}",
+                          user_id="@bot:localhost", password="secret", encryption=False,
+                          store_path=str(tmp_path / "store"))
+    other = lock_for(None, f"matrix-sync:{config.user_id}", tmp_path / "store")
+    assert other.try_acquire()  # another worker syncs
+
+    class Silent:
+        async def handle(self, _incoming: Any) -> list[Any]:
+            return []
+
+    async def scenario() -> tuple[tuple[bool, str], tuple[bool, str]]:
+        task = asyncio.ensure_future(runner.MatrixBot(config, Silent()).run())
+        try:
+            await asyncio.sleep(0.2)
+            waiting = HEALTH.verdict("matrix", HEALTH.clock())
+            other.release()  # it stopped: this one takes over
+            await asyncio.sleep(0.5)
+            return waiting, HEALTH.verdict("matrix", HEALTH.clock())
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    waiting, took_over = asyncio.run(scenario())
+    assert waiting == (True, "standby: another process may sync @bot:localhost")
+    assert took_over[0] is False and not HEALTH.adapters["matrix"].standby

@@ -37,6 +37,7 @@ from adapters.matrix.send import Outbox, OutboxItemLike, PacedClient
 from adapters.matrix.state import AdapterState, Bounded, load_state, save_state
 from bot import outbox as outbox_module
 from bot.engine import forget_replies
+from bot.health import HEALTH
 from bot.i18n import translator
 from bot.leader import engine_of, hold, lock_for
 from bot.messages import ChatKind, EngineWithSessions, Incoming, Link, MessageHandler, Outgoing
@@ -199,7 +200,10 @@ class MatrixBot(MatrixReceiving):
         # one process syncs this account, whatever the number of workers (bot/leader.py)
         lock = lock_for(engine_of(getattr(self.handler, "sessions", None)),
                         f"matrix-sync:{self.config.user_id}", Path(self.config.store_path))
+        # a standby is healthy (/healthz); the one that takes over starts unconnected
+        HEALTH.standby("matrix", f"standby: another process may sync {self.config.user_id}")
         await hold(lock, f"the Matrix sync of {self.config.user_id}")
+        HEALTH.disconnected("matrix", "starting")
         try:
             await self.start()
             await asyncio.gather(*self._tasks)
