@@ -178,7 +178,10 @@ def write_batch(
     fresh = [p for p in positions if batch.source_ids[p] not in known] if known else positions
     stale = [p for p in positions if batch.source_ids[p] in known] if known else []
     ids: dict[int, int] = {}
-    if fresh:
+    if fresh and conn.dialect.driver == "psycopg" and batch.processed:
+        ids.update(zip(fresh, _copy_insert(conn, batch, fresh, now), strict=True))
+        written.created = len(fresh)
+    elif fresh:
         first = _insert(conn, batch, fresh, now)
         if first is not None and len(fresh) == len(batch.rows) and vocabulary is not None:
             # every row is new and numbered in order: SQLite adds ``first`` itself
@@ -237,6 +240,26 @@ def _insert(conn: Connection, batch: PreparedBatch, positions: Sequence[int], no
     )
 
 
+def _copy_insert(conn: Connection, batch: PreparedBatch, positions: Sequence[int],
+                 now: datetime) -> list[int]:
+    """PostgreSQL: the rows at ``positions`` through ``COPY … FROM STDIN`` (psycopg 3), with
+    ids drawn from the table's sequence first, in one round trip. COPY streams the rows
+    in one command where ``executemany`` sends one INSERT per row: about three times the
+    rows per second at 100k (README, "Directory benchmark")."""
+    ids = sorted(int(new_id) for (new_id,) in conn.exec_driver_sql(
+        "SELECT nextval(pg_get_serial_sequence('entries', 'id')) FROM generate_series(1, %s)",
+        (len(positions),)))
+    stamp = _timestamp(conn, batch, now)
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ("id", *batch.columns, "created_at", "updated_at", "recommendation_count")
+    statement = f"COPY {quote('entries')} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    raw: Any = conn.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for new_id, position in zip(ids, positions, strict=True):
+            copy.write_row((new_id, *batch.rows[position], stamp, stamp, 0))
+    return ids
+
+
 def _sqlite_first_id(conn: Connection, count: int, first_source_id: str, last_source_id: str) -> int | None:
     """First id of the ``count`` rows SQLite just inserted in one statement.
 
@@ -273,6 +296,9 @@ def _update(
         ]
         conn.execute(update(table).where(table.c.id == bindparam("b_id")), params)
         return
+    if conn.dialect.driver == "psycopg":
+        _copy_update(conn, batch, positions, ids, stamp, present, cleared)
+        return
     quote = conn.dialect.identifier_preparer.quote
     assignments = [f"{quote(batch.columns[i])} = {mark}" for i in present]
     assignments += [f"{quote(c)} = NULL" for c in cleared]
@@ -282,6 +308,31 @@ def _update(
         statement,
         [(*(batch.rows[p][i] for i in present), stamp, ids[p]) for p in positions],
     )
+
+
+def _copy_update(conn: Connection, batch: PreparedBatch, positions: Sequence[int],
+                 ids: dict[int, int], stamp: Any, present: Sequence[int], cleared: Sequence[str]) -> None:
+    """PostgreSQL: the new values are copied into a temporary table shaped like
+    ``entries`` (one per connection, emptied at commit), then one ``UPDATE … FROM`` sets
+    them, instead of one UPDATE per row."""
+    quote = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS import_stage ON COMMIT DELETE ROWS AS "
+        "SELECT * FROM entries WITH NO DATA")
+    conn.exec_driver_sql("TRUNCATE import_stage")
+    names = [batch.columns[i] for i in present]
+    columns = ("id", *names, "updated_at")
+    raw: Any = conn.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY import_stage ({', '.join(quote(c) for c in columns)}) FROM STDIN") as copy:
+        for p in positions:
+            row = batch.rows[p]
+            copy.write_row((ids[p], *(row[i] for i in present), stamp))
+    assignments = [f"{quote(c)} = s.{quote(c)}" for c in (*names, "updated_at")]
+    assignments += [f"{quote(c)} = NULL" for c in cleared]
+    conn.exec_driver_sql(
+        f"UPDATE entries SET {', '.join(assignments)} FROM import_stage AS s "
+        "WHERE entries.id = s.id")
 
 
 def ids_of(conn: Connection, source: str, source_ids: list[str]) -> dict[str, int]:

@@ -141,6 +141,12 @@ def add_vocabulary(conn: Connection, terms: Iterable[str]) -> None:
     dialect = conn.dialect.name
     if dialect == "sqlite":
         conn.execute(sqlite.insert(SearchVocab).on_conflict_do_nothing(), values)
+    elif dialect == "postgresql" and conn.dialect.driver == "psycopg":
+        # one statement for the whole batch (an array parameter), not one per term: an
+        # import's batches each bring hundreds of terms, most of them known already
+        conn.exec_driver_sql(
+            "INSERT INTO search_vocab (term, prefix) SELECT t, left(t, 2) FROM unnest(%s::text[]) AS t "
+            "ON CONFLICT DO NOTHING", ([v["term"] for v in values],))
     elif dialect == "postgresql":
         conn.execute(postgresql.insert(SearchVocab).on_conflict_do_nothing(), values)
     else:  # pragma: no cover - other backends: read then insert the missing ones
@@ -248,6 +254,14 @@ _TERM = itemgetter(1)
 def _insert_terms(conn: Connection, rows: list[TermRow]) -> None:
     """Plain DB-API executemany: index rows are ints, strings and floats, and the
     statement compiler's per-row cost would dominate a bulk import."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        # COPY: one streamed command instead of an INSERT per index row
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(
+                "COPY entry_terms (entry_id, term, lat, lon) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     placeholder = positional_placeholder(conn.dialect)
     if placeholder is None:  # pragma: no cover - other drivers: let SQLAlchemy bind
         conn.execute(
