@@ -27,6 +27,7 @@ from directory.gazetteer import get_gazetteer
 from directory.models import EntryKind
 from directory.search_candidates import expand_words, gather_candidates, hit_rows, term_rows
 from directory.search_index import category_term, kind_term, name_terms
+from directory.search_names import name_candidates
 from directory.search_query import (
     DEFAULT_RADIUS_KM,
     InvalidQuery,
@@ -40,6 +41,7 @@ from directory.search_query import (
 from directory.search_rank import (
     W_COMMUNE,
     W_DISTANCE,
+    W_ORDER,
     W_RECO,
     W_TEXT,
     Partial,
@@ -47,6 +49,7 @@ from directory.search_rank import (
     bounded_rows,
     categories_in_text,
     haversine_km,
+    name_order,
     proximity,
     reco_weight,
 )
@@ -89,6 +92,12 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
       15 km when a place is given: callers widen it (``radius_km``) if that finds nothing.
     * recommendations: ``log(1 + n) / log(51)``, capped at 1.
     * same commune: 1 when the entry is in the query's commune.
+    * name order (``+0.02`` at most): half when the query's words appear in the name in the
+      same order, all when they are the name's words exactly, so the exact name comes
+      before a namesake with the same words reordered.
+
+    With no place, candidates come from :mod:`directory.search_names` (common words such
+    as a category word in a name are looked up for the rare words' entries, not scanned).
 
     Ties break on the entry id, so the order is total and the cursor (score and id of the
     last hit, bound to the query) pages without duplicates or gaps.
@@ -129,13 +138,22 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
     # category queries are selective enough for one pass (rings would rarely stop early:
     # recommendations may still add 0.1 to anything outside).
     # what recommendations and same commune may still add to a score known from the index
-    slack = W_RECO + (W_COMMUNE if members else 0.0)
+    slack = W_RECO + (W_COMMUNE if members else 0.0) + (W_ORDER if words else 0.0)
     rings: list[float | None] = [radius]
     if centre is not None and radius is not None and not words and not query.category:
         rings = [*(r for r in (radius / 16, radius / 4) if r >= 0.5), radius]
     page = SearchPage([], None)
     for ring in rings:
-        if words:
+        if words and centre is None:
+            # no place: all of France; common words are looked up, not scanned
+            extra = {category_term(slug) for slug in named}
+            if query.category:
+                extra.add(category_term(query.category))
+            candidates = name_candidates(session, expansions, term_words, extra)
+            scored = list(
+                bounded(candidates.values(), words, named, query.category, centre, ring, slack)
+            )
+        elif words:
             candidates = gather_candidates(session, wanted, term_words, len(words), centre, ring)
             scored = list(
                 bounded(candidates.values(), words, named, query.category, centre, ring, slack)
@@ -143,7 +161,7 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
         else:
             rows = term_rows(session, wanted, centre, ring)
             scored = bounded_rows(rows, query.category, centre, ring, slack)
-        page, worst = _best_page(session, query, scored, after, members)
+        page, worst = _best_page(session, query, scored, after, members, words)
         outside_best = W_TEXT + W_DISTANCE * proximity(ring) + slack
         if ring is not None and worst is not None and worst > outside_best:
             break
@@ -156,6 +174,7 @@ def _best_page(
     partials: list[Partial],
     after: tuple[float, int] | None,
     members: frozenset[str],
+    words: list[str],
 ) -> tuple[SearchPage, float | None]:
     """Branch and bound: read entries in order of their upper bound until the page's worst
     exact score beats every remaining bound; sort by (-score, id). Also returns the score
@@ -180,7 +199,10 @@ def _best_page(
                 continue
             partial = by_id[entry_id]
             same = 1.0 if commune in members else 0.0
-            score = round(partial.base + W_RECO * reco_weight(recos) + W_COMMUNE * same, 9)
+            order = W_ORDER * name_order(words, name) if words else 0.0
+            score = round(
+                partial.base + W_RECO * reco_weight(recos) + W_COMMUNE * same + order, 9
+            )
             if after is not None and (-score, entry_id) <= (-after[0], after[1]):
                 continue
             if len(best) >= want and (score, -entry_id) <= best[0][:2]:

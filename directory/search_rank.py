@@ -23,6 +23,8 @@ CATEGORY_CUTOFF = 85.0
 EARTH_RADIUS_KM = 6371.0088
 
 W_TEXT, W_DISTANCE, W_RECO, W_COMMUNE = 0.55, 0.30, 0.10, 0.05
+#: what the words' order may add: the exact name before a reordered namesake
+W_ORDER = 0.02
 DISTANCE_SCALE_KM = 2.0
 RECO_SATURATION = 50
 
@@ -74,6 +76,21 @@ def word_similarity(word: str, term: str) -> float:
         return 0.9
     ratio = fuzz.ratio(word, term, score_cutoff=FUZZY_CUTOFF)
     return ratio / 100.0 if ratio else 0.0
+
+
+def name_order(words: Sequence[str], name: str) -> float:
+    """1 when ``words`` are exactly the name's words in order, 0.5 when they all appear in
+    the name in the same order (other words between or around), else 0."""
+    terms = name_terms(name)
+    if list(words) == terms:
+        return 1.0
+    position = 0
+    for word in words:
+        try:
+            position = terms.index(word, position) + 1
+        except ValueError:
+            return 0.0
+    return 0.5
 
 
 # --- categories named by the text ------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Name-only search (no place): the whole of France, the exact name first, a category word
+in the name that does not swallow the name's own words, typos. Both backends, small data;
+``SELECTIVE_CAP`` is lowered so that "garage" is a *common* word here as it is at 1M."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from directory import search_names
+from directory.db import open_store
+from directory.search import SearchQuery, search
+from directory.services import NewEntry, add_entry
+
+PARIS, LYON, MARSEILLE, SAINT_PAUL = "75056", "69123", "13055", "97415"
+FILLER = ["Zorbu", "Kalimo", "Tesvan", "Morepi", "Dulase", "Vikoran", "Serpilo", "Nabuto"]
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def names(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+    tuple[sessionmaker[Session], dict[str, int]]
+]:
+    """Garages with shared words, a reordered namesake, a bakery with the same words, one
+    entry in La Réunion; name -> id."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('names') / 'names.db'}"
+    else:
+        url = request.getfixturevalue("pg_database_factory")("communebot_names")
+    engine: Engine
+    engine, factory = open_store(url)
+    rows = [
+        ("Garage Rimape Fapeko", "garage", PARIS),
+        ("Garage Fapeko Rimape", "garage", LYON),
+        ("Boulangerie Rimape Fapeko Nuvo", "boulangerie", MARSEILLE),
+        ("Garage Rimape Tolu", "garage", MARSEILLE),
+        ("Atelier Fapeko Sud", "garage", SAINT_PAUL),
+        *((f"Garage {w} {FILLER[(i + 3) % len(FILLER)]}", "garage", PARIS) for i, w in enumerate(FILLER)),
+    ]
+    ids: dict[str, int] = {}
+    with factory() as session, session.begin():
+        for name, category, commune in rows:
+            entry = add_entry(session, NewEntry(name, category, commune), force=True)
+            ids[name] = entry.id
+    try:
+        yield factory, ids
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def small_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"garage" (13 names) is common, "rimape"/"fapeko" (3-4 names) selective."""
+    monkeypatch.setattr(search_names, "SELECTIVE_CAP", 5)
+
+
+def names_found(factory: sessionmaker[Session], text: str, limit: int = 10) -> list[str]:
+    with factory() as session:
+        return [h.name for h in search(session, SearchQuery(text=text, limit=limit)).hits]
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("Garage Rimape Fapeko", "Garage Rimape Fapeko"),
+    ("garage fapeko rimape", "Garage Fapeko Rimape"),
+    ("Rimape Fapeko", "Garage Rimape Fapeko"),
+    ("Fapeko Rimape", "Garage Fapeko Rimape"),
+])
+def test_exact_name_in_order_comes_before_a_reordered_namesake(names, text: str, first: str) -> None:
+    factory, _ = names
+    found = names_found(factory, text)
+    assert found[0] == first
+    assert {"Garage Rimape Fapeko", "Garage Fapeko Rimape"} <= set(found[:5])
+
+
+def test_the_category_word_in_a_name_does_not_swallow_its_own_words(names) -> None:
+    factory, _ = names
+    found = names_found(factory, "Garage Rimape Fapeko", limit=20)
+    assert found[0] == "Garage Rimape Fapeko"
+    # only names saying rimape or fapeko are ranked, not every garage
+    assert all("Rimape" in n or "Fapeko" in n for n in found), found
+
+
+def test_every_word_common_is_an_intersection(names, monkeypatch: pytest.MonkeyPatch) -> None:
+    factory, _ = names
+    monkeypatch.setattr(search_names, "SELECTIVE_CAP", 1)
+    found = names_found(factory, "Garage Tolu")
+    assert found[0] == "Garage Rimape Tolu"
+    found = names_found(factory, "garage fapeko rimape")
+    assert found[0] == "Garage Fapeko Rimape"
+
+
+@pytest.mark.parametrize("text", ["Garaje Rimapr Fapekko", "Rimpae Fapkeo", "garrage rimape fapeko"])
+def test_one_typo_per_word_still_finds_the_entry(names, text: str) -> None:
+    factory, _ = names
+    assert "Garage Rimape Fapeko" in names_found(factory, text)[:5]
+
+
+def test_a_name_without_a_place_searches_all_of_france(names) -> None:
+    factory, ids = names
+    with factory() as session:
+        hits = search(session, SearchQuery(text="fapeko", limit=10)).hits
+    communes = {h.commune_insee for h in hits}
+    assert {PARIS, LYON, MARSEILLE, SAINT_PAUL} <= communes
+    assert all(h.distance_km is None for h in hits)
+    assert ids["Atelier Fapeko Sud"] in {h.entry_id for h in hits}
