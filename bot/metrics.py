@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -75,16 +75,25 @@ def digests_queued(count: int) -> None:
 
 
 def outbox_backlog(sessions: sessionmaker[Session]) -> dict[str, int]:
-    """Undelivered outbox messages per platform, those still to be tried."""
+    """Undelivered outbox messages per platform, those still to be tried (zeros left out).
+
+    One count per platform, each a range of the ``(platform, sent_at)`` index: a single
+    ``GROUP BY platform`` made SQLite walk the whole index, delivered rows included
+    (42 ms instead of under 1 ms with 200k delivered rows; benchmarks/bench_metrics.py)."""
+    from bot.messages import Platform
     from bot.outbox import MAX_ATTEMPTS
     from directory.models import OutboxMessage
 
+    platforms = get_args(Platform)
+    counts = select(*(
+        select(func.count()).where(OutboxMessage.platform == platform,
+                                   OutboxMessage.sent_at.is_(None),
+                                   OutboxMessage.attempts < MAX_ATTEMPTS)
+        .scalar_subquery().label(platform)
+        for platform in platforms))
     with sessions() as session:
-        rows = session.execute(
-            select(OutboxMessage.platform, func.count())
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
-            .group_by(OutboxMessage.platform)).all()
-    return {platform: count for platform, count in rows}
+        row = session.execute(counts).one()
+    return {platform: int(count) for platform, count in zip(platforms, row, strict=True) if count}
 
 
 class OutboxBacklog(Collector):
