@@ -20,6 +20,7 @@ batches keep it flat in the number of subscribers). Target: 2,000 digests/s on o
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
 import sys
@@ -112,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser.add_argument("--seed", type=int, default=974)
     parser.add_argument("--db", type=Path, help="SQLite file to build once and reuse")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the test suite")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON (run_all.py)")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.subscribers, args.communes, args.naive = 5_000, 600, 50, 100
@@ -148,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
           f"{rate:,.0f} digests/s | naive baseline {baseline:,.0f} digests/s | x{rate / baseline:.1f}")
     print(f"peak RSS  after {first.due:,} subscribers {memory_tenth:.0f} MB, after {done:,} "
           f"{memory_all:.0f} MB (+{memory_all - memory_tenth:.0f} MB)")
-    return {"rate": rate, "baseline": baseline, "memory_tenth": memory_tenth, "memory_all": memory_all}
+    result = {"rate": rate, "baseline": baseline, "memory_tenth": memory_tenth,
+              "memory_all": memory_all}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return result
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import argparse
 import bisect
 import csv
 import itertools
+import json
 import math
 import random
 import statistics
@@ -200,12 +201,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=974)
     parser.add_argument("--db", type=Path, help="SQLite file to build once and reuse")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the test suite")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON (run_all.py)")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.messages, args.users = 500, 60, 4
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as folder:
         result = run(args.entries, args.messages, args.users, args.seed, Path(folder), args.db)
     print_report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
 
 

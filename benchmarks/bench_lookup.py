@@ -15,11 +15,13 @@ Targets: nearest p95 < 5 ms, cached load < 0.8 s, parse median < 2 ms.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
@@ -42,18 +44,22 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
-def _row(label: str, ours: list[float], base: list[float]) -> None:
+def _row(label: str, ours: list[float], base: list[float]) -> dict[str, float | str]:
     p50, p95 = statistics.median(ours), _pct(ours, 0.95)
     b50, b95 = statistics.median(base), _pct(base, 0.95)
     ratio = b95 / p95 if p95 > 0 else math.inf
     print(f"{label:<28} p50 {p50:8.3f} ms  p95 {p95:8.3f} ms | baseline p50 {b50:8.3f} ms "
           f"p95 {b95:8.3f} ms | x{ratio:,.0f}")
+    return {"figure": label, "p50_ms": p50, "p95_ms": p95, "baseline_p50_ms": b50,
+            "baseline_p95_ms": b95}
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> list[dict[str, float | str]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON (run_all.py)")
     args = parser.parse_args(argv)
+    rows: list[dict[str, float | str]] = []
     n = 100 if args.quick else 2000
     rng = random.Random(7)
     gaz = get_gazetteer()
@@ -67,8 +73,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return min(points, key=lambda c: haversine_km(lat, lon, c.lat, c.lon))  # type: ignore[arg-type]
 
     base_n = max(20, n // 20)
-    _row("nearest(lat, lon)", _timings([lambda q=q: gaz.nearest(*q) for q in queries]),
-         _timings([lambda q=q: scan(*q) for q in queries[:base_n]]))
+    nearest = _row("nearest(lat, lon)", _timings([lambda q=q: gaz.nearest(*q) for q in queries]),  # type: ignore[misc]
+         _timings([lambda q=q: scan(*q) for q in queries[:base_n]]))  # type: ignore[misc]
+    rows.append(nearest)
 
     # 2. start-up
     Gazetteer.load()
@@ -76,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     built = _timings([lambda: Gazetteer.load(use_cache=False)])
     print(f"{'Gazetteer.load()':<28} cached {statistics.median(cached):8.1f} ms | "
           f"baseline (build from CSV) {built[0]:8.1f} ms | x{built[0] / statistics.median(cached):.1f}")
+    rows.append({"figure": "Gazetteer.load()", "p50_ms": statistics.median(cached),
+                 "p95_ms": max(cached), "baseline_p50_ms": built[0], "baseline_p95_ms": built[0]})
 
     # 3. NLU
     samples = [
@@ -88,9 +97,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parse("warm up")
     vocabulary = [c.name for c in gaz] + [t for cat in get_taxonomy() for t in get_taxonomy().terms(cat.slug)]
     texts = [rng.choice(samples) for _ in range(n)]
-    _row("parse(text)", _timings([lambda t=t: parse(t, home="97415") for t in texts]),
-         _timings([lambda t=t: process.extractOne(t, vocabulary, scorer=fuzz.WRatio)
+    parsing = _row("parse(text)", _timings([lambda t=t: parse(t, home="97415") for t in texts]),  # type: ignore[misc]
+         _timings([lambda t=t: process.extractOne(t, vocabulary, scorer=fuzz.WRatio)  # type: ignore[misc]
                    for t in texts[:base_n]]))
+    rows.append(parsing)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return rows
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import signal
@@ -418,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
                         help="a telegram: setting for communebot (e.g. chat_interval_seconds=0)")
     parser.add_argument("--profile", metavar="PATH", help="run communebot under cProfile, "
                         "written to PATH.<backend> (read it with python -m pstats)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--echo-bot", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.echo_bot:
@@ -432,7 +434,21 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     for line in report(results, args.closed_loop):
         print(line)
     print(f"load average after: {load_average()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"closed_loop": args.closed_loop, "users": args.users, "messages": args.messages,
+             "bots": [summary(r) for r in results]}, indent=1), encoding="utf-8")
     return results
+
+
+def summary(result: Result) -> dict[str, Any]:
+    """One bot's figures as plain numbers (the JSON ``run_all.py`` reads)."""
+    return {"name": result.name, "p50_ms": result.percentile(50),
+            "p95_ms": result.percentile(95), "p99_ms": result.percentile(99),
+            "max_ms": result.percentile(100), "lost": result.tally.lost,
+            "incomplete": result.tally.incomplete, "duplicated": result.duplicated,
+            "errors": result.errors, "rss_mb": result.rss_mb, "cpu_ms": result.cpu_ms,
+            "messages_per_s": result.tally.sent / result.seconds if result.seconds else 0.0}
 
 
 if __name__ == "__main__":
