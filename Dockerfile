@@ -27,8 +27,10 @@ WORKDIR /data
 # says otherwise; PostgreSQL comes from COMMUNEBOT_DB (see compose.yaml)
 VOLUME ["/data"]
 ENV PYTHONUNBUFFERED=1
-# /healthz answers only with monitoring.enabled (listen 0.0.0.0 inside a container)
+# asks /healthz with the configuration of the bot's own `run -c FILE` (PID 1); healthy
+# while it runs when monitoring is disabled or the command is `demo`/`chat`
+COPY deploy/healthcheck.py /usr/local/lib/communebot/healthcheck.py
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import os,sys,urllib.request; port=os.environ.get('COMMUNEBOT_HEALTH_PORT','9464'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"
+    CMD ["python", "/usr/local/lib/communebot/healthcheck.py"]
 ENTRYPOINT ["communebot"]
 CMD ["run", "-c", "/config/config.yaml"]
