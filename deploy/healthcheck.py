@@ -2,7 +2,8 @@
 bot runs with, so the probe and the bot cannot disagree on the port.
 
 The configuration is the ``-c``/``--config`` argument of the bot's command line (PID 1 in
-the container, as the Dockerfile's exec-form ENTRYPOINT makes it), read by the bot's own
+the container, as the Dockerfile's exec-form ENTRYPOINT makes it; else the first
+``communebot run`` process, behind ``docker run --init``), read by the bot's own
 ``load_config`` (environment overrides included). With monitoring disabled, or a command
 that is not ``run`` (``demo``, ``chat``), there is nothing to ask and the container counts
 as healthy while it runs: a probe of a port nobody opened would only mark it unhealthy.
@@ -17,7 +18,7 @@ import argparse
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 #: the bot's own options that name its configuration file (``communebot run --help``)
@@ -51,10 +52,35 @@ def healthz_url(enabled: bool, listen: str, port: int) -> str | None:
     return f"http://{host}:{port}/healthz"
 
 
-def read_cmdline(pid: int) -> list[str]:
-    """A process's argv from /proc (NUL-separated)."""
-    raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+def bot_config_path(cmdlines: Iterable[Sequence[str]]) -> str | None:
+    """The configuration of the first ``communebot run -c FILE`` among command lines."""
+    for argv in cmdlines:
+        if any(Path(arg).name == "communebot" for arg in argv[:2]):
+            path = config_path_from_argv(argv)
+            if path is not None:
+                return path
+    return None
+
+
+def read_cmdline(pid: int | str) -> list[str]:
+    """A process's argv from /proc (NUL-separated); empty if it is gone or hidden."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def running_cmdlines(pid: int | None) -> Iterator[list[str]]:
+    """The given process's command line; else PID 1's (the exec-form ENTRYPOINT), then
+    every process's (``docker run --init`` puts an init before the bot)."""
+    if pid is not None:
+        yield read_cmdline(pid)
+        return
+    yield read_cmdline(1)
+    for entry in sorted(Path("/proc").iterdir(), key=lambda p: (len(p.name), p.name)):
+        if entry.name.isdigit() and entry.name != "1":
+            yield read_cmdline(entry.name)
 
 
 def probe(url: str, timeout: float) -> tuple[bool, str]:
@@ -70,11 +96,11 @@ def probe(url: str, timeout: float) -> tuple[bool, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--pid", type=int, default=1, help="the bot's process (default: 1)")
+    parser.add_argument("--pid", type=int, help="the bot's process (default: PID 1, else any)")
     parser.add_argument("--config", help="the configuration file, instead of the bot's -c")
     parser.add_argument("--timeout", type=float, default=4.0)
     args = parser.parse_args(argv)
-    path = args.config or config_path_from_argv(read_cmdline(args.pid))
+    path = args.config or bot_config_path(running_cmdlines(args.pid))
     if path is None:
         print("healthcheck: the bot runs no `run -c FILE`: nothing to probe")
         return 0

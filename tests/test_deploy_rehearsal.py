@@ -101,6 +101,10 @@ def test_nothing_to_probe_without_run_or_without_monitoring(tmp_path: Path) -> N
     assert argv_of(["communebot", "run", "--config", "a.yaml"]) == "a.yaml"
     assert argv_of(["communebot", "run", "--config=b.yaml", "--log-format", "json"]) == "b.yaml"
     assert argv_of(["communebot", "run", "-cc.yaml"]) == "c.yaml"
+    found = healthcheck.bot_config_path
+    bot = ["/usr/local/bin/python", "/usr/local/bin/communebot", "run", "-c", "/config/config.yaml"]
+    assert found([["/sbin/docker-init", "--", "communebot", "run", "-c", "x"], bot]) == "/config/config.yaml"
+    assert found([["vim", "run", "-c", "x"], ["python", "/usr/local/bin/communebot", "demo"]]) is None
     assert healthcheck.healthz_url(False, "0.0.0.0", 9464) is None
     assert healthcheck.healthz_url(True, "0.0.0.0", 9464) == "http://127.0.0.1:9464/healthz"
     assert healthcheck.healthz_url(True, "::", 1) == "http://[::1]:1/healthz"
