@@ -104,6 +104,22 @@ def test_compose_sets_the_variables_the_configuration_reads() -> None:
             assert "${" in value or not re.search(r"(?i)token|password", str(value)), value
 
 
+def test_compose_yaml_follows_the_compose_specification(tmp_path: Path) -> None:
+    """The Compose Specification's JSON schema (as check-jsonschema ships it) accepts
+    compose.yaml, and refuses it with one wrong depends_on condition."""
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    command = [str(checker), "--builtin-schema", "vendor.compose-spec"]
+    done = subprocess.run([*command, str(ROOT / "compose.yaml")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    wrong = tmp_path / "compose.yaml"
+    text = (ROOT / "compose.yaml").read_text()
+    assert "condition: service_healthy" in text
+    wrong.write_text(text.replace("condition: service_healthy", "condition: healthy"))
+    refused = subprocess.run([*command, str(wrong)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "'healthy' is not one of" in refused.stdout, refused.stdout
+
+
 def test_the_systemd_unit_runs_a_command_that_exists() -> None:
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read_string((ROOT / "deploy" / "communebot.service").read_text())
