@@ -66,6 +66,7 @@ def test_the_dockerfile_copies_what_exists_and_runs_a_command_that_exists() -> N
     assert sources and all((ROOT / source).exists() for source in sources), sources
     assert not [s for s in sources if ignored_by_dockerignore(s)], "a COPY source is in .dockerignore"
     assert ignored_by_dockerignore(".venv") and ignored_by_dockerignore("tests/x/__pycache__")
+    assert ignored_by_dockerignore(".env")  # compose's secrets never reach the build context
     package_dirs = {"bot", "adapters", "directory", "dialogs", "locales"}
     assert package_dirs <= set(sources)  # every package of pyproject.toml's find
     last = {name: value for name, value in instructions}  # the final stage's, as Docker reads them
