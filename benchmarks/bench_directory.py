@@ -108,10 +108,49 @@ def offset(lat: float, lon: float, rng: random.Random, max_km: float = 3.0) -> t
     return lat + d * math.cos(b) / 111.195, lon + d * math.sin(b) / (111.195 * math.cos(math.radians(lat)))
 
 
+#: average number of names sharing one name word (surname / place word frequencies)
+NAMES_PER_WORD = 200
+#: share of names that repeat an earlier name's words in another order (namesakes)
+REORDERED_SHARE = 0.02
+
+
+class NameWords:
+    """Name words drawn Zipf-like (weight 1/rank^0.8) from a vocabulary sized so that a
+    word is shared by about :data:`NAMES_PER_WORD` names on average: a few words are in
+    thousands of names (as "Saint" or "Martin" are), most in tens to hundreds."""
+
+    def __init__(self, rng: random.Random, size: int) -> None:
+        count = max(300, size * 5 // (2 * NAMES_PER_WORD))
+        self.words = pseudo_words(rng, count)
+        rng.shuffle(self.words)
+        self.cumulative = list(itertools.accumulate(1.0 / (r + 1) ** 0.8 for r in range(count)))
+
+    def pick(self, rng: random.Random) -> str:
+        return self.words[bisect.bisect(self.cumulative, rng.random() * self.cumulative[-1])]
+
+
+def synthetic_name(category_word: str, rng: random.Random, words: NameWords,
+                   earlier: list[list[str]]) -> str:
+    """"<Category word> W1 W2 [W3]"; sometimes an earlier name's words reordered."""
+    if earlier and rng.random() < REORDERED_SHARE:
+        own = list(reversed(rng.choice(earlier)))
+    else:
+        own = [words.pick(rng) for _ in range(3 if rng.random() < 0.3 else 2)]
+        if len(earlier) < 10_000:
+            earlier.append(own)
+        else:
+            earlier[rng.randrange(len(earlier))] = own
+    return " ".join([category_word, *own])
+
+
 def write_synthetic_csv(path: Path, size: int, seed: int, picker: CommunePicker) -> None:
+    """Entries spread by commune population; names are a category word ("Garage",
+    "Boulangerie": the category's French name's first word) and two or three name words
+    drawn with realistic frequencies (see :class:`NameWords`), 2 % reordered namesakes."""
     rng = random.Random(seed)
     categories = list(get_taxonomy())
-    words = pseudo_words(rng, 3000)
+    words = NameWords(rng, size)
+    earlier: list[list[str]] = []
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["id", "name", "category", "kind", "commune", "lat", "lon"])
@@ -119,7 +158,7 @@ def write_synthetic_csv(path: Path, size: int, seed: int, picker: CommunePicker)
             commune = picker.pick(rng)
             category = rng.choice(categories)
             kind = category.kind if rng.random() > 0.1 else rng.choice(("project", "event"))
-            name = f"{category.name_fr} {rng.choice(words)} {rng.choice(words)}"
+            name = synthetic_name(category.name_fr.split()[0], rng, words, earlier)
             lat, lon = offset(commune.lat, commune.lon, rng)
             writer.writerow([f"s{n}", name, category.slug, kind, commune.insee, f"{lat:.6f}", f"{lon:.6f}"])
 

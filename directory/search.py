@@ -54,6 +54,9 @@ from directory.search_rank import (
     reco_weight,
 )
 
+#: a name-only search reads at most this many candidates once its page is full
+NAME_READS = 256
+
 #: what other modules import from here (the query types live in ``search_query``)
 __all__ = [
     "DEFAULT_RADIUS_KM",
@@ -161,7 +164,10 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
         else:
             rows = term_rows(session, wanted, centre, ring)
             scored = bounded_rows(rows, query.category, centre, ring, slack)
-        page, worst = _best_page(session, query, scored, after, members, words)
+        # with no place, thousands of names may tie on text (every "Concert Nika …"):
+        # past a full page, read at most NAME_READS more of them for their recommendations
+        reads = NAME_READS if words and centre is None else None
+        page, worst = _best_page(session, query, scored, after, members, words, reads)
         outside_best = W_TEXT + W_DISTANCE * proximity(ring) + slack
         if ring is not None and worst is not None and worst > outside_best:
             break
@@ -175,6 +181,7 @@ def _best_page(
     after: tuple[float, int] | None,
     members: frozenset[str],
     words: list[str],
+    max_reads: int | None = None,
 ) -> tuple[SearchPage, float | None]:
     """Branch and bound: read entries in order of their upper bound until the page's worst
     exact score beats every remaining bound; sort by (-score, id). Also returns the score
@@ -187,6 +194,8 @@ def _best_page(
     start = 0
     while start < len(partials):
         if len(best) >= want and best[0][0] > partials[start].upper:
+            break
+        if max_reads is not None and len(best) >= want and start >= max_reads:
             break
         part = partials[start : start + chunk]
         start += len(part)

@@ -27,6 +27,11 @@ SELECTIVE_CAP = 2_000
 #: include a very common word)
 COMMON_KEEP = 3
 LOOKUP_CHUNK = 500
+#: keep the candidates one word short of the best while the best are fewer than this
+KEEP_MIN = 64
+#: when every word is common, at most this many entries are scored (they tie on text:
+#: only recommendations and order still tell them apart)
+COMMON_CAP = 5_000
 
 
 def _marks(session: Session, count: int) -> str:
@@ -39,9 +44,10 @@ def _rows(session: Session, sql: str, values: Sequence[object]) -> Sequence[Any]
 
 
 def _word_rows(session: Session, terms: Sequence[str]) -> Sequence[Any]:
-    """(entry_id, term, lat, lon) of ``terms``, at most SELECTIVE_CAP + 1 rows."""
+    """(entry_id, term) of ``terms``, at most SELECTIVE_CAP + 1 rows (no point: a search
+    without a place has no distance to compute)."""
     sql = (
-        "SELECT entry_id, term, lat, lon FROM entry_terms WHERE term IN ("
+        "SELECT entry_id, term FROM entry_terms WHERE term IN ("
         + _marks(session, len(terms)) + f") LIMIT {SELECTIVE_CAP + 1}"
     )
     return _rows(session, sql, terms)
@@ -57,12 +63,12 @@ def _count(session: Session, terms: Sequence[str], cap: int) -> int:
 
 
 def _joined(session: Session, driver: Sequence[str], other: Sequence[str]) -> Sequence[Any]:
-    """(entry_id, term, lat, lon) of ``driver`` terms whose entry also has an ``other`` term."""
+    """(entry_id, term) of ``driver`` terms whose entry also has an ``other`` term."""
     sql = (
-        "SELECT a.entry_id, a.term, a.lat, a.lon FROM entry_terms a WHERE a.term IN ("
+        "SELECT a.entry_id, a.term FROM entry_terms a WHERE a.term IN ("
         + _marks(session, len(driver)) + ") AND EXISTS (SELECT 1 FROM entry_terms b "
         "WHERE b.entry_id = a.entry_id AND b.term IN (" + _marks(session, len(other))
-        + f")) LIMIT {CANDIDATE_CAP}"
+        + f")) LIMIT {COMMON_CAP}"
     )
     return _rows(session, sql, [*driver, *other])
 
@@ -112,30 +118,53 @@ def name_candidates(
         if len(ranked) == 1:
             gathered.extend(_rows(
                 session,
-                "SELECT entry_id, term, lat, lon FROM entry_terms WHERE term IN ("
-                + _marks(session, len(ranked[0])) + f") LIMIT {CANDIDATE_CAP}",
+                "SELECT entry_id, term FROM entry_terms WHERE term IN ("
+                + _marks(session, len(ranked[0])) + f") LIMIT {COMMON_CAP}",
                 ranked[0],
             ))
         else:
             gathered.extend(_joined(session, ranked[0], ranked[1]))
     candidates: dict[int, Candidate] = {}
-    for entry_id, term, lat, lon in gathered:
-        cand = candidates.get(entry_id)
-        if cand is None:
-            cand = candidates[entry_id] = Candidate(entry_id, lat, lon, [0.0] * word_count)
-        _learn(cand, term, term_words)
+    _learn(candidates, gathered, term_words, word_count)
+    candidates = best_matched(candidates)
     looked = sorted({t for ts in common for t in ts} | set(extra_terms))
     if candidates and looked:
-        for entry_id, term in _lookup(session, sorted(candidates), looked):
-            _learn(candidates[entry_id], term, term_words)
+        _learn(candidates, _lookup(session, sorted(candidates), looked), term_words, word_count)
     return candidates
 
 
-def _learn(cand: Candidate, term: str, term_words: dict[str, list[tuple[int, float]]]) -> None:
-    """What one index term of an entry tells about it (a category, query words matched)."""
-    if term.startswith(CATEGORY_PREFIX):
-        cand.categories.add(term[len(CATEGORY_PREFIX) :])
-        return
-    for index, sim in term_words.get(term, ()):
-        if sim > cand.word_sims[index]:
-            cand.word_sims[index] = sim
+def best_matched(candidates: dict[int, Candidate]) -> dict[int, Candidate]:
+    """The candidates matching the most query words, and those matching one fewer when the
+    best are fewer than :data:`KEEP_MIN`: an entry matching one word of three cannot reach
+    the first page while dozens match them all, and it would cost a look-up each."""
+    if len(candidates) <= KEEP_MIN:
+        return candidates
+    counts = {i: sum(1 for s in c.word_sims if s > 0.0) for i, c in candidates.items()}
+    top = max(counts.values())
+    floor = top if sum(1 for n in counts.values() if n == top) >= KEEP_MIN else top - 1
+    floor = max(floor, min(2, top))  # one word of several: never worth a look-up
+    return {i: c for i, c in candidates.items() if counts[i] >= floor}
+
+
+def _learn(
+    candidates: dict[int, Candidate],
+    rows: Iterable[Any],
+    term_words: dict[str, list[tuple[int, float]]],
+    word_count: int,
+) -> None:
+    """What each (entry_id, term) row tells of its entry (a category, query words matched);
+    one tight loop: thousands of rows per query."""
+    get = candidates.get
+    skip = len(CATEGORY_PREFIX)
+    for entry_id, term in rows:
+        cand = get(entry_id)
+        if cand is None:
+            cand = candidates[entry_id] = Candidate(entry_id, None, None, [0.0] * word_count)
+        if term[0] == "@":
+            if term.startswith(CATEGORY_PREFIX):
+                cand.categories.add(term[skip:])
+            continue
+        sims = cand.word_sims
+        for index, sim in term_words.get(term, ()):
+            if sim > sims[index]:
+                sims[index] = sim
