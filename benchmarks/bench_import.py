@@ -4,6 +4,11 @@
     .venv/bin/python benchmarks/bench_import.py --db postgresql://postgres@127.0.0.1:5432/bench
     .venv/bin/python benchmarks/bench_import.py --rows 20000 --bulk  # SQLite bulk load
     .venv/bin/python benchmarks/bench_import.py --db postgresql://… --searches 200
+    .venv/bin/python benchmarks/bench_import.py --db postgresql://… --rows 1000000 --paths copy
+
+On PostgreSQL both writer paths run by default in the same run, on the same database
+emptied in between: ``executemany`` (the older one) then ``copy`` (``COPY … FROM STDIN``;
+see ``directory/import_batches.py``). On SQLite there is one path (``--paths`` is ignored).
 
 The rows are those of ``bench_directory.py`` (same generator, same seed). The database
 must be empty (a fresh SQLite file is made when ``--db`` is not given). The baseline is
@@ -53,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--searches", type=int, default=0,
                         help="then time this many searches of each kind on the imported rows")
+    parser.add_argument("--paths", default="executemany,copy",
+                        help="PostgreSQL writer paths to time, in order (executemany, copy)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="communebot-bench-import-") as folder:
         work = Path(folder)
@@ -62,11 +69,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         engine, factory = open_store(url)
         try:
             rates: dict[str, float] = {}
-            for label in ("import", "re-import"):
-                start = time.perf_counter()
-                report = import_file(factory, csv_path, batch_size=5000, bulk=args.bulk)
-                rates[label] = args.rows / (time.perf_counter() - start)
-                assert report.skipped == 0, report.errors[:3]
+            paths = [p.strip() for p in args.paths.split(",")] if url.startswith("postgres") else ["sqlite"]
+            for n, path in enumerate(paths):
+                if n:
+                    _empty(engine)
+                for label in ("import", "re-import"):
+                    start = time.perf_counter()
+                    report = import_file(factory, csv_path, batch_size=5000, bulk=args.bulk,
+                                         copy=path != "executemany")
+                    seconds = time.perf_counter() - start
+                    rates[label if path == "sqlite" else f"{label} ({path})"] = args.rows / seconds
+                    assert report.skipped == 0, report.errors[:3]
+                    print(f"  {path} {label}: {seconds:.1f} s", flush=True)
             searches = _searches(factory, args.searches, args.rows, args.seed) if args.searches else []
         finally:
             engine.dispose()
@@ -75,8 +89,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     backend = url.split(":", 1)[0]
     print(f"{args.rows:,} rows on {backend}{' (bulk)' if args.bulk else ''}:")
     for label, rate in rates.items():
-        print(f"  {label:<10} {rate:>9,.0f} rows/s   {rate / naive:5.1f}x the naive import")
-    print(f"  {'naive':<10} {naive:>9,.0f} rows/s   (one ORM object per row, "
+        print(f"  {label:<22} {rate:>9,.0f} rows/s   {rate / naive:5.1f}x the naive import")
+    if "import (copy)" in rates and "import (executemany)" in rates:
+        for label in ("import", "re-import"):
+            print(f"  copy / executemany, {label}: "
+                  f"{rates[f'{label} (copy)'] / rates[f'{label} (executemany)']:.1f}x")
+    print(f"  {'naive':<22} {naive:>9,.0f} rows/s   (one ORM object per row, "
           f"{min(args.rows, NAIVE_ROWS):,} rows)")
     for stats in searches:
         print(f"  {stats.name:<24} p50 {stats.p50:6.2f} ms   p95 {stats.p95:6.2f} ms")
@@ -84,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "rows": args.rows, "backend": backend, "naive": naive, **rates,
         "searches": {s.name: (s.p50, s.p95) for s in searches},
     }
+
+
+def _empty(engine: Any) -> None:
+    """PostgreSQL: the imported rows gone and the ids back at 1, for the next path."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE entries, entry_terms, search_vocab RESTART IDENTITY CASCADE")
 
 
 def _searches(factory: Any, count: int, rows: int, seed: int) -> list[Stats]:

@@ -162,12 +162,16 @@ class Written:
 
 
 def write_batch(
-    conn: Connection, batch: PreparedBatch, vocabulary: set[str] | None = None
+    conn: Connection, batch: PreparedBatch, vocabulary: set[str] | None = None, *, copy: bool = True
 ) -> Written:
     """Insert new rows and update known ones (same source and source id), then index them.
 
     Runs inside the caller's transaction. With a ``vocabulary`` set (a bulk load), new
     search words are collected there instead of being written batch by batch.
+
+    On PostgreSQL through psycopg 3 (and ``copy``), entries go in with ``COPY … FROM
+    STDIN``: new ones under ids drawn from the sequence first, updated ones through a
+    staging table (:func:`_copy_insert`, :func:`_copy_update`).
     """
     written = Written()
     if not batch.rows:
@@ -178,7 +182,8 @@ def write_batch(
     fresh = [p for p in positions if batch.source_ids[p] not in known] if known else positions
     stale = [p for p in positions if batch.source_ids[p] in known] if known else []
     ids: dict[int, int] = {}
-    if fresh and conn.dialect.driver == "psycopg" and batch.processed:
+    copying = copy and conn.dialect.driver == "psycopg" and batch.processed
+    if fresh and copying:
         ids.update(zip(fresh, _copy_insert(conn, batch, fresh, now), strict=True))
         written.created = len(fresh)
     elif fresh:
@@ -198,7 +203,7 @@ def write_batch(
     if stale:
         for p in stale:
             ids[p] = known[batch.source_ids[p]]
-        _update(conn, batch, stale, ids, now)
+        _update(conn, batch, stale, ids, now, copy=copying)
         written.updated = len(stale)
     rows = [(ids[p], term, lat, lon) for p, lat, lon, names in batch.terms for term in json.loads(names)]
     write_term_rows(
@@ -280,7 +285,8 @@ def _sqlite_first_id(conn: Connection, count: int, first_source_id: str, last_so
 
 
 def _update(
-    conn: Connection, batch: PreparedBatch, positions: Sequence[int], ids: dict[int, int], now: datetime
+    conn: Connection, batch: PreparedBatch, positions: Sequence[int], ids: dict[int, int], now: datetime,
+    *, copy: bool = False,
 ) -> None:
     """Every column of the rows at ``positions`` (those absent from the batch become NULL)."""
     present = [i for i, c in enumerate(batch.columns) if c not in _NEVER_UPDATED]
@@ -296,7 +302,7 @@ def _update(
         ]
         conn.execute(update(table).where(table.c.id == bindparam("b_id")), params)
         return
-    if conn.dialect.driver == "psycopg":
+    if copy:
         _copy_update(conn, batch, positions, ids, stamp, present, cleared)
         return
     quote = conn.dialect.identifier_preparer.quote

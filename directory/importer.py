@@ -80,6 +80,7 @@ def import_records(
     progress: Callable[[int], None] | None = None,
     bulk: bool = False,
     parallel: bool = False,
+    copy: bool = True,
 ) -> ImportReport:
     """Convert and write, one transaction per batch of ``batch_size`` records (an
     interruption keeps whole batches; a batch holds fewer entries when rows are refused).
@@ -95,6 +96,10 @@ def import_records(
     (:func:`converter_count`) while this one writes what they sent; same rows, errors and
     batches as without.
 
+    ``copy`` (PostgreSQL with psycopg 3): new and updated rows go through ``COPY … FROM
+    STDIN`` (see :func:`directory.import_batches.write_batch`); off, the older
+    ``executemany`` path, kept to compare them (benchmarks, tests).
+
     ``progress`` is told how many records were handled (written or refused) after each
     500 or so and at the end, so a bar whose total is the file's row count ends full.
 
@@ -104,7 +109,7 @@ def import_records(
     """
     report = ImportReport(source)
     try:
-        return _import_records(factory, records, report, batch_size, progress, bulk, parallel)
+        return _import_records(factory, records, report, batch_size, progress, bulk, parallel, copy)
     except ImportInterrupted as exc:
         exc.report = report
         raise
@@ -121,6 +126,7 @@ def _import_records(
     progress: Callable[[int], None] | None,
     bulk: bool,
     parallel: bool,
+    copy: bool = True,
 ) -> ImportReport:
     source = report.source
     reported = 0  # records last reported to ``progress``
@@ -156,7 +162,7 @@ def _import_records(
                     # a bigger page cache for this connection: index pages stay in memory
                     open_batch.connection().exec_driver_sql("PRAGMA cache_size=-131072")
             chunk = drop_duplicates(chunk, seen, report)
-            written = write_batch(open_batch.connection(), chunk, vocabulary)
+            written = write_batch(open_batch.connection(), chunk, vocabulary, copy=copy)
             pending.created += written.created
             pending.updated += written.updated
             if ends_batch:
@@ -240,6 +246,7 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     bulk: bool = False,
     parallel: bool | None = None,
+    copy: bool = True,
 ) -> ImportReport:
     """Import one file; file-level problems raise :class:`ImportFailed` before any write.
 
@@ -252,5 +259,5 @@ def import_file(
         parallel = rows is not None and rows > 4 * min(batch_size, CHUNK_ROWS)
     return import_records(
         factory, records, (source or default_source)[:64], batch_size=batch_size,
-        progress=progress, bulk=bulk, parallel=parallel,
+        progress=progress, bulk=bulk, parallel=parallel, copy=copy,
     )
