@@ -319,8 +319,8 @@ def run_job(job: Job, workdir: Path, pg_url: str | None, env: dict[str, str]) ->
                 db = pg_url
             if db:
                 argv += ["--db", db]
-            shown = shlex.join(a.replace(db, "postgresql://…/<fresh>") if db else a
-                               for a in argv[1:])
+            label = "postgresql://…/<server>" if job.pg_server else "postgresql://…/<fresh>"
+            shown = shlex.join(a.replace(db, label) if db else a for a in argv[1:])
             print(f"== {job.name}: python {shown}", flush=True)
             proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
                                   timeout=job.timeout, env=env)
@@ -333,7 +333,7 @@ def run_job(job: Job, workdir: Path, pg_url: str | None, env: dict[str, str]) ->
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         return Outcome(job, "failed", seconds, shown, output=proc.stdout,
-                       error=f"exit {proc.returncode}: " + _tail(proc.stderr, 15))
+                       error=f"exit {proc.returncode}: " + error_summary(proc.stderr))
     try:
         data = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {}
         figures = job.parse(data, proc.stdout)
@@ -346,6 +346,16 @@ def run_job(job: Job, workdir: Path, pg_url: str | None, env: dict[str, str]) ->
 @contextmanager
 def _no_db() -> Iterator[str]:
     yield ""
+
+
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b.*")
+
+
+def error_summary(stderr: str) -> str:
+    """The exception a traceback ended with (SQLAlchemy adds a line after it), then the tail."""
+    named = [line for line in stderr.splitlines() if _EXCEPTION.match(line)]
+    tail = _tail(stderr, 10)
+    return f"{named[-1][:500]}\n{tail}" if named and named[-1] not in tail else tail
 
 
 def _tail(text: str, lines: int) -> str:

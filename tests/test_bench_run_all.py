@@ -111,3 +111,13 @@ def test_parsers_read_the_printed_tables(run_all: ModuleType) -> None:
     names = run_all.parse_names(None, "    2,000 one typo per word      9.73ms  17.00ms 100.0%  "
                                       "85.0% |      0.8ms     12.7ms 100.0%        0x\n")
     assert [(f.value, f.baseline, f.met) for f in names] == [(17.0, 12.7, None), (85.0, 100.0, False)]
+
+
+def test_an_error_names_the_exception_a_traceback_ended_with(run_all: ModuleType) -> None:
+    stderr = ("Traceback (most recent call last):\n  File x\n"
+              "sqlalchemy.exc.OperationalError: (psycopg.errors.ObjectInUse) database in use\n"
+              + "".join(f"  detail {n}\n" for n in range(12))
+              + "(Background on this error at: https://sqlalche.me/e/21/e3q8)\n")
+    summary = run_all.error_summary(stderr)
+    assert summary.startswith("sqlalchemy.exc.OperationalError: (psycopg.errors.ObjectInUse)")
+    assert summary.endswith("(Background on this error at: https://sqlalche.me/e/21/e3q8)")
