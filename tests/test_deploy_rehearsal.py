@@ -94,7 +94,8 @@ def test_the_container_start_rehearsed(db_url: str, tmp_path: Path) -> None:
     assert "Traceback" not in "".join(lines)
 
 
-def test_nothing_to_probe_without_run_or_without_monitoring(tmp_path: Path) -> None:
+def test_nothing_to_probe_without_run_or_without_monitoring(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv_of = healthcheck.config_path_from_argv
     assert argv_of(["/usr/local/bin/python", "/usr/local/bin/communebot", "demo"]) is None
     assert argv_of(["python", "communebot", "run", "-c", "/config/c.yaml"]) == "/config/c.yaml"
@@ -109,11 +110,11 @@ def test_nothing_to_probe_without_run_or_without_monitoring(tmp_path: Path) -> N
     assert healthcheck.healthz_url(True, "0.0.0.0", 9464) == "http://127.0.0.1:9464/healthz"
     assert healthcheck.healthz_url(True, "::", 1) == "http://[::1]:1/healthz"
     assert healthcheck.healthz_url(True, "10.0.0.2", 80) == "http://10.0.0.2:80/healthz"
-    off = run_healthcheck("--config", str(container_config(tmp_path, enabled=False)))
-    assert off.returncode == 0 and "nothing to probe" in off.stdout, off.stdout + off.stderr
+    assert healthcheck.main(["--config", str(container_config(tmp_path, enabled=False))]) == 0
+    assert "nothing to probe" in capsys.readouterr().out
     # monitoring on and nobody listening: unhealthy
-    closed = run_healthcheck("--config", str(container_config(tmp_path)), "--timeout", "2")
-    assert closed.returncode == 1 and "no answer" in closed.stdout, closed.stdout + closed.stderr
+    assert healthcheck.main(["--config", str(container_config(tmp_path)), "--timeout", "2"]) == 1
+    assert "no answer" in capsys.readouterr().out
 
 
 @pytest.fixture
@@ -138,6 +139,6 @@ def healthy_server() -> Iterator[int]:
     server.server_close()
 
 
-def test_healthy_on_200(tmp_path: Path, healthy_server: int) -> None:
-    done = run_healthcheck("--config", str(container_config(tmp_path, port=healthy_server)))
-    assert done.returncode == 0 and '200 {"status": "ok"}' in done.stdout, done.stdout + done.stderr
+def test_healthy_on_200(tmp_path: Path, healthy_server: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert healthcheck.main(["--config", str(container_config(tmp_path, port=healthy_server))]) == 0
+    assert '200 {"status": "ok"}' in capsys.readouterr().out
