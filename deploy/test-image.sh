@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the image and show it works: `communebot demo` answers a search inside it, with no
-# network and no token; then compose starts PostgreSQL and the bot, the bot migrates the
-# database and stays up, and its /healthz answers.
+# network and no token; then, where the docker compose plugin is installed, compose starts
+# PostgreSQL and the bot, the bot migrates the database and stays up, the image's
+# healthcheck says why it is not healthy yet, and SIGTERM stops it with exit code 0.
+# Every step prints what it checks; any failure exits non-zero.
 #   bash deploy/test-image.sh                  # fails when no Docker engine is reachable
 #   bash deploy/test-image.sh --if-available   # says so and exits 0 instead (CI, laptops)
 set -euo pipefail
@@ -34,6 +36,11 @@ grep -q "run" <<<"$help" && grep -q "demo" <<<"$help"
 echo "3. the demo answers a search, offline"
 answer=$(printf '/start 97415\nboulangerie au port\n' | docker run --rm -i --network none "$TAG" demo)
 grep -q "Boulangerie Cari Zourit" <<<"$answer" || { echo "$answer"; exit 1; }
+
+if ! docker compose version >/dev/null 2>&1; then
+  echo "test-image: image checks passed; compose checks (4-6) SKIPPED: no docker compose plugin"
+  exit 0
+fi
 
 echo "4. compose: PostgreSQL and the bot, migrated, waiting for the Bot API, up 10 s"
 # the shipped configuration, with Telegram pointed at a closed port: the bot must wait for
