@@ -504,7 +504,9 @@ def _category(raw: Mapping[str, Any]) -> Category:
 
 def load_taxonomy(source: str) -> Taxonomy:
     """Parse taxonomy YAML text (used by tests with small inline taxonomies too)."""
-    data = yaml.safe_load(source)
+    # libyaml's loader when PyYAML has it: the same data in 0.07 s instead of 0.85 s, paid
+    # by every start-up (issue 15: start-up under 2 s)
+    data = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if not isinstance(data, list):
         raise ValueError("the taxonomy must be a YAML list of categories")
     return Taxonomy([_category(item) for item in data])
