@@ -127,13 +127,16 @@ async def one_run(command: Callable[[str], list[str]], messages: Sequence[str],
     """Start-up seconds, peak RSS (MB) after the messages, and how many got an answer."""
     emu = LoadEmulator()
     await emu.start()
+    # a file, not a pipe: a pipe nobody reads fills up and blocks the bot's logging
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen(command(emu.base_url), cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=log)
     start = time.perf_counter()
     try:
         while not emu.calls["getUpdates"]:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise RuntimeError(f"the bot exited ({proc.returncode}): {err[-800:]}")
             if time.perf_counter() - start > timeout:
                 raise RuntimeError("no getUpdates within the timeout")
@@ -147,6 +150,10 @@ async def one_run(command: Callable[[str], list[str]], messages: Sequence[str],
                 answered += 1
             await asyncio.sleep(0.3)  # let a many-message answer finish
         rss = peak_rss_mb(proc.pid)
+        if answered < len(messages):
+            log.seek(0)
+            print("unanswered; the bot logged: "
+                  + log.read().decode(errors="replace")[-1500:], file=sys.stderr)
     finally:
         proc.terminate()
         try:
@@ -155,6 +162,7 @@ async def one_run(command: Callable[[str], list[str]], messages: Sequence[str],
             proc.kill()
             proc.wait()
         await emu.stop()
+        log.close()
     return startup, rss, answered
 
 
