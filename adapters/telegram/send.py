@@ -305,33 +305,66 @@ class TelegramSender:
     async def deliver_outbox_once(self, limit: int = 20) -> int:
         """Send what the outbox holds for Telegram.
 
-        Claim and mark are two short transactions, so no database lock is held while
-        messages wait for their pacing turn (on SQLite that lock would stall every other
-        writer). One adapter polls per bot token (Telegram refuses a second getUpdates
-        consumer), so nobody else competes for these rows; a crash between sending and
-        marking sends that one message again at the next start (at least once)."""
-        sessions = self.state.sessions
+        On SQLite (one process) claim and mark are short transactions, so no write lock
+        is held while messages wait for their pacing turn (it would stall every other
+        writer). On PostgreSQL several webhook workers may deliver the same outbox
+        (README, "Running several workers"): the batch's rows stay locked (``FOR UPDATE
+        SKIP LOCKED``) until marked, so another worker skips them rather than sending
+        them too. There a message is claimed, sent and marked in one transaction of its
+        own, so a crash sends again only the one in flight (at least once)."""
+        if self.state.sessions().get_bind().dialect.name == "postgresql":
+            sent = 0
+            for _ in range(limit):
+                done = await self._deliver_batch(1, shared=True)
+                if done is None:
+                    break
+                sent += done
+            return sent
+        return await self._deliver_batch(limit, shared=False) or 0
+
+    async def _deliver_batch(self, limit: int, shared: bool) -> int | None:
+        """One claimed batch delivered (None when nothing was waiting)."""
+        held = self.state.sessions()
 
         def claim() -> list[outbox.OutboxItem]:
-            with sessions() as session, session.begin():
-                return outbox.claim(session, "telegram", limit)
+            if shared:
+                held.begin()
+                return outbox.claim(held, "telegram", limit)
+            with held.begin():
+                return outbox.claim(held, "telegram", limit)
 
         def mark(item_id: int) -> None:
-            with sessions() as session, session.begin():
-                outbox.mark_sent(session, item_id)
+            if shared:
+                outbox.mark_sent(held, item_id)
+                return
+            with held.begin():
+                outbox.mark_sent(held, item_id)
+
+        def finish() -> None:
+            try:
+                if held.in_transaction():
+                    held.commit()
+            finally:
+                held.close()
 
         sent = 0
-        for entry in await asyncio.to_thread(claim):
-            chat = entry.chat_id.removeprefix("user:")
-            if not chat.lstrip("-").isdigit():
-                log.warning("outbox message %s: %r is not a Telegram chat", entry.id, chat)
-                continue
-            try:
-                await self.send_following(int(chat), entry.outgoing)
-            except Exception:
-                log.exception("outbox message %s to %s failed", entry.id, chat)
-                metrics.outbox_failed("telegram")
-                continue
-            await asyncio.to_thread(mark, entry.id)
-            sent += 1
+        try:
+            entries = await asyncio.to_thread(claim)
+            if not entries:
+                return None
+            for entry in entries:
+                chat = entry.chat_id.removeprefix("user:")
+                if not chat.lstrip("-").isdigit():
+                    log.warning("outbox message %s: %r is not a Telegram chat", entry.id, chat)
+                    continue
+                try:
+                    await self.send_following(int(chat), entry.outgoing)
+                except Exception:
+                    log.exception("outbox message %s to %s failed", entry.id, chat)
+                    metrics.outbox_failed("telegram")
+                    continue
+                await asyncio.to_thread(mark, entry.id)
+                sent += 1
+        finally:
+            await asyncio.to_thread(finish)
         return sent

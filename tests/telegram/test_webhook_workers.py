@@ -2,7 +2,8 @@
 PostgreSQL database, behind one URL. A loopback front spreads Telegram's update POSTs
 over both, round robin, and posts some updates to the other worker too, as a retried
 delivery reaching another worker would. Each update is answered exactly once, and a
-conversation carries on whichever worker gets the next message."""
+conversation carries on whichever worker gets the next message. The scheduler ticks on
+both, and each due digest and outbox message goes out once."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,8 +25,12 @@ import yaml
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bot import outbox
+from bot.messages import Outgoing, Target, TargetKind
+from directory import services
 from directory.db import open_store, transaction
-from directory.models import ProcessedEvent
+from directory.digests import Subscriber, subscribe
+from directory.models import Account, Citizen, DigestRun, OutboxMessage, ProcessedEvent
 from directory.sample import load_sample
 from tests.telegram.emulator import BotAPIEmulator
 
@@ -91,7 +98,8 @@ def shared_pg(pg_database_factory: Callable[[str], str]) -> Iterator[str]:
     yield url
 
 
-def worker_config(tmp_path: Path, name: str, db_url: str, api: str, hook: str, port: int) -> Path:
+def worker_config(tmp_path: Path, name: str, db_url: str, api: str, hook: str, port: int,
+                  **telegram: Any) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({
         "database": {"url": db_url},
@@ -99,7 +107,7 @@ def worker_config(tmp_path: Path, name: str, db_url: str, api: str, hook: str, p
         "telegram": {"enabled": True, "token": "123456:TEST-token", "base_url": api,
                      "mode": "webhook", "webhook_url": hook, "listen": "127.0.0.1",
                      "port": port, "secret_token": SECRET, "worker_id": name,
-                     "set_commands": False, "chat_interval_seconds": 0},
+                     "set_commands": False, "chat_interval_seconds": 0, **telegram},
     }))
     return path
 
@@ -183,3 +191,86 @@ async def test_two_webhook_workers_answer_each_update_once_and_share_conversatio
     # it were taken by different workers, and still got "votre commune est Saint-Paul"
     # (checked above for everyone)
     assert any(front.taken[ids[1]][0] != front.taken[ids[2]][0] for ids in sent.values())
+
+
+# --- the scheduler on every worker, work claimed once ------------------------------------------
+
+PEOPLE = range(7201, 7231)  # 30 subscribers on Telegram
+NOTICES = 4  # outbox messages queued for each of them before the workers start
+
+
+@pytest.fixture
+def queued_work(shared_pg: str) -> str:
+    """Due weekly digests (subscribed two weeks ago, one entry new since) and outbox rows
+    waiting for Telegram, in the shared database, before any worker starts."""
+    now = datetime.now(UTC)
+    engine, factory = open_store(shared_pg)
+    with transaction(factory) as session:
+        entry = services.add_entry(session, services.NewEntry(
+            name="Boulangerie des Deux Ouvriers", category="boulangerie", commune_insee="97415"),
+            force=True)
+        entry.created_at = now - timedelta(days=14, hours=-1)
+        for user in PEOPLE:
+            person = Citizen(display_name=f"p{user}", lang="fr", home_insee="97415")
+            session.add(person)
+            session.flush()
+            session.add(Account(citizen_id=person.id, platform="telegram", platform_user_id=str(user)))
+            subscribe(session, Subscriber(citizen_id=person.id), frequency="weekly", communes=["97415"],
+                      now=now - timedelta(days=14))
+            for number in range(NOTICES):
+                outbox.enqueue(session, Outgoing.text(
+                    f"Avis {number} pour {user}",
+                    target=Target(kind=TargetKind.USER, platform="telegram", ref=str(user))))
+    engine.dispose()
+    return shared_pg
+
+
+async def test_two_workers_send_each_due_digest_and_outbox_message_exactly_once(
+        queued_work: str, tmp_path: Path) -> None:
+    emulator = BotAPIEmulator()
+    await emulator.start()
+    for user in PEOPLE:
+        emulator.user(user, f"Person{user}")
+        emulator.chat(user)
+    ports = [free_port(), free_port()]
+    hook = "http://127.0.0.1:9/hook"  # no update comes in: only the scheduler and the outbox work
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "COMMUNEBOT_DB"))}
+    processes = [
+        subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "run", "-c",
+                          str(worker_config(tmp_path, name, queued_work, emulator.base_url, hook, port,
+                                            outbox_interval_seconds=0.2, overall_per_second=1000)),
+                          "--log-level", "WARNING"],
+                         env=env, stdout=(tmp_path / f"{name}.log").open("w"),
+                         stderr=subprocess.STDOUT, text=True)
+        for name, port in zip(("a", "b"), ports, strict=True)]
+    expected = len(PEOPLE) * (NOTICES + 1)
+    try:
+        await emulator.wait_calls("setWebhook", 2, timeout=60)
+        await emulator.wait_calls("sendMessage", expected, timeout=60)
+        await asyncio.sleep(2.0)  # a second copy of anything shows up by now
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        await emulator.stop()
+    logs = "\n".join((tmp_path / f"{name}.log").read_text()[-3000:] for name in ("a", "b"))
+    assert all(p.returncode == 0 for p in processes), logs
+    assert "Traceback" not in logs and " ERROR " not in logs, logs
+    for user in PEOPLE:
+        texts = emulator.texts(user)
+        notices = [t for t in texts if t.startswith("Avis ")]
+        assert sorted(notices) == [f"Avis {n} pour {user}" for n in range(NOTICES)], (user, texts)
+        digests = [t for t in texts if "Boulangerie des Deux Ouvriers" in t]
+        assert len(digests) == 1, (user, texts)
+        assert len(texts) == NOTICES + 1, (user, texts)
+    engine, factory = open_store(queued_work)
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.sent_at.is_(None))) == 0
+        assert session.scalar(select(func.count()).select_from(DigestRun)) == len(PEOPLE)
+    engine.dispose()
