@@ -205,3 +205,34 @@ def test_run_refuses_a_monitoring_port_in_use_in_words(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "monitoring: cannot listen on 127.0.0.1:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_second_run_on_the_same_sqlite_file_is_refused_in_words(tmp_path: Path) -> None:
+    """SQLite serves one process: a second ``run`` on the same file stops at start with a
+    clear message (exit 1), the first one goes on, and once it stopped a new one starts."""
+    path = config_for("telegram", closed_port(), tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "COMMUNEBOT_DB"))}
+    command = [sys.executable, "-c", "from bot.cli import main; main()", "run", "-c", str(path)]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    output = Output(first)
+    try:
+        output.wait_for(WAITING["telegram"])
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "another `communebot run` is using" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert first.poll() is None  # the first one is still serving
+        first.send_signal(signal.SIGKILL)  # however it ends, the file is free again
+        first.wait(timeout=30)
+        third = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        try:
+            Output(third).wait_for(WAITING["telegram"])
+        finally:
+            third.send_signal(signal.SIGTERM)
+            assert third.wait(timeout=30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()

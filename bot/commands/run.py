@@ -7,6 +7,8 @@ import logging
 import signal
 from collections.abc import Awaitable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,7 +43,6 @@ async def _serve(config: Config) -> None:
 
 
 async def _serve_until_cancelled(config: Config) -> None:
-    from bot.scheduler import Retention, start_scheduler, stop_scheduler
     from bot.wiring import build_engine
 
     engine = build_engine(
@@ -49,6 +50,35 @@ async def _serve_until_cancelled(config: Config) -> None:
         idle_timeout=timedelta(minutes=config.conversation.idle_timeout_minutes),
         moderation=config.moderation, retention_days=config.privacy.retention_days,
     )
+    single = _one_process_per_sqlite_file(engine.sessions.kw["bind"])
+    try:
+        await _serve_engine(config, engine)
+    finally:
+        if single is not None:
+            single.release()
+
+
+def _one_process_per_sqlite_file(bind: Any) -> Any:
+    """SQLite serves one ``run`` process: a second one on the same file would double the
+    scheduler and fight over the writer lock, so it is refused in words (several workers
+    run on PostgreSQL). A ``flock`` beside the file, freed by the kernel however the
+    holder ends."""
+    from bot.leader import FileLock
+
+    database = bind.url.database if bind.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return None
+    lock = FileLock(Path(f"{database}.run.lock"))
+    if not lock.try_acquire():
+        raise click.ClickException(
+            f"another `communebot run` is using {database}: SQLite serves one process "
+            "(several workers need PostgreSQL, see the README's \"Running several workers\")")
+    return lock
+
+
+async def _serve_engine(config: Config, engine: Any) -> None:
+    from bot.scheduler import Retention, start_scheduler, stop_scheduler
+
     # warm before taking the first message: a cold first lookup took ~0.5 s and held
     # every chat behind it (issue 19)
     await asyncio.to_thread(engine.warm_up)
