@@ -129,13 +129,44 @@ class NameWords:
         return self.words[bisect.bisect(self.cumulative, rng.random() * self.cumulative[-1])]
 
 
+class PairCap:
+    """At most ``cap`` names share any two name words (0: no cap). Independent Zipf draws
+    put the same two common words together in hundreds of names (at 1M, one name in eight
+    had 6+ names holding both its words, one in 25 had 50+), which a real directory does
+    not: there, two surname-like words rarely meet twice. Reordered namesakes are added on
+    purpose and not counted."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.seen: dict[tuple[str, str], int] = {}
+
+    @staticmethod
+    def pairs(own: list[str]) -> list[tuple[str, str]]:
+        distinct = sorted({w.lower() for w in own})
+        return list(itertools.combinations(distinct, 2))
+
+    def allows(self, own: list[str]) -> bool:
+        return self.cap <= 0 or all(self.seen.get(p, 0) < self.cap for p in self.pairs(own))
+
+    def add(self, own: list[str]) -> None:
+        if self.cap > 0:
+            for p in self.pairs(own):
+                self.seen[p] = self.seen.get(p, 0) + 1
+
+
 def synthetic_name(category_word: str, rng: random.Random, words: NameWords,
-                   earlier: list[list[str]]) -> str:
-    """"<Category word> W1 W2 [W3]"; sometimes an earlier name's words reordered."""
+                   earlier: list[list[str]], pairs: PairCap | None = None) -> str:
+    """"<Category word> W1 W2 [W3]"; sometimes an earlier name's words reordered. With
+    ``pairs``, a draw whose words already met too often is drawn again (50 tries)."""
     if earlier and rng.random() < REORDERED_SHARE:
         own = list(reversed(rng.choice(earlier)))
     else:
-        own = [words.pick(rng) for _ in range(3 if rng.random() < 0.3 else 2)]
+        for _ in range(50):
+            own = [words.pick(rng) for _ in range(3 if rng.random() < 0.3 else 2)]
+            if pairs is None or pairs.allows(own):
+                break
+        if pairs is not None:
+            pairs.add(own)
         if len(earlier) < 10_000:
             earlier.append(own)
         else:
@@ -143,14 +174,17 @@ def synthetic_name(category_word: str, rng: random.Random, words: NameWords,
     return " ".join([category_word, *own])
 
 
-def write_synthetic_csv(path: Path, size: int, seed: int, picker: CommunePicker) -> None:
+def write_synthetic_csv(path: Path, size: int, seed: int, picker: CommunePicker,
+                        pair_cap: int = 0) -> None:
     """Entries spread by commune population; names are a category word ("Garage",
     "Boulangerie": the category's French name's first word) and two or three name words
-    drawn with realistic frequencies (see :class:`NameWords`), 2 % reordered namesakes."""
+    drawn with realistic frequencies (see :class:`NameWords`), 2 % reordered namesakes;
+    ``pair_cap``: see :class:`PairCap` (0 keeps the data of earlier runs)."""
     rng = random.Random(seed)
     categories = list(get_taxonomy())
     words = NameWords(rng, size)
     earlier: list[list[str]] = []
+    pairs = PairCap(pair_cap) if pair_cap > 0 else None
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["id", "name", "category", "kind", "commune", "lat", "lon"])
@@ -158,7 +192,7 @@ def write_synthetic_csv(path: Path, size: int, seed: int, picker: CommunePicker)
             commune = picker.pick(rng)
             category = rng.choice(categories)
             kind = category.kind if rng.random() > 0.1 else rng.choice(("project", "event"))
-            name = synthetic_name(category.name_fr.split()[0], rng, words, earlier)
+            name = synthetic_name(category.name_fr.split()[0], rng, words, earlier, pairs)
             lat, lon = offset(commune.lat, commune.lon, rng)
             writer.writerow([f"s{n}", name, category.slug, kind, commune.insee, f"{lat:.6f}", f"{lon:.6f}"])
 
