@@ -27,7 +27,7 @@ from directory.gazetteer import get_gazetteer
 from directory.gc_pause import gc_paused
 from directory.models import EntryKind
 from directory.search_candidates import expand_words, gather_candidates, hit_rows, term_rows
-from directory.search_index import category_term, kind_term, name_terms
+from directory.search_index import category_term, kind_term, name_terms, word_sequence
 from directory.search_names import name_candidates
 from directory.search_query import (
     DEFAULT_RADIUS_KM,
@@ -129,6 +129,7 @@ def _search(session: Session, query: SearchQuery) -> SearchPage:
     )
 
     words = name_terms(query.text)[:8]
+    sequence = word_sequence(query.text)[:16] if words else []  # for the name-order rule
     expansions = expand_words(session, words) if words else []
     named = categories_in_text(words) if words else {}
     if query.category and words:
@@ -177,7 +178,7 @@ def _search(session: Session, query: SearchQuery) -> SearchPage:
         # with no place, thousands of names may tie on text (every "Concert Nika …"):
         # past a full page, read at most NAME_READS more of them for their recommendations
         reads = NAME_READS if words and centre is None else None
-        page, worst = _best_page(session, query, scored, after, members, words, reads)
+        page, worst = _best_page(session, query, scored, after, members, sequence, reads)
         outside_best = W_TEXT + W_DISTANCE * proximity(ring) + slack
         if ring is not None and worst is not None and worst > outside_best:
             break

@@ -78,6 +78,11 @@ _TERMS_SQL = (
 _BOX_SQL = (
     " AND entry_terms.lat BETWEEN {p} AND {p} AND entry_terms.lon BETWEEN {p} AND {p}"
 )
+_HITS_ARRAY_SQL = (
+    "SELECT entries.id, entries.name, entries.category, entries.kind, entries.commune_insee, "
+    "entries.recommendation_count, entries.lat, entries.lon, entries.address "
+    "FROM entries WHERE entries.id = ANY(%s::int[]) AND entries.status = %s"
+)
 _HITS_SQL = (
     "SELECT entries.id, entries.name, entries.category, entries.kind, entries.commune_insee, "
     "entries.recommendation_count, entries.lat, entries.lon, entries.address "
@@ -198,7 +203,13 @@ _HITS = select(*_HIT_COLUMNS).where(
 def hit_rows(session: Session, ids: Sequence[int]) -> Sequence[Any]:
     """(id, name, category, kind, commune, recommendations, lat, lon, address) of the
     active entries among ``ids``."""
-    mark = positional_placeholder(session.connection().dialect)
+    dialect = session.connection().dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        # one array parameter: psycopg parsed a statement of hundreds of placeholders anew
+        # for every chunk (4 ms of a name-only query reading 256 candidates)
+        return _read(session, _HITS, {}, _HITS_ARRAY_SQL,
+                     (list(ids), EntryStatus.ACTIVE.value))
+    mark = positional_placeholder(dialect)
     return _read(
         session, _HITS, {"ids": list(ids)},
         _HITS_SQL.format(",".join([mark] * len(ids)), mark) if mark else None,

@@ -65,6 +65,12 @@ def folded_terms(folded: str) -> list[str]:
     return list(seen)
 
 
+def word_sequence(text: str) -> list[str]:
+    """The words of :func:`name_terms` in order, repeats kept ("Bora Bora"): what the
+    name-order rule compares (the index needs each word once)."""
+    return [w[:MAX_TERM] for w in fast_fold(text).split() if len(w) >= 2 and w not in STOPWORDS]
+
+
 def category_term(slug: str) -> str:
     return f"{CATEGORY_PREFIX}{slug}"[:MAX_TERM]
 

@@ -2,13 +2,14 @@
 of every query term is not an option when a word is shared by tens of thousands of names
 ("garage", "saint", "dupont").
 
-Each query word's terms are read with a cap (:data:`SELECTIVE_CAP` rows): a word under
-the cap is *selective* and its rows are the candidates; a word over it is *common* and is
-only looked up for those candidates, by primary key ``(entry_id, term)``. So "Garage
-Rimape Fapeko" reads the few hundred names with "rimape" or "fapeko" and then asks which
-of them also say "garage", instead of ranking every garage in France. When every word is
-common ("Garage Dupont"), the rarest word (counted, capped) drives a join that keeps the
-names also holding the second rarest.
+First one statement counts each query term's index rows, capped at
+:data:`SELECTIVE_CAP` + 1: a word whose terms hold at most :data:`SELECTIVE_CAP` rows is
+*selective* and its rows are the candidates (one read for all selective words); a word
+over it is *common* and is only looked up for those candidates. So "Garage Rimape Fapeko"
+reads the few hundred names with "rimape" or "fapeko" and then asks which of them also say
+"garage", instead of ranking every garage in France. When every word is common ("Garage
+Dupont"), the rarest word drives a join that keeps the names also holding the second
+rarest. The reads themselves are in :mod:`directory.search_names_reads`.
 """
 
 from __future__ import annotations
@@ -18,74 +19,45 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from directory.search_candidates import CANDIDATE_CAP, Candidate, _core
+from directory.search_candidates import CANDIDATE_CAP, Candidate
 from directory.search_index import CATEGORY_PREFIX
+from directory.search_names_reads import held_terms, joined_rows, term_counts, term_rows
 
 #: a word whose terms hold more index rows than this is looked up, not scanned
 SELECTIVE_CAP = 2_000
-#: a common word keeps only its best expansions when re-read (a typo's neighbours may
-#: include a very common word)
+#: a common word keeps only its best expansions (a typo's neighbours may include a very
+#: common word)
 COMMON_KEEP = 3
-LOOKUP_CHUNK = 500
 #: keep the candidates one word short of the best while the best are fewer than this
 KEEP_MIN = 64
-#: when every word is common, at most this many entries are scored (they tie on text:
-#: only recommendations and order still tell them apart)
-COMMON_CAP = 5_000
-
-
-def _marks(session: Session, count: int) -> str:
-    mark = "?" if session.connection().dialect.paramstyle == "qmark" else "%s"
-    return ",".join([mark] * count)
-
-
-def _rows(session: Session, sql: str, values: Sequence[object]) -> Sequence[Any]:
-    return _core(session).exec_driver_sql(sql, tuple(values)).fetchall()
-
-
-def _word_rows(session: Session, terms: Sequence[str]) -> Sequence[Any]:
-    """(entry_id, term) of ``terms``, at most SELECTIVE_CAP + 1 rows (no point: a search
-    without a place has no distance to compute)."""
-    sql = (
-        "SELECT entry_id, term FROM entry_terms WHERE term IN ("
-        + _marks(session, len(terms)) + f") LIMIT {SELECTIVE_CAP + 1}"
-    )
-    return _rows(session, sql, terms)
-
-
-def _count(session: Session, terms: Sequence[str], cap: int) -> int:
-    """Index rows of ``terms``, counted up to ``cap`` (an index-only range count)."""
-    sql = (
-        "SELECT count(*) FROM (SELECT 1 FROM entry_terms WHERE term IN ("
-        + _marks(session, len(terms)) + f") LIMIT {cap}) AS t"
-    )
-    return int(_rows(session, sql, terms)[0][0])
-
-
-def _joined(session: Session, driver: Sequence[str], other: Sequence[str]) -> Sequence[Any]:
-    """(entry_id, term) of ``driver`` terms whose entry also has an ``other`` term."""
-    sql = (
-        "SELECT a.entry_id, a.term FROM entry_terms a WHERE a.term IN ("
-        + _marks(session, len(driver)) + ") AND EXISTS (SELECT 1 FROM entry_terms b "
-        "WHERE b.entry_id = a.entry_id AND b.term IN (" + _marks(session, len(other))
-        + f")) LIMIT {COMMON_CAP}"
-    )
-    return _rows(session, sql, [*driver, *other])
-
-
-def _lookup(session: Session, ids: Sequence[int], terms: Sequence[str]) -> Iterable[Any]:
-    """(entry_id, term) of ``terms`` held by the entries ``ids`` (primary key lookups)."""
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        chunk = ids[start : start + LOOKUP_CHUNK]
-        sql = (
-            "SELECT entry_id, term FROM entry_terms WHERE entry_id IN ("
-            + _marks(session, len(chunk)) + ") AND term IN (" + _marks(session, len(terms)) + ")"
-        )
-        yield from _rows(session, sql, [*chunk, *terms])
+#: when every word is common, at most this many entries are scored: they tie on text,
+#: and past a full page only ``search.NAME_READS`` of them are read for their
+#: recommendations anyway (5,000 cost 15 ms of Python per query at 1M for no better page)
+COMMON_CAP = 2_000
 
 
 def _best_terms(terms: dict[str, float], keep: int) -> list[str]:
     return [t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]]
+
+
+def split_words(
+    expansions: Sequence[dict[str, float]], counts: dict[str, int]
+) -> tuple[list[str], list[list[str]]]:
+    """(terms to read, terms of each common word): a word is read when its terms hold at
+    most :data:`SELECTIVE_CAP` rows, or else its :data:`COMMON_KEEP` best terms do; terms
+    without rows are left out."""
+    selective: dict[str, None] = {}
+    common: list[list[str]] = []
+    for terms in expansions:
+        kept = list(terms)
+        if sum(counts.get(t, 0) for t in kept) > SELECTIVE_CAP:
+            kept = _best_terms(terms, COMMON_KEEP)
+        present = [t for t in kept if counts.get(t, 0)]
+        if sum(counts[t] for t in present) <= SELECTIVE_CAP:
+            selective.update(dict.fromkeys(present))
+        else:
+            common.append(present)
+    return list(selective), common
 
 
 def name_candidates(
@@ -100,36 +72,27 @@ def name_candidates(
     (word index, similarity); ``extra_terms``: category terms to learn of each candidate
     (the categories the text names, an explicit category)."""
     word_count = len(expansions)
-    gathered: list[Any] = []
-    common: list[list[str]] = []
-    for terms in expansions:
-        rows = _word_rows(session, list(terms))
-        if len(rows) <= SELECTIVE_CAP:
-            gathered.extend(rows)
-            continue
-        best = _best_terms(terms, COMMON_KEEP)
-        rows = _word_rows(session, best) if len(best) < len(terms) else rows
-        if len(rows) <= SELECTIVE_CAP:
-            gathered.extend(rows)
-        else:
-            common.append(best)
-    if not gathered and common:
-        ranked = sorted(common, key=lambda ts: _count(session, ts, CANDIDATE_CAP))
+    counts = term_counts(session, sorted(term_words), SELECTIVE_CAP + 1)
+    selective, common = split_words(expansions, counts)
+    gathered: Sequence[Any] = ()
+    read: set[str] = set(selective)
+    if selective:
+        gathered = term_rows(session, selective, CANDIDATE_CAP)
+    elif common:
+        # every word common: the rarest (counted further) drives
+        totals = term_counts(session, sorted({t for ts in common for t in ts}), CANDIDATE_CAP)
+        ranked = sorted(common, key=lambda ts: sum(totals[t] for t in ts))
+        read = set(ranked[0])
         if len(ranked) == 1:
-            gathered.extend(_rows(
-                session,
-                "SELECT entry_id, term FROM entry_terms WHERE term IN ("
-                + _marks(session, len(ranked[0])) + f") LIMIT {COMMON_CAP}",
-                ranked[0],
-            ))
+            gathered = term_rows(session, ranked[0], COMMON_CAP)
         else:
-            gathered.extend(_joined(session, ranked[0], ranked[1]))
+            gathered = joined_rows(session, ranked[0], ranked[1], COMMON_CAP)
     candidates: dict[int, Candidate] = {}
     _learn(candidates, gathered, term_words, word_count)
     candidates = best_matched(candidates)
-    looked = sorted({t for ts in common for t in ts} | set(extra_terms))
+    looked = sorted(({t for ts in common for t in ts} - read) | set(extra_terms))
     if candidates and looked:
-        _learn(candidates, _lookup(session, sorted(candidates), looked), term_words, word_count)
+        _learn(candidates, held_terms(session, sorted(candidates), looked), term_words, word_count)
     return candidates
 
 
@@ -139,7 +102,7 @@ def best_matched(candidates: dict[int, Candidate]) -> dict[int, Candidate]:
     the first page while dozens match them all, and it would cost a look-up each."""
     if len(candidates) <= KEEP_MIN:
         return candidates
-    counts = {i: sum(1 for s in c.word_sims if s > 0.0) for i, c in candidates.items()}
+    counts = {i: len(c.word_sims) - c.word_sims.count(0.0) for i, c in candidates.items()}
     top = max(counts.values())
     floor = top if sum(1 for n in counts.values() if n == top) >= KEEP_MIN else top - 1
     floor = max(floor, min(2, top))  # one word of several: never worth a look-up

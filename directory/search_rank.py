@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 
 from directory.categories import get_taxonomy
 from directory.search_candidates import FUZZY_CUTOFF, Candidate
-from directory.search_index import CATEGORY_PREFIX, name_terms
+from directory.search_index import CATEGORY_PREFIX, name_terms, word_sequence
 
 #: below this text score a candidate is noise
 MIN_TEXT = 0.3
@@ -79,9 +79,12 @@ def word_similarity(word: str, term: str) -> float:
 
 
 def name_order(words: Sequence[str], name: str) -> float:
-    """1 when ``words`` are exactly the name's words in order, 0.5 when they all appear in
-    the name in the same order (other words between or around), else 0."""
-    terms = name_terms(name)
+    """How closely the query's words (in order, repeats kept: :func:`word_sequence`) are
+    the name: 1 when they are exactly the name's words; when they all appear in the name
+    in the same order with other words between or around, 0.5 plus up to 0.25 for the
+    share of the name they make ("Maki Zonavodu" is more of "Vétérinaire Maki Zonavodu"
+    than of "Librairie Bubukuze Maki Zonavodu"); else 0."""
+    terms = word_sequence(name)
     if list(words) == terms:
         return 1.0
     position = 0
@@ -90,7 +93,7 @@ def name_order(words: Sequence[str], name: str) -> float:
             position = terms.index(word, position) + 1
         except ValueError:
             return 0.0
-    return 0.5
+    return 0.5 + 0.25 * len(words) / max(len(terms), 1)
 
 
 # --- categories named by the text ------------------------------------------------------------
@@ -216,12 +219,14 @@ def bounded(
         if category and category not in cand.categories:
             continue
         if words:
-            sims = list(cand.word_sims)
-            for slug in cand.categories:
-                if slug in named:
-                    sim, covered = named[slug]
-                    for index in covered:
-                        sims[index] = max(sims[index], sim)
+            sims = cand.word_sims
+            if named and not named.keys().isdisjoint(cand.categories):
+                sims = list(sims)
+                for slug in cand.categories:
+                    if slug in named:
+                        sim, covered = named[slug]
+                        for index in covered:
+                            sims[index] = max(sims[index], sim)
             text = sum(sims) / len(sims)
             if text < MIN_TEXT:
                 continue

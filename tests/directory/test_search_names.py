@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from directory import search_names
 from directory.db import open_store
 from directory.search import SearchQuery, search
+from directory.search_rank import name_order
 from directory.services import NewEntry, add_entry
 
 PARIS, LYON, MARSEILLE, SAINT_PAUL = "75056", "69123", "13055", "97415"
@@ -37,6 +38,11 @@ def names(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         ("Boulangerie Rimape Fapeko Nuvo", "boulangerie", MARSEILLE),
         ("Garage Rimape Tolu", "garage", MARSEILLE),
         ("Atelier Fapeko Sud", "garage", SAINT_PAUL),
+        # inserted first, so the id alone would put them first
+        ("Maison Kesu Kesu Kesu", "garage", LYON),
+        ("Librairie Bubuk Maki Zonavodu", "garage", LYON),
+        ("Maison Kesu Kesu", "garage", PARIS),
+        ("Veterinaire Maki Zonavodu", "garage", PARIS),
         *((f"Garage {w} {FILLER[(i + 3) % len(FILLER)]}", "garage", PARIS) for i, w in enumerate(FILLER)),
     ]
     ids: dict[str, int] = {}
@@ -105,3 +111,29 @@ def test_a_name_without_a_place_searches_all_of_france(names) -> None:
     assert {PARIS, LYON, MARSEILLE, SAINT_PAUL} <= communes
     assert all(h.distance_km is None for h in hits)
     assert ids["Atelier Fapeko Sud"] in {h.entry_id for h in hits}
+
+
+@pytest.mark.parametrize(("words", "name", "expected"), [
+    (["garage", "rimape", "fapeko"], "Garage Rimape Fapeko", 1.0),
+    (["rimape", "fapeko"], "Garage Rimape Fapeko", 0.5 + 0.25 * 2 / 3),
+    (["rimape", "fapeko"], "Librairie Bubuk Rimape Fapeko", 0.5 + 0.25 * 2 / 4),
+    (["fapeko", "rimape"], "Garage Rimape Fapeko", 0.0),
+    (["kesu", "kesu"], "Maison Kesu Kesu", 0.5 + 0.25 * 2 / 3),
+    (["kesu", "kesu"], "Maison Kesu", 0.0),
+    (["maison", "kesu", "kesu"], "Maison Kesu Kesu Kesu", 0.5 + 0.25 * 3 / 4),
+])
+def test_name_order_counts_repeats_and_the_share_of_the_name(
+        words: list[str], name: str, expected: float) -> None:
+    assert name_order(words, name) == pytest.approx(expected)
+
+
+def test_a_repeated_word_is_part_of_the_exact_name(names) -> None:
+    factory, _ = names
+    assert names_found(factory, "Maison Kesu Kesu")[:2] == ["Maison Kesu Kesu", "Maison Kesu Kesu Kesu"]
+    assert names_found(factory, "Maison Kesu Kesu Kesu")[0] == "Maison Kesu Kesu Kesu"
+
+
+def test_words_that_make_more_of_a_name_rank_it_first(names) -> None:
+    factory, _ = names
+    assert names_found(factory, "Maki Zonavodu")[:2] == [
+        "Veterinaire Maki Zonavodu", "Librairie Bubuk Maki Zonavodu"]
