@@ -207,8 +207,8 @@ def hit_rows(session: Session, ids: Sequence[int]) -> Sequence[Any]:
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
         # one array parameter: psycopg parsed a statement of hundreds of placeholders anew
         # for every chunk (4 ms of a name-only query reading 256 candidates)
-        return _read(session, _HITS, {}, _HITS_ARRAY_SQL,
-                     (list(ids), EntryStatus.ACTIVE.value))
+        literal = "{" + ",".join(map(str, ids)) + "}"  # see search_names_reads.int_array
+        return _read(session, _HITS, {}, _HITS_ARRAY_SQL, (literal, EntryStatus.ACTIVE.value))
     mark = positional_placeholder(dialect)
     return _read(
         session, _HITS, {"ids": list(ids)},

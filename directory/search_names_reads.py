@@ -35,6 +35,12 @@ def _rows(session: Session, sql: str, values: Sequence[object]) -> Sequence[Any]
     return _core(session).exec_driver_sql(sql, tuple(values)).fetchall()
 
 
+def int_array(ids: Sequence[int]) -> str:
+    """A PostgreSQL array literal of ``ids``, for a ``%s::int[]`` parameter: psycopg's
+    array dumper spent ~0.5 ms per thousand ids in Python; ``str.join`` is C."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
 def term_counts(session: Session, terms: Sequence[str], cap: int) -> dict[str, int]:
     """Index rows of each term, counted up to ``cap`` (index-only, one statement)."""
     if not terms:
@@ -81,7 +87,7 @@ def held_terms(session: Session, ids: Sequence[int], terms: Sequence[str]) -> li
             session,
             "SELECT entry_id, term FROM entry_terms WHERE entry_id = ANY(%s::int[]) "
             "AND term = ANY(%s::text[])",
-            [list(ids), list(terms)],
+            [int_array(ids), list(terms)],
         ))
     found: list[Any] = []
     for start in range(0, len(ids), LOOKUP_CHUNK):
