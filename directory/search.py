@@ -211,6 +211,10 @@ def _best_page(
         part = partials[start : start + chunk]
         start += len(part)
         chunk = min(chunk * 2, 1000)  # bounds that do not prune: fewer, bigger reads
+        if max_reads is not None and start < max_reads:
+            # the rest of the cap in one read: doubling went 64 + 128 + 256 = 448 reads
+            # (and three round trips) for a cap of 256
+            chunk = max_reads - start
         by_id = {p.entry_id: p for p in part}
         ids = list(by_id)
         rows = hit_rows(session, ids)

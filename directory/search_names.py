@@ -72,7 +72,8 @@ def name_candidates(
     (word index, similarity); ``extra_terms``: category terms to learn of each candidate
     (the categories the text names, an explicit category)."""
     word_count = len(expansions)
-    counts = term_counts(session, sorted(term_words), SELECTIVE_CAP + 1)
+    extra = set(extra_terms)
+    counts = term_counts(session, sorted(set(term_words) | extra), SELECTIVE_CAP + 1)
     selective, common = split_words(expansions, counts)
     gathered: Sequence[Any] = ()
     read: set[str] = set(selective)
@@ -90,9 +91,10 @@ def name_candidates(
     candidates: dict[int, Candidate] = {}
     _learn(candidates, gathered, term_words, word_count)
     candidates = best_matched(candidates)
-    looked = sorted(({t for ts in common for t in ts} - read) | set(extra_terms))
+    looked = sorted(({t for ts in common for t in ts} - read) | extra)
     if candidates and looked:
-        _learn(candidates, held_terms(session, sorted(candidates), looked), term_words, word_count)
+        rows = held_terms(session, sorted(candidates), looked)
+        _learn(candidates, rows, term_words, word_count)
     return candidates
 
 
