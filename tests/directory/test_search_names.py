@@ -137,3 +137,70 @@ def test_words_that_make_more_of_a_name_rank_it_first(names) -> None:
     factory, _ = names
     assert names_found(factory, "Maki Zonavodu")[:2] == [
         "Veterinaire Maki Zonavodu", "Librairie Bubuk Maki Zonavodu"]
+
+
+def test_split_words_reads_the_rare_and_looks_up_the_common(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_names, "SELECTIVE_CAP", 100)
+    expansions = [
+        {"garage": 1.0},  # common: looked up
+        {"rimape": 1.0, "rimapo": 0.83, "rima": 0.8, "rimax": 0.8},  # its typo neighbours are common
+        {"fapeko": 1.0, "fapeka": 0.83},  # rare
+        {"zzz": 1.0},  # no rows at all
+    ]
+    counts = {"garage": 101, "rimape": 30, "rimapo": 20, "rima": 101, "rimax": 101,
+              "fapeko": 5, "fapeka": 3}
+    selective, common = search_names.split_words(expansions, counts)
+    # rimape keeps its best three terms (rimape, rimapo and the first of the 0.8 ties),
+    # still over the cap, so it is common; fapeko is read; zzz has nothing to read
+    assert selective == ["fapeko", "fapeka"]
+    assert common == [["garage"], ["rimape", "rimapo", "rima"]]
+
+
+def test_split_words_keeps_a_word_whose_best_terms_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_names, "SELECTIVE_CAP", 100)
+    expansions = [{"lura": 1.0, "lurami": 0.9, "luravu": 0.9, "lubira": 0.8}]
+    counts = {"lura": 10, "lurami": 60, "luravu": 5, "lubira": 90}
+    selective, common = search_names.split_words(expansions, counts)
+    assert selective == ["lura", "lurami", "luravu"] and common == []
+
+
+def test_the_look_up_is_never_prepared_on_postgresql(names) -> None:
+    """psycopg prepares a statement run five times in a session, and PostgreSQL's generic
+    plan for the look-up ignored the arrays (18-245 ms at 1M): it must stay unprepared."""
+    factory, _ = names
+    with factory() as session:
+        if session.connection().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only")
+        for _ in range(8):
+            hits = search(session, SearchQuery(text="Garage Rimape Fapeko", limit=5)).hits
+            assert hits[0].name == "Garage Rimape Fapeko"
+        prepared = session.connection().exec_driver_sql(
+            "SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert prepared, "nothing prepared at all: the check below would prove nothing"
+    assert not any("= ANY(" in s and "FROM entry_terms" in s for s in prepared), prepared
+
+
+def test_tied_candidates_past_a_full_page_are_read_up_to_the_cap(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """150 names tie on text: past the first page, at most NAME_READS entries are read."""
+    from directory import search as search_module
+
+    engine, factory = open_store(f"sqlite:///{tmp_path / 'ties.db'}")
+    try:
+        with factory() as session, session.begin():
+            for n in range(150):
+                add_entry(session, NewEntry(f"Garage Tolo {FILLER[n % 8]}{n}", "garage", PARIS),
+                          force=True)
+        read: list[int] = []
+        real = search_module.hit_rows
+
+        def counting(session: Session, ids):  # type: ignore[no-untyped-def]
+            read.extend(ids)
+            return real(session, ids)
+
+        monkeypatch.setattr(search_module, "hit_rows", counting)
+        monkeypatch.setattr(search_module, "NAME_READS", 100)
+        assert len(names_found(factory, "Tolo", limit=5)) == 5
+        assert len(read) == 100
+    finally:
+        engine.dispose()
