@@ -73,7 +73,7 @@ def name_candidates(
     (the categories the text names, an explicit category)."""
     word_count = len(expansions)
     extra = set(extra_terms)
-    counts = term_counts(session, sorted(set(term_words) | extra), SELECTIVE_CAP + 1)
+    counts = term_counts(session, sorted(term_words), SELECTIVE_CAP + 1)
     selective, common = split_words(expansions, counts)
     gathered: Sequence[Any] = ()
     read: set[str] = set(selective)
