@@ -177,7 +177,7 @@ def bench_size(size: int, server: str | None, work: Path, queries: int, baseline
                     conn.execute(text("VACUUM (ANALYZE) entry_terms"))
                     conn.execute(text("VACUUM (ANALYZE) entries"))
         with factory() as session:
-            rows = session.execute(select(Entry.name, Entry.name_folded)).all()
+            rows = session.execute(select(Entry.name, Entry.name_folded).order_by(Entry.id)).all()
             if len(rows) != size:
                 raise SystemExit(f"{url}: {len(rows)} entries, not {size}: run without --reuse")
             names = [r[0] for r in rows]
