@@ -29,6 +29,7 @@ def test_quick_mode_prints_start_up_and_peak_rss_beside_the_echo_bot(
     assert float(line.split()[5]) == pytest.approx(result["communebot"]["startup_s"], abs=0.01)
     assert result["communebot"]["startup_s"] > 0 and result["baseline"]["startup_s"] > 0
     assert result["communebot"]["peak_rss_mb"] > 0
-    # every message, the name search included, got an answer before RSS was read
+    # every message, the name search included, got an answer before RSS was read, in each
+    # run (the second restarts the bot on the first one's database)
     assert result["communebot"]["answered"] == result["communebot"]["messages"] == 4
     assert json.loads((tmp_path / "s.json").read_text())["entries"] == 200
