@@ -5,7 +5,7 @@ that street, not on the town hall. The BAN (``api-adresse.data.gouv.fr``) covers
 French commune, overseas departments included, and needs no key.
 
 The search is restricted to the commune: BAN's ``citycode`` filter carries its INSEE code
-(geopy's ``BANFrance.geocode`` only sends ``q`` and ``limit``, so :class:`CommuneBAN`
+(geopy's ``BANFrance.geocode`` only sends ``q`` and ``limit``, so ``geocoding_ban.CommuneBAN``
 adds the filter the API documents). Paris, Lyon and Marseille are filed by arrondissement
 in the BAN (``75105``, not ``75056``): for them the commune's name goes into the query
 and any of its arrondissements is accepted. Whatever comes back is checked again: a
@@ -27,16 +27,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, Protocol
-from urllib.parse import urlencode
-
-from geopy.adapters import URLLibAdapter
-from geopy.geocoders import BANFrance
-from geopy.location import Location
+from typing import TYPE_CHECKING, Protocol
 
 from directory.gazetteer_geo import haversine_km
+
+if TYPE_CHECKING:
+    from geopy.location import Location
+
+    from directory.geocoding_ban import CommuneBAN
 
 log = logging.getLogger(__name__)
 
@@ -103,29 +103,6 @@ class GeocodedPoint:
     distance_km: float
 
 
-class CommuneBAN(BANFrance):
-    """geopy's ``BANFrance`` whose search also sends BAN's ``citycode`` filter. Same
-    request otherwise (``/search?q=…&limit=…``), same parsing."""
-
-    def geocode_in(
-        self,
-        query: str,
-        *,
-        citycode: str | None = None,
-        limit: int | None = None,
-        timeout: float | None = None,
-    ) -> list[Location] | None:
-        params: dict[str, Any] = {"q": query}
-        if limit is not None:
-            params["limit"] = limit
-        if citycode:
-            params["citycode"] = citycode
-        url = "?".join((self.geocode_api, urlencode(params)))
-        callback = partial(self._parse_json, exactly_one=False)
-        result: list[Location] | None = self._call_geocoder(url, callback, timeout=timeout)
-        return result
-
-
 class Geocoder:
     """Addresses in one commune to points, or None (never an exception)."""
 
@@ -143,10 +120,22 @@ class Geocoder:
         self.max_distance_km = max_distance_km
         self.min_score = min_score
         self.limit = limit
-        # urllib, not requests: geopy's requests adapter retries, which would multiply the
-        # wait a timeout is meant to bound
-        self.ban = CommuneBAN(domain=domain, scheme=scheme, timeout=timeout_s, user_agent=USER_AGENT,
-                              adapter_factory=URLLibAdapter)
+        self._domain, self._scheme = domain, scheme
+        self._ban: CommuneBAN | None = None
+        self._ban_lock = threading.Lock()
+
+    @property
+    def ban(self) -> CommuneBAN:
+        """geopy's client, built (and geopy imported) by the first geocoding: most runs
+        start and answer their first messages without one (issue 15, peak RSS)."""
+        if self._ban is None:
+            with self._ban_lock:
+                if self._ban is None:
+                    from directory.geocoding_ban import make_ban
+
+                    self._ban = make_ban(domain=self._domain, scheme=self._scheme,
+                                         timeout_s=self.timeout_s, user_agent=USER_AGENT)
+        return self._ban
 
     def geocode_address(self, address: str, commune: CommuneLike) -> GeocodedPoint | None:
         """The best BAN match for ``address`` inside ``commune``; None when there is none,
