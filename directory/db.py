@@ -12,15 +12,16 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from directory.schema_head import at_head
+
+if TYPE_CHECKING:  # alembic is imported only when a migration is due (issue 15)
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///communebot.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -129,6 +130,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -138,10 +141,15 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply pending migrations (``communebot db upgrade``; also done at start)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def pending_revisions(engine: Engine) -> list[str]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
@@ -157,7 +165,8 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> tuple[Engine,
     engine = make_engine(url)
     try:
         if migrate:
-            upgrade(engine)
+            if not at_head(engine, MIGRATIONS):  # the usual start: no alembic to import
+                upgrade(engine)
         elif pending := pending_revisions(engine):
             raise DatabaseError(
                 f"the database needs {len(pending)} migration(s): run `communebot db upgrade`"
