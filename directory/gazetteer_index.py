@@ -39,7 +39,7 @@ from directory.gazetteer_names import (
 )
 from directory.shared_values import share_values
 
-FORMAT_VERSION = 6  # 6: equal values shared (``shared_values``)
+FORMAT_VERSION = 7  # 6: equal values shared (``shared_values``); 7: ``name_compact``
 COLUMNS = [
     "insee", "name", "kind", "parent", "departement", "region", "zone",
     "postcodes", "lat", "lon", "population", "timezone",
@@ -184,8 +184,10 @@ def _names(records: list[Record]) -> dict[str, Any]:
     bare: dict[str, list[int]] = {}
     compact: dict[str, list[int]] = {}
     spelled: dict[str, list[int]] = {}  # typo search: compact keys with and without article
+    own: list[str] = []
     for i, rec in enumerate(records):
         variants = name_variants(rec[1])
+        own.append(variants[0].compact)
         if rec[2] == "arrondissement":
             variants += [keys_of_folded(a) for a in arrondissement_aliases(variants[0].full)]
         for keys in variants:
@@ -200,6 +202,9 @@ def _names(records: list[Record]) -> dict[str, Any]:
                 if not bucket or bucket[-1] != i:  # variants of one row may agree
                     bucket.append(i)
     return {
+        # each row's own name, compact (no article): what the NLU's place index needs,
+        # kept so that it folds no name at start (issue 15)
+        "name_compact": own,
         "full": {k: tuple(v) for k, v in full.items()},
         "bare": {k: tuple(v) for k, v in bare.items()},
         "compact": {k: tuple(v) for k, v in compact.items()},

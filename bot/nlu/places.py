@@ -149,19 +149,18 @@ def places_index() -> Places:
     compacts: set[str] = set()
     by_dept: dict[str, tuple[list[str], list[str]]] = {}
     popular: tuple[list[str], list[str]] = ([], [])
-    rows: list[Commune] = [*gaz, *gaz.arrondissements()]
-    for commune in rows:
-        key = keys_of_folded(fold_name(commune.name)).compact
+    # key == keys_of_folded(fold_name(name)).compact, folded once when the index was built
+    for key, insee, name, kind, departement, zone, population in gaz.place_rows():
         compacts.add(key)
-        if commune.kind == "arrondissement":  # "Lyon 3e", "paris 11"
-            for alias in arrondissement_aliases(fold_name(commune.name)):
+        if kind == "arrondissement":  # "Lyon 3e", "paris 11"
+            for alias in arrondissement_aliases(fold_name(name)):
                 compacts.add(keys_of_folded(alias).compact)
-        keys, codes = by_dept.setdefault(commune.departement, ([], []))
+        keys, codes = by_dept.setdefault(departement, ([], []))
         keys.append(key)
-        codes.append(commune.insee)
-        if commune.population >= 10000 or commune.zone != "metro":
+        codes.append(insee)
+        if population >= 10000 or zone != "metro":
             popular[0].append(key)
-            popular[1].append(commune.insee)
+            popular[1].append(insee)
     return Places(frozenset(compacts), by_dept, popular)
 
 
