@@ -204,3 +204,28 @@ def test_tied_candidates_past_a_full_page_are_read_up_to_the_cap(
         assert len(read) == 100
     finally:
         engine.dispose()
+
+
+def test_the_benchmark_runs_and_run_all_reads_its_table(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench_search_names at a tiny size, twice (the second reuses the database), and
+    run_all.py's parser still finds p95 and top-5 beside the baseline in its lines."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, str(root / "benchmarks" / "bench_search_names.py"), "--sizes", "2000",
+               "--queries", "10", "--baseline-queries", "2", "--workdir", str(tmp_path), "--reuse"]
+    for _ in range(2):
+        out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout
+    spec = importlib.util.spec_from_file_location("run_all", root / "benchmarks" / "run_all.py")
+    assert spec is not None and spec.loader is not None
+    run_all = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "run_all", run_all)  # its dataclasses look it up
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    spec.loader.exec_module(run_all)
+    figures = run_all.parse_names(None, out)
+    assert len(figures) == 6, out
+    assert len(list(tmp_path.glob("names_2000_*.db"))) == 1
