@@ -32,6 +32,8 @@ import httpx
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
+from adapters.telegram.http import ReadTimeout
+
 log = logging.getLogger(__name__)
 
 #: the methods that put a message in a chat (or change one) and count against its limits
@@ -66,7 +68,7 @@ class Unconfirmed(TimedOut):
 def answer_lost(exc: BaseException) -> bool:
     """A read timeout: the request went out whole, its answer never came (Telegram may
     have done it). A connect or pool timeout never reached Telegram."""
-    return isinstance(exc, TimedOut) and isinstance(exc.__cause__, httpx.ReadTimeout)
+    return isinstance(exc, TimedOut) and isinstance(exc.__cause__, (ReadTimeout, httpx.ReadTimeout))
 
 
 K = TypeVar("K")
