@@ -4,7 +4,8 @@ the entry points and the writer.
 The file formats are described in :mod:`directory.import_read`, the validation of a
 record in :mod:`directory.import_convert`, the (parallel) converting processes in
 :mod:`directory.import_parallel`, the preparation and writing of a batch in
-:mod:`directory.import_batches`.
+:mod:`directory.import_batches`, what a bulk load drops and rebuilds in
+:mod:`directory.import_bulk`.
 
 Rows are written in batches, each in its own transaction (bulk ``executemany``, not one ORM
 object per row): an interrupted import keeps whole batches only. A bad row is reported
@@ -14,15 +15,15 @@ with its line (CSV) or feature number (GeoJSON) and reason, skipped and counted.
 from __future__ import annotations
 
 import gc
-import os
 import signal
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, Index, Table
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.import_batches import Written, write_batch
+from directory.import_bulk import drop_for_bulk, rebuild_after_bulk, restore_indexes
 from directory.import_convert import (
     ImportInterrupted,
     ImportReport,
@@ -46,7 +47,7 @@ from directory.import_read import (
     detect_format,
     records_of,
 )
-from directory.models import Entry, EntryTerm
+from directory.models import Entry
 from directory.search_index import add_vocabulary
 
 #: what other modules import from here (each defined in the module that does the work)
@@ -85,12 +86,21 @@ def import_records(
     """Convert and write, one transaction per batch of ``batch_size`` records (an
     interruption keeps whole batches; a batch holds fewer entries when rows are refused).
 
-    ``bulk`` (SQLite; for large loads such as a first import or the benchmark): secondary
-    indexes of ``entries`` and ``entry_terms`` are dropped for the load and rebuilt at the
-    end (one sort instead of millions of random B-tree inserts), and the search vocabulary
-    is written once. Searches are slow while it runs; the unique (source, source_id) index
-    stays, so re-imports still update. The indexes are rebuilt even when the load fails,
-    and any import first restores indexes a killed bulk load may have left missing.
+    ``bulk`` (SQLite and PostgreSQL; for large loads such as a first import or the
+    benchmark): secondary indexes of ``entries`` and ``entry_terms`` are dropped for the
+    load and rebuilt at the end (one sort instead of millions of random B-tree inserts),
+    and the search vocabulary is written once. On PostgreSQL the foreign key of
+    ``entry_terms`` is dropped too and validated once at the end (one join instead of a
+    check per index row), the batches commit without waiting for the disk (the last
+    commit waits for them all) and the index rows go in as COPY text made in one piece
+    (see :mod:`directory.import_bulk`). Searches are slow while it runs; the unique
+    (source, source_id) index stays, so re-imports still update. The indexes and the key
+    are rebuilt even when the load fails, and any import first restores what a killed
+    bulk load may have left missing.
+
+    On PostgreSQL, when the source has no entry yet, every row is new: the look-up of
+    known source ids is skipped, and so are the statistics refreshes it needs along the
+    way (:func:`_analyze`; one runs at the end).
 
     ``parallel`` (where :func:`can_fork`): rows are validated in forked child processes
     (:func:`converter_count`) while this one writes what they sent; same rows, errors and
@@ -134,7 +144,8 @@ def _import_records(
         bind = probe.get_bind()
     dialect = bind.dialect
     sqlite = dialect.name == "sqlite"
-    vocabulary: set[str] | None = set() if bulk and sqlite else None
+    postgresql = dialect.name == "postgresql"
+    vocabulary: set[str] | None = set() if bulk and (sqlite or postgresql) else None
     chunks: ForkedConverters | Generator[Chunk, None, None]
     if parallel and can_fork():
         engine = bind if isinstance(bind, Engine) else None
@@ -144,16 +155,20 @@ def _import_records(
     collecting = gc.isenabled()
     gc.disable()  # rows hold no cycles; collections would rescan the heap every few batches
     seen: set[str] = set()  # source ids so far: a file's repeated rows are refused
-    postgresql = dialect.name == "postgresql"
-    analyze_at = 1  # rows written when PostgreSQL's statistics are next refreshed
+    planned = 0.0  # PostgreSQL: rows of ``entries`` its statistics know of (-1: none)
+    created_then = 0  # rows created when those statistics were taken
     open_batch: Session | None = None  # the transaction of the batch being written
     pending = Written()  # its counts, added to the report once it commits
+    new_source = False  # PostgreSQL: the source had no rows, so every row is new
     try:
         with factory() as session, session.begin():
-            restore_indexes(session.connection())
+            conn = session.connection()
+            restore_indexes(conn)
             if vocabulary is not None:
-                for index in _secondary_indexes():
-                    index.drop(session.connection(), checkfirst=True)
+                drop_for_bulk(conn)
+            if postgresql:
+                new_source = _source_is_empty(conn, source)
+                planned = _planned_rows(conn)
         for chunk, ends_batch in chunks:
             if open_batch is None:
                 open_batch = factory()
@@ -161,8 +176,15 @@ def _import_records(
                 if sqlite:
                     # a bigger page cache for this connection: index pages stay in memory
                     open_batch.connection().exec_driver_sql("PRAGMA cache_size=-131072")
+                elif postgresql and vocabulary is not None:
+                    # A bulk load's batch commits without waiting for the disk: the
+                    # commit at its end (:func:`_end_bulk_load`, run even when it fails)
+                    # waits for all of them. A server crash meanwhile may lose the last
+                    # batches, never half of one (WAL order).
+                    open_batch.connection().exec_driver_sql("SET LOCAL synchronous_commit = off")
             chunk = drop_duplicates(chunk, seen, report)
-            written = write_batch(open_batch.connection(), chunk, vocabulary, copy=copy)
+            written = write_batch(open_batch.connection(), chunk, vocabulary, copy=copy,
+                                  new_source=new_source)
             pending.created += written.created
             pending.updated += written.updated
             if ends_batch:
@@ -177,9 +199,12 @@ def _import_records(
                 if progress is not None and handled // 500 != reported // 500:
                     progress(handled)
                     reported = handled
-                if postgresql and done >= analyze_at:
-                    _analyze(factory)
-                    analyze_at = 2 * done
+                if postgresql and not new_source and (
+                        planned <= 0 or report.created - created_then >= planned):
+                    # the table doubled since its statistics (or they are missing): the
+                    # look-up of known source ids would be planned on a much smaller one
+                    planned = _analyze(factory)
+                    created_then = report.created
     finally:
         if open_batch is not None:
             open_batch.rollback()  # the batch in progress goes as a whole
@@ -188,19 +213,7 @@ def _import_records(
             gc.enable()
         chunks.close()  # stops the converting processes, if any
         if vocabulary is not None:
-            with factory() as session, session.begin():
-                conn = session.connection()
-                # The index builds' sorts may use helper threads (the converters are done).
-                # SQLite's sorter hands work to them only once the data outgrows the page
-                # cache, so the cache is back at its default size here: measured on 540k
-                # index rows, 0.46 s with a 2 MB cache against 1.0 s with the 128 MB one.
-                conn.exec_driver_sql("PRAGMA cache_size=-2000")
-                conn.exec_driver_sql(f"PRAGMA threads={min(4, os.cpu_count() or 1)}")
-                try:
-                    restore_indexes(conn)
-                finally:
-                    conn.exec_driver_sql("PRAGMA threads=0")
-                add_vocabulary(conn, vocabulary)
+            _end_bulk_load(factory, vocabulary)
     done = report.created + report.updated
     if postgresql and done:
         _analyze(factory)  # searches plan on the imported rows at once
@@ -210,30 +223,43 @@ def _import_records(
     return report
 
 
-def _analyze(factory: sessionmaker[Session]) -> None:
-    """Refresh PostgreSQL's statistics of the tables an import fills.
+def _end_bulk_load(factory: sessionmaker[Session], vocabulary: set[str]) -> None:
+    """Rebuild what a bulk load dropped, then write its search vocabulary."""
+    with factory() as session, session.begin():
+        conn = session.connection()
+        rebuild_after_bulk(conn)
+        add_vocabulary(conn, vocabulary)
+
+
+def _source_is_empty(conn: Connection, source: str) -> bool:
+    """Whether no entry comes from ``source`` (one probe of its unique index)."""
+    return conn.execute(select(Entry.id).where(Entry.source == source).limit(1)).first() is None
+
+
+def _planned_rows(conn: Connection) -> float:
+    """Rows of ``entries`` as PostgreSQL's statistics have it (-1 before any ANALYZE)."""
+    found = conn.exec_driver_sql(
+        "SELECT reltuples FROM pg_class WHERE oid = 'entries'::regclass").scalar()
+    return float(found) if found is not None else -1.0
+
+
+def _analyze(factory: sessionmaker[Session]) -> float:
+    """Refresh PostgreSQL's statistics of the tables an import fills; the rows of
+    ``entries`` they now know of.
 
     Planned on the statistics of a table much smaller than it has become, the look-up of
     a batch's known source ids reads every row of the source (the planner expects five)
-    and an import slows down as it goes: 100k rows took 228 s. Called after the first
-    batch, then whenever the rows written have doubled: a few quick ANALYZEs per import.
+    and an import slows down as it goes: 100k rows took 228 s. Called after a batch when
+    the rows created have doubled the table since its statistics (or when it has none),
+    and at the end: a few quick ANALYZEs per import, none during a re-import that only
+    updates, nor while a new source is loaded (no look-up then; see ``new_source`` in
+    :func:`directory.import_batches.write_batch`).
     """
     with factory() as session, session.begin():
         conn = session.connection()
         conn.exec_driver_sql("ANALYZE entries")
         conn.exec_driver_sql("ANALYZE entry_terms")
-
-
-def _secondary_indexes() -> list[Index]:
-    """Indexes a bulk load may drop: all but primary keys and unique constraints."""
-    tables = [Entry.__table__, EntryTerm.__table__]
-    return [index for table in tables if isinstance(table, Table) for index in table.indexes]
-
-
-def restore_indexes(conn: Connection) -> None:
-    """Create any secondary index that is missing (cheap when all exist)."""
-    for index in _secondary_indexes():
-        index.create(conn, checkfirst=True)
+        return _planned_rows(conn)
 
 
 def import_file(

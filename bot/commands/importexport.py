@@ -115,7 +115,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @click.option("--source", help="Source name (re-imports of one source update its entries).")
 @click.option(
     "--bulk", is_flag=True,
-    help="Large loads on SQLite: rebuild the indexes once at the end (searches slow meanwhile).",
+    help="Large loads (SQLite and PostgreSQL): rebuild the indexes once at the end "
+    "(searches slow meanwhile).",
 )
 @click.option("--db", "url", envvar="COMMUNEBOT_DB", help="SQLAlchemy URL of the store.")
 @click.option("--lang", type=click.Choice(["fr", "en"]), help="Language of the messages.")
@@ -126,7 +127,11 @@ def import_(
 
     Ctrl-C or SIGTERM stop it cleanly: the batches already saved are kept, the one in
     progress is rolled back, the rows handled so far are reported and the exit code is
-    130 (Ctrl-C) or 143 (SIGTERM)."""
+    130 (Ctrl-C) or 143 (SIGTERM).
+
+    --bulk, on SQLite and PostgreSQL alike, drops the search indexes (on PostgreSQL also
+    the index rows' foreign key) for the load and rebuilds them once at the end, even
+    when it is stopped; after a kill -9 the next import rebuilds them first."""
     t = cli_translator(lang)
     try:
         _engine, factory = open_store(url)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from directory.db import open_store
 from directory.importer import BATCH_SIZE, can_fork
 from directory.models import Entry
+from tests.directory.test_import_bulk import schema
 
 pytestmark = pytest.mark.skipif(
     not can_fork() or not Path("/proc/self/stat").exists(), reason="needs fork, two CPUs and /proc"
@@ -40,14 +41,14 @@ def _csv(path: Path, rows: int = ROWS) -> Path:
     return path
 
 
-def _command(path: Path, url: str) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "import", str(path), "--db", url, "--lang", "en"]
+def _command(path: Path, url: str, *options: str) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", "import", str(path), "--db", url, "--lang", "en", *options]
 
 
-def _start(path: Path, url: str) -> subprocess.Popen[str]:
+def _start(path: Path, url: str, *options: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        _command(path, url), cwd=ROOT, env=env, text=True,
+        _command(path, url, *options), cwd=ROOT, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
@@ -246,3 +247,64 @@ def test_sigterm_to_the_whole_group_is_an_interruption_too(
     saved = count(factory)
     assert saved % BATCH_SIZE == 0 and f"{saved} created" in out
     _assert_gone(children)
+
+
+def test_a_killed_bulk_load_leaves_what_the_next_import_puts_back(
+    migrated: tuple[str, Engine, sessionmaker[Session]], tmp_path: Path
+) -> None:
+    """``kill -9`` of ``communebot import --bulk`` mid-run: the indexes it dropped (and on
+    PostgreSQL the index rows' foreign key) stay dropped, whole batches only are kept, and
+    the next import, without ``--bulk``, puts everything back before it writes."""
+    url, engine, factory = migrated
+    before = schema(engine)
+    path = _csv(tmp_path / "grand.csv")
+    proc = _start(path, url, "--bulk")
+    try:
+        children = _mid_run(proc, factory)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        _assert_gone(children)
+        wait_until(lambda: _idle_in_transaction(engine) == 0, 10, "the killed transaction to end")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert schema(engine) != before  # killed before its end: nothing rebuilt them
+    saved = count(factory)
+    assert saved % BATCH_SIZE == 0 and saved < ROWS
+    again = subprocess.run(_command(path, url), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"{ROWS - saved} created, {saved} updated, 0 skipped" in again.stdout
+    assert schema(engine) == before
+    assert count(factory) == ROWS
+
+
+def test_sigterm_stops_a_bulk_load_with_everything_rebuilt(
+    migrated: tuple[str, Engine, sessionmaker[Session]], tmp_path: Path
+) -> None:
+    """SIGTERM to ``communebot import --bulk`` on PostgreSQL: the saved batches are
+    reported (143) and the indexes and key are back before it exits.
+
+    Not on SQLite: a SIGTERM that lands inside sqlite3's ``executemany`` can leave the
+    batch's connection holding its write lock (closed, but kept open by SQLite until its
+    statement is finalized), so the rebuild at the end finds the database locked; the
+    next import rebuilds the indexes (the kill -9 test above). Known, older than the
+    PostgreSQL bulk load, not changed here."""
+    url, engine, factory = migrated
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: see the docstring")
+    before = schema(engine)
+    path = _csv(tmp_path / "grand.csv")
+    proc = _start(path, url, "--bulk")
+    try:
+        _mid_run(proc, factory)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    saved = count(factory)
+    assert saved % BATCH_SIZE == 0 and f"{saved} created" in out
+    assert schema(engine) == before
