@@ -253,6 +253,13 @@ def _timestamp(conn: Connection, batch: PreparedBatch, now: datetime) -> Any:
     return now if process is None else process(now)
 
 
+def _copy_timestamp(now: datetime) -> str:
+    """``now`` for a ``timestamptz`` cell of a COPY: its ISO text, which PostgreSQL reads as
+    the same instant. psycopg formats a ``datetime`` at every row it is in (2.5 µs for a
+    row's two timestamps, measured; a string costs nothing)."""
+    return now.isoformat()
+
+
 def _insert(conn: Connection, batch: PreparedBatch, positions: Sequence[int], now: datetime) -> int | None:
     """Insert the rows at ``positions``; the first new id when SQLite numbered them in
     order (see :func:`_sqlite_first_id`), else None."""
@@ -292,7 +299,7 @@ def _copy_insert(conn: Connection, batch: PreparedBatch, positions: Sequence[int
         "::regclass AS seq OFFSET 0) AS q, generate_series(1, %s)",
         (len(positions),)).scalar_one()
     ids = sorted(int(new_id) for new_id in drawn)
-    stamp = _timestamp(conn, batch, now)
+    stamp = _copy_timestamp(now)
     quote = conn.dialect.identifier_preparer.quote
     columns = ("id", *batch.columns, "created_at", "updated_at", "recommendation_count")
     statement = f"COPY {quote('entries')} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
@@ -341,7 +348,7 @@ def _update(
         conn.execute(update(table).where(table.c.id == bindparam("b_id")), params)
         return
     if copy:
-        _copy_update(conn, batch, positions, ids, stamp, present, cleared)
+        _copy_update(conn, batch, positions, ids, _copy_timestamp(now), present, cleared)
         return
     quote = conn.dialect.identifier_preparer.quote
     assignments = [f"{quote(batch.columns[i])} = {mark}" for i in present]
