@@ -216,6 +216,7 @@ def test_an_interrupted_import_keeps_whole_batches_only(
     _, factory = store
     if chunk_rows is not None:
         monkeypatch.setattr(import_parallel, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
+        monkeypatch.setattr(import_parallel, "PG_CHUNK_ROWS", chunk_rows)
     monkeypatch.setattr(import_parallel, "converter_count", lambda: converters)
 
     def records() -> Iterator[Record]:

@@ -65,6 +65,7 @@ def test_parallel_and_serial_imports_write_and_report_the_same(
     them: the writer, which sees every chunk, drops them."""
     _, factory = store
     monkeypatch.setattr(import_parallel, "CHUNK_ROWS", chunk_rows)  # the forked children inherit it
+    monkeypatch.setattr(import_parallel, "PG_CHUNK_ROWS", chunk_rows)
     monkeypatch.setattr(import_parallel, "converter_count", lambda: converters)
     path = tmp_path / "grand.csv"
     path.write_text(_csv(230), encoding="utf-8")
