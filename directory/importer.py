@@ -207,8 +207,7 @@ def _import_records(
                     created_then = report.created
     finally:
         if open_batch is not None:
-            open_batch.rollback()  # the batch in progress goes as a whole
-            open_batch.close()
+            abandon(open_batch)  # the batch in progress goes as a whole
         if collecting:
             gc.enable()
         chunks.close()  # stops the converting processes, if any
@@ -221,6 +220,35 @@ def _import_records(
     if progress is not None:
         progress(done + report.skipped)
     return report
+
+
+def abandon(batch: Session) -> None:
+    """Roll back and close the batch in progress, whatever state its connection is in.
+
+    Ctrl-C or SIGTERM may arrive inside a driver call (psycopg's wait for the server):
+    the connection is then left mid-command and refuses the ROLLBACK ("another command is
+    already in progress"); that error replaced the interruption (exit 1 and a traceback
+    instead of 130/143 and the summary) and the pool logged a failed reset. Such a
+    connection is discarded instead: closing it ends its transaction on the server as
+    surely as a ROLLBACK."""
+    connection = batch.connection()
+    if _mid_command(connection):
+        connection.invalidate()  # closed now: no ROLLBACK sent, no reset by the pool
+    batch.close()  # the rollback, on a connection that can take it
+
+
+def _mid_command(connection: Connection) -> bool:
+    """Whether the driver is still waiting for the server's answer (psycopg 3's libpq
+    status ACTIVE); SQLite's calls cannot be left half-way. SQLAlchemy itself discards a
+    connection whose ``execute`` was interrupted; the raw COPY calls are not its own."""
+    if connection.invalidated:
+        return False
+    pgconn = getattr(connection.connection.dbapi_connection, "pgconn", None)
+    return pgconn is not None and int(pgconn.transaction_status) == PQ_ACTIVE
+
+
+#: libpq's PQTRANS_ACTIVE: a command is in progress on the connection
+PQ_ACTIVE = 1
 
 
 def _end_bulk_load(factory: sessionmaker[Session], vocabulary: set[str]) -> None:
