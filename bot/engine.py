@@ -38,7 +38,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
@@ -175,9 +175,12 @@ class Engine:
                 continue
             except IntegrityError:
                 continue  # a concurrent insert (same new user, same event id): look again
-            except OperationalError as exc:
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    continue  # the connection died (server restart): a fresh one is taken
                 text_ = str(exc).lower()
-                if not any(word in text_ for word in _TRANSIENT):
+                if not isinstance(exc, OperationalError) or not any(
+                        word in text_ for word in _TRANSIENT):
                     return self._failed(incoming, exc)
                 continue
             except Exception as exc:
