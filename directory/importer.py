@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import gc
 import signal
+import sys
+import traceback
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 
@@ -212,6 +214,8 @@ def _import_records(
             gc.enable()
         chunks.close()  # stops the converting processes, if any
         if vocabulary is not None:
+            if sqlite:
+                _release_interrupted_statement()
             _end_bulk_load(factory, vocabulary)
     done = report.created + report.updated
     if postgresql and done:
@@ -249,6 +253,21 @@ def _mid_command(connection: Connection) -> bool:
 
 #: libpq's PQTRANS_ACTIVE: a command is in progress on the connection
 PQ_ACTIVE = 1
+
+
+def _release_interrupted_statement() -> None:
+    """Let SQLite close the connection of a batch that a signal interrupted inside
+    ``executemany``, so that the index rebuild can take the write lock.
+
+    SQLAlchemy closes such a connection at once, but SQLite keeps it open, with its write
+    transaction, until the interrupted statement is finalized, and that statement lives as
+    long as the cursor that the propagating exception's frames still hold. Clearing those
+    frames (they have finished running) and collecting frees it."""
+    exc = sys.exception()
+    if exc is None or exc.__traceback__ is None:
+        return
+    traceback.clear_frames(exc.__traceback__)
+    gc.collect()
 
 
 def _end_bulk_load(factory: sessionmaker[Session], vocabulary: set[str]) -> None:
