@@ -98,9 +98,9 @@ def copies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     counts: list[int] = []
     insert, update = import_batches._copy_insert, import_batches._copy_update
 
-    def counting_insert(conn: Any, batch: Any, positions: Any, now: Any) -> list[int]:
+    def counting_insert(conn: Any, batch: Any, positions: Any, *args: Any) -> list[int]:
         counts.append(len(positions))
-        return insert(conn, batch, positions, now)
+        return insert(conn, batch, positions, *args)
 
     def counting_update(conn: Any, batch: Any, positions: Any, *args: Any) -> None:
         counts.append(len(positions))
