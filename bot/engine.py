@@ -2,18 +2,22 @@
 
 For each message, in ONE database transaction:
 
-1. the platform event is recorded in ``processed_events`` (a redelivered event id is
-   answered with ``[]`` and changes nothing: its first handling already replied; for a
-   ``redeliverable`` event the answer is kept with it until the adapter says it went out
-   (:func:`forget_replies`), so a replay after a crash between commit and sending gets
-   the same answer instead of none);
-2. the user is found or created (Citizen + Account; language from the platform hint on
+1. the user is found or created (Citizen + Account; language from the platform hint on
    first contact, from the citizen's settings after);
-3. the message is routed (``bot/turn.py``: one understanding, answer / aside / new
+2. the message is routed (``bot/turn.py``: one understanding, answer / aside / new
    request, follow-ups on what is on screen, the conversation's memory);
-4. the chat's conversation is written with optimistic concurrency (``UPDATE ... WHERE
+3. the chat's conversation is written with optimistic concurrency (``UPDATE ... WHERE
    version = :old``), beside any directory change the dialog made through ``ctx.session``
-   and the outbox rows of its non-reply messages.
+   and the outbox rows of its non-reply messages;
+4. last, the platform event is recorded in ``processed_events`` by one ``INSERT … ON
+   CONFLICT DO NOTHING`` that carries the answer of a ``redeliverable`` event. When the
+   event was recorded already (a redelivery; a concurrent worker's insert makes this one
+   wait for its commit), the whole transaction is rolled back and the answer is ``[]``:
+   the first handling replied. The answer kept with the event until the adapter says it
+   went out (:func:`forget_replies`) is what the adapter's own replay after a crash gets
+   (looked up first, the turn is not played again). Recording the event last rather than
+   first costs a redelivery a turn played for nothing, and saves every message a round
+   trip (issue 19).
 
 A version conflict (another process answered the same user in the same chat meanwhile)
 rolls everything back and the whole message is handled again once; a second conflict
@@ -36,7 +40,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, select, update
+from sqlalchemy import JSON, Table, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -171,6 +175,8 @@ class Engine:
                 metrics.message_handled(incoming.platform, getattr(self._label, "value", "other"),
                                         time.perf_counter() - started)
                 return replies
+            except _HandledAlready:
+                return []  # a redelivery: its first handling answered
             except Conflict:
                 continue
             except IntegrityError:
@@ -185,7 +191,21 @@ class Engine:
                 continue
             except Exception as exc:
                 return self._failed(incoming, exc)
+        if self._handled_already(incoming):
+            return []
         return [_reply(self._language_of(incoming), "engine.busy")]
+
+    def _handled_already(self, incoming: Incoming) -> bool:
+        """Whether the event was recorded by an earlier handling: a redelivery's failed
+        turn (played on the state the first one left) must not apologise or reset."""
+        key = _event_key(incoming)
+        if key is None:
+            return False
+        try:
+            with self._factory() as session:
+                return session.execute(_EVENT_REPLIES, key).first() is not None
+        except Exception:
+            return False
 
     def warm_up(self) -> None:
         """Load the gazetteer, the taxonomy and the NLU's indexes now, before the first
@@ -228,23 +248,24 @@ class Engine:
             if session.get_bind().dialect.name == "sqlite":
                 # straight to the driver: the ORM's statement machinery costs more than this
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-            key: dict[str, Any] | None = None
-            if incoming.event_id:
-                key = {"ev_platform": incoming.platform, "ev_id": incoming.event_id[:255]}
-                dialect = session.get_bind().dialect.name
-                if session.execute(_claim_event(dialect), {**key, "ev_at": utcnow()}).first() is None:
-                    # handled already (or just now, by a concurrent worker whose commit this
-                    # statement waited for). Its answer, if a crash kept it from going out,
-                    # only to the adapter's own replay: a redelivery that reached another
-                    # worker must not send what the first one is sending
-                    if not incoming.replay:
-                        return []
-                    kept = session.execute(_EVENT_REPLIES, key).scalar()
-                    return [outgoing_from_json(item) for item in kept or []]
+            key = _event_key(incoming)
+            if key is not None and incoming.replay:
+                # the adapter's own replay after a crash: an event handled already gets the
+                # answer kept for it (if a crash kept it from going out), not a new turn.
+                # Only there: a redelivery that reached another worker must not send what
+                # the first one is sending
+                kept = session.execute(_EVENT_REPLIES, key).first()
+                if kept is not None:
+                    return [outgoing_from_json(item) for item in kept[0] or []]
             replies = self._turn(session, incoming)
-            if key is not None and incoming.redeliverable and replies:
-                session.execute(_KEEP_REPLIES, {
-                    **key, "ev_replies": [outgoing_to_json(item) for item in replies]})
+            if key is not None:
+                keep = ([outgoing_to_json(item) for item in replies]
+                        if incoming.redeliverable and replies else None)
+                dialect = session.get_bind().dialect.name
+                claimed = session.execute(_claim_event(dialect),
+                                          {**key, "ev_at": utcnow(), "ev_replies": keep})
+                if claimed.first() is None:
+                    raise _HandledAlready  # rolls the turn back
             return replies
 
     def _turn(self, session: Session, incoming: Incoming) -> list[Outgoing]:
@@ -307,6 +328,9 @@ class Engine:
 
     def _failed(self, incoming: Incoming, exc: Exception) -> list[Outgoing]:
         """A bug or an unusable state: apologise, and reset this chat's dialog."""
+        if self._handled_already(incoming):
+            log.info("redelivered event %s failed on replay: already answered", incoming.event_id)
+            return []
         log.error("message from %s:%s failed", incoming.platform, incoming.user_id,
                   exc_info=exc)
         metrics.error(metrics.kind_of(exc))
@@ -330,25 +354,35 @@ class Engine:
         return [_reply(self._language_of(incoming), "engine.error")]
 
 
-@functools.cache
-def _claim_event(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING``: one round trip says whether this event
-    is new and takes it (a row comes back) or was handled already (none does)."""
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    table = ProcessedEvent.__table__
-    return (module.insert(table)
-            .values(platform=bindparam("ev_platform"), event_id=bindparam("ev_id"),
-                    processed_at=bindparam("ev_at"))
-            .on_conflict_do_nothing()
-            .returning(table.c.event_id))
+class _HandledAlready(Exception):
+    """The event was recorded by an earlier handling: this one's turn is rolled back."""
+
+
+def _event_key(incoming: Incoming) -> dict[str, Any] | None:
+    if not incoming.event_id:
+        return None
+    return {"ev_platform": incoming.platform, "ev_id": incoming.event_id[:255]}
 
 
 _EVENT_TABLE = cast("Table", ProcessedEvent.__table__)
 _EVENT_KEY = and_(_EVENT_TABLE.c.platform == bindparam("ev_platform"),
                   _EVENT_TABLE.c.event_id == bindparam("ev_id"))
 _EVENT_REPLIES = select(_EVENT_TABLE.c.replies).where(_EVENT_KEY)
-_KEEP_REPLIES = (update(_EVENT_TABLE).where(_EVENT_KEY)
-                 .values(replies=bindparam("ev_replies", type_=_EVENT_TABLE.c.replies.type)))
+
+
+@functools.cache
+def _claim_event(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING``: one round trip records the event with
+    the answer to keep (a row comes back) or says it was handled already (none does)."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    table = _EVENT_TABLE
+    return (module.insert(table)
+            .values(platform=bindparam("ev_platform"), event_id=bindparam("ev_id"),
+                    processed_at=bindparam("ev_at"),
+                    # nothing to keep is SQL NULL, not JSON 'null' (see forget_replies)
+                    replies=bindparam("ev_replies", type_=JSON(none_as_null=True)))
+            .on_conflict_do_nothing()
+            .returning(table.c.event_id))
 
 
 def forget_replies(session: Session, platform: str, event_ids: Iterable[str]) -> None:

@@ -47,3 +47,40 @@ def test_an_event_that_is_never_replayed_keeps_no_answer(bot: Any, engine_store:
     assert bot.handle_sync(replace(event, redeliverable=True)) == []
     with factory() as session:
         assert session.get(ProcessedEvent, ("telegram", "2002")).replies is None  # type: ignore[union-attr]
+
+
+def test_a_redelivery_whose_turn_fails_stays_silent_and_resets_nothing(
+        bot: Any, engine_store: Any, monkeypatch: Any) -> None:
+    """The event is recorded at the end of the turn (one round trip less per message), so a
+    redelivery plays its turn on the state the first handling left before it finds the
+    event taken. A crash there must not apologise nor reset the chat's dialog."""
+    _engine, factory = engine_store
+    assert bot.handle_sync(incoming("/start", "3003"))
+    with factory() as session:
+        states = [(s.account_id, s.chat_id, s.version) for s in session.scalars(select(DialogState))]
+    assert states
+
+    def broken(self: Any) -> Any:
+        raise RuntimeError("a dialog that fails on the state the first handling left")
+
+    monkeypatch.setattr("bot.turn.Turn.run", broken)
+    assert bot.handle_sync(incoming("/start", "3003")) == []  # a redelivery: silence
+    with factory() as session:
+        assert [(s.account_id, s.chat_id, s.version)
+                for s in session.scalars(select(DialogState))] == states
+    fresh = bot.handle_sync(incoming("/start", "3004"))  # a new message does get the apology
+    assert fresh and "désolé" in fresh[0].spans[0].text.lower()  # type: ignore[union-attr]
+
+
+def test_a_redelivery_rolls_back_what_its_turn_wrote(bot: Any, engine_store: Any) -> None:
+    """The second handling's writes (here a new dialog state) go with its rollback."""
+    _engine, factory = engine_store
+    assert bot.handle_sync(incoming("/start", "4004"))
+    assert bot.handle_sync(incoming("Saint-Paul", "4005"))
+    with factory() as session:
+        before = [(s.chat_id, s.dialog, s.version, s.state) for s in session.scalars(select(DialogState))]
+    assert before  # a dialog is open
+    assert bot.handle_sync(incoming("/start", "4004")) == []  # would restart the registration
+    with factory() as session:
+        assert [(s.chat_id, s.dialog, s.version, s.state)
+                for s in session.scalars(select(DialogState))] == before
