@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Date, Integer, bindparam, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -291,16 +291,21 @@ def count_message(session: Session, account_id: int, day: date) -> None:
     """One more message of ``account_id`` on ``day`` (the engine calls it once per message):
     one ``INSERT … ON CONFLICT DO UPDATE`` statement, built once per backend, rather than
     an ORM read then write (two round trips and the unit of work, on every message)."""
-    session.execute(_count_statement(session.get_bind().dialect.name),
+    session.execute(count_statement(session.get_bind().dialect.name),
                     {"day": day, "account_id": account_id})
 
 
 @functools.cache
-def _count_statement(dialect: str) -> Any:
+def count_statement(dialect: str) -> Any:
+    """The upsert of :func:`count_message` (parameters ``day`` and ``account_id``); the
+    engine also sends it inside its event-recording statement on PostgreSQL. An account
+    erased earlier in the same transaction (``/forget``) is not counted."""
     module: Any = postgresql if dialect == "postgresql" else sqlite
     table = Activity.__table__
-    statement = module.insert(table).values(day=bindparam("day"),
-                                            account_id=bindparam("account_id"), messages=1)
+    account = bindparam("account_id", type_=Integer)
+    rows = (select(bindparam("day", type_=Date), account, literal(1, Integer))
+            .where(select(Account.id).where(Account.id == account).exists()))
+    statement = module.insert(table).from_select(["day", "account_id", "messages"], rows)
     return statement.on_conflict_do_update(
         index_elements=[table.c.day, table.c.account_id],
         set_={"messages": table.c.messages + 1})

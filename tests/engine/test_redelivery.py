@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.engine import forget_replies
 from bot.messages import Incoming
-from directory.models import DialogState, ProcessedEvent
+from directory.models import Activity, DialogState, ProcessedEvent
 
 
 def incoming(text: str, event: str, redeliverable: bool = True, replay: bool = False) -> Incoming:
@@ -73,7 +73,8 @@ def test_a_redelivery_whose_turn_fails_stays_silent_and_resets_nothing(
 
 
 def test_a_redelivery_rolls_back_what_its_turn_wrote(bot: Any, engine_store: Any) -> None:
-    """The second handling's writes (here a new dialog state) go with its rollback."""
+    """The second handling's writes (here a new dialog state, and the day's message
+    count) go with its rollback."""
     _engine, factory = engine_store
     assert bot.handle_sync(incoming("/start", "4004"))
     assert bot.handle_sync(incoming("Saint-Paul", "4005"))
@@ -84,3 +85,5 @@ def test_a_redelivery_rolls_back_what_its_turn_wrote(bot: Any, engine_store: Any
     with factory() as session:
         assert [(s.chat_id, s.dialog, s.version, s.state)
                 for s in session.scalars(select(DialogState))] == before
+        # the day's count (on PostgreSQL in the event's own statement) went back too
+        assert session.scalar(select(func.sum(Activity.messages))) == 2
