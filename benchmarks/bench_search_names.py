@@ -173,7 +173,7 @@ def bench_size(size: int, server: str | None, work: Path, queries: int, baseline
         if build:
             csv_path = work / f"names_{size}.csv"
             write_synthetic_csv(csv_path, size, seed, CommunePicker(), pair_cap)
-            report = import_file(factory, csv_path, batch_size=5000, bulk=server is None)
+            report = import_file(factory, csv_path, batch_size=5000, bulk=True)  # both backends
             assert report.skipped == 0, report.errors[:3]
             csv_path.unlink(missing_ok=True)
             if server is not None:
