@@ -113,7 +113,7 @@ def parse_directory(data: Any, _text: str) -> list[Figure]:
     return figures
 
 
-_IMPORT_RATE = re.compile(r"^\s+(import|re-import)\s+([\d,]+) rows/s")
+_IMPORT_RATE = re.compile(r"^\s+((?:import|re-import)(?: \(\w+\))?)\s+([\d,]+) rows/s")
 _NAIVE_RATE = re.compile(r"^\s+naive\s+([\d,]+) rows/s")
 _SEARCH = re.compile(r"^\s+(.+?)\s+p50\s+([\d.]+) ms\s+p95\s+([\d.]+) ms")
 _HEAD = re.compile(r"^([\d,]+) rows on (\w+)")
@@ -137,7 +137,7 @@ def parse_import(_data: Any, text: str) -> list[Figure]:
             searches.append(Figure(f"{m.group(1)} p95{where}", float(m.group(3)), unit="ms",
                                    target=25.0 if "1,000,000" in where else None))
     return [Figure(f"{label}{where}", rate, naive, "rows/s", "higher",
-                   20_000 if label == "import" else None) for label, rate in rates] + searches
+                   20_000 if label.startswith("import") else None) for label, rate in rates] + searches
 
 
 _NAMES = re.compile(r"^\s*([\d,]+) (.+?)\s+([\d.]+)ms\s+([\d.]+)ms\s+([\d.]+)%\s+([\d.]+)% \|"
@@ -258,7 +258,8 @@ def plan(sizes: Sequence[int], quick: bool, pg: bool, workdir: Path,
                         parse_import, json_flag=False))
         if pg:
             jobs.append(Job(f"import and search on PostgreSQL @ {n:,}", "bench_import.py",
-                            ["--rows", str(n), "--searches", "20" if quick else "200"],
+                            ["--rows", str(n), "--paths", "copy", "--bulk",
+                             "--searches", "20" if quick else "200"],
                             parse_import, json_flag=False, fresh_pg=True))
     jobs += [
         Job("engine messages/s", "bench_engine.py", ["--quick"] if quick else [], parse_engine),
