@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import AsyncIterator
+import warnings
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
     emu = BotAPIEmulator(token=TOKEN, timeout_sleep=1.5)
     await emu.start()
     yield emu
-    await emu.stop()
+    await bounded(emu.stop(), "the Bot API emulator's stop")
 
 
 @pytest.fixture
@@ -68,4 +70,22 @@ async def make_adapter(
 
     yield factory
     for adapter in started:
-        await adapter.stop()
+        await bounded(adapter.stop(), "an adapter's stop")
+
+
+#: a teardown that takes longer is reported and left behind
+TEARDOWN_LIMIT = 30.0
+
+
+async def bounded(stop: Coroutine[Any, Any, None], what: str) -> None:
+    """A teardown that hangs must not hang the whole suite (a full run once sat for
+    minutes in one of these, cause not found yet): past ``TEARDOWN_LIMIT`` it is
+    abandoned with a warning that the run's summary shows."""
+    task = asyncio.ensure_future(stop)
+    done, _ = await asyncio.wait({task}, timeout=TEARDOWN_LIMIT)
+    if done:
+        task.result()
+        return
+    task.cancel()  # not awaited: a task that swallows its cancellation would hang here
+    warnings.warn(f"{what} did not finish in {TEARDOWN_LIMIT:.0f} s: abandoned",
+                  RuntimeWarning, stacklevel=1)
